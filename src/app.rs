@@ -1,0 +1,113 @@
+//! Wires the configuration, the registry and the HTTP server together.
+
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+use crate::collectors::{self, Exporter};
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::procfs::ProcFs;
+
+/// How long in-flight requests may run after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
+
+/// The registry with every enabled collector and the build info.
+pub fn registry(config: &Config) -> Registry {
+    let mut registry = Registry::with_prefix("oom");
+    registry.register(
+        "exporter_build",
+        "Build of the running oom_exporter; the value is always 1",
+        Info::new(vec![
+            ("version", crate::VERSION),
+            ("revision", crate::REVISION),
+            ("os", std::env::consts::OS),
+            ("arch", std::env::consts::ARCH),
+        ]),
+    );
+    let procfs = ProcFs::new(&config.procfs);
+    registry.register_collector(Box::new(Exporter::new(collectors::build(
+        &config.collectors,
+        &procfs,
+    ))));
+    registry
+}
+
+/// Serves on `listener` until `shutdown` completes, then lets in-flight
+/// requests finish for at most [`SHUTDOWN_GRACE`].
+pub async fn serve(
+    listener: TcpListener,
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = Arc::new(AppState {
+        registry: registry(config),
+        telemetry_path: config.telemetry_path.clone(),
+    });
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        })
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result.context("HTTP server failed"),
+        () = shutdown => {}
+    }
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(result) => result.context("HTTP server failed"),
+        Err(_) => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running after the grace period; closing them");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the exporter with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "received signal"),
+        _ = int.recv() => tracing::info!(signal = "SIGINT", "received signal"),
+    }
+}
+
+/// Runs the exporter until SIGINT or SIGTERM.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(4)
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(async {
+        let listener = TcpListener::bind(config.listen_address)
+            .await
+            .with_context(|| format!("listen on {}", config.listen_address))?;
+        let address = listener.local_addr().context("read the bound address")?;
+        tracing::info!(
+            version = crate::VERSION,
+            revision = crate::REVISION,
+            %address,
+            path = %config.telemetry_path,
+            procfs = %config.procfs.display(),
+            collectors = %config.collectors.join(","),
+            "listening"
+        );
+        serve(listener, &config, shutdown_signal()).await
+    })
+}

@@ -1,0 +1,268 @@
+//! The command line, in node_exporter's style (`--web.listen-address`,
+//! `--path.procfs`, `--[no-]collector.<name>`), turned into a [`Config`].
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches, Parser};
+
+use crate::collectors;
+use crate::config::{Config, ConfigError, DEFAULT_PORT, LogConfig, LogFormat, LogLevel};
+
+/// Prometheus exporter that tells you the Linux OOM killer is coming, and
+/// whom it killed.
+///
+/// Serves system memory, swap, overcommit and pressure (PSI) metrics read
+/// from the kernel at scrape time.
+#[derive(Debug, Parser)]
+#[command(name = "oom_exporter", version = version_line(), max_term_width = 100)]
+pub struct Cli {
+    /// Address on which to expose metrics and the web interface
+    /// (`:PORT` listens on every IPv4 address).
+    #[arg(long = "web.listen-address", value_name = "ADDR",
+          default_value_t = format!(":{DEFAULT_PORT}"), value_parser = parse_listen_address)]
+    pub listen_address: String,
+
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics",
+          value_parser = parse_telemetry_path)]
+    pub telemetry_path: String,
+
+    /// procfs mountpoint; set to the host's /proc mounted into a container
+    /// (e.g. /host/proc).
+    #[arg(long = "path.procfs", value_name = "DIR", default_value = "/proc")]
+    pub procfs: PathBuf,
+
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub collectors: CollectorFlags,
+}
+
+fn version_line() -> String {
+    format!(
+        "{} (revision {}, {}/{})",
+        crate::VERSION,
+        crate::REVISION,
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+/// Accepts `HOST:PORT`, `[V6]:PORT` or `:PORT`.
+fn parse_listen_address(s: &str) -> Result<String, String> {
+    resolve_listen_address(s).map(|_| s.to_owned())
+}
+
+fn resolve_listen_address(s: &str) -> Result<SocketAddr, String> {
+    if let Some(port) = s.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| format!("bad port {port:?}"))?;
+        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    }
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    s.to_socket_addrs()
+        .map_err(|e| format!("expected HOST:PORT or :PORT ({e})"))?
+        .next()
+        .ok_or_else(|| "host resolves to no address".to_owned())
+}
+
+fn parse_telemetry_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') || s == "/" || s.starts_with("/-/") {
+        return Err("must start with '/' and not be '/' or under '/-/'".to_owned());
+    }
+    Ok(s.to_owned())
+}
+
+/// `--collector.<name>` / `--no-collector.<name>` for every collector in
+/// [`collectors::ALL`], plus `--collector.disable-defaults`. The last of a
+/// pair wins, as in node_exporter.
+#[derive(Debug, Clone, Default)]
+pub struct CollectorFlags {
+    /// Names of the collectors left enabled.
+    pub enabled: Vec<String>,
+}
+
+const DISABLE_DEFAULTS: &str = "collector.disable-defaults";
+
+impl Args for CollectorFlags {
+    fn augment_args(mut cmd: Command) -> Command {
+        cmd = cmd.arg(
+            Arg::new(DISABLE_DEFAULTS)
+                .long(DISABLE_DEFAULTS)
+                .action(ArgAction::SetTrue)
+                .help("Disable every collector that is not explicitly enabled")
+                .help_heading("Collectors"),
+        );
+        for (name, default, what) in collectors::ALL {
+            let on = format!("collector.{name}");
+            let off = format!("no-collector.{name}");
+            let state = if *default { "enabled" } else { "disabled" };
+            cmd = cmd
+                .arg(
+                    Arg::new(on.clone())
+                        .long(on.clone())
+                        .action(ArgAction::SetTrue)
+                        .overrides_with(off.clone())
+                        .help(format!(
+                            "Enable the {name} collector: {what} [default: {state}]"
+                        ))
+                        .help_heading("Collectors"),
+                )
+                .arg(
+                    Arg::new(off.clone())
+                        .long(off)
+                        .action(ArgAction::SetTrue)
+                        .overrides_with(on)
+                        .help(format!("Disable the {name} collector"))
+                        .help_heading("Collectors"),
+                );
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for CollectorFlags {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Self::default();
+        flags.update_from_arg_matches(m)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        let no_defaults = m.get_flag(DISABLE_DEFAULTS);
+        self.enabled = collectors::ALL
+            .iter()
+            .filter(|(name, default, _)| {
+                if m.get_flag(&format!("collector.{name}")) {
+                    true
+                } else if m.get_flag(&format!("no-collector.{name}")) {
+                    false
+                } else {
+                    *default && !no_defaults
+                }
+            })
+            .map(|(name, _, _)| (*name).to_owned())
+            .collect();
+        Ok(())
+    }
+}
+
+impl Cli {
+    /// Turns the parsed command line into a validated [`Config`].
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        Config {
+            // Already checked by the value parser; resolving again cannot fail
+            // unless DNS changed in between, which falls back to the wildcard.
+            listen_address: resolve_listen_address(&self.listen_address)
+                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))),
+            telemetry_path: self.telemetry_path,
+            procfs: self.procfs,
+            collectors: self.collectors.enabled,
+            log: LogConfig {
+                level: self.log_level,
+                format: self.log_format,
+            },
+        }
+        .validate()
+    }
+}
+
+/// Exits for a command-line error: help and version go to stdout with code
+/// 0; a usage error prints its first line only and exits with 2.
+pub fn exit_for(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = error.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let text = error.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid command line");
+            eprintln!("oom_exporter: {}", first.trim_start_matches("error: "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("oom_exporter").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults() {
+        let cli = parse(&[]).unwrap();
+        assert_eq!(cli.listen_address, ":10490");
+        assert_eq!(cli.telemetry_path, "/metrics");
+        assert_eq!(cli.procfs, PathBuf::from("/proc"));
+        assert_eq!(
+            cli.collectors.enabled,
+            ["meminfo", "vmstat", "pressure", "sysctl"]
+        );
+    }
+
+    #[test]
+    fn collector_pairs_last_wins() {
+        let cli = parse(&["--no-collector.vmstat"]).unwrap();
+        assert_eq!(cli.collectors.enabled, ["meminfo", "pressure", "sysctl"]);
+        let cli = parse(&["--no-collector.vmstat", "--collector.vmstat"]).unwrap();
+        assert!(cli.collectors.enabled.contains(&"vmstat".to_owned()));
+        let cli = parse(&["--collector.vmstat", "--no-collector.vmstat"]).unwrap();
+        assert!(!cli.collectors.enabled.contains(&"vmstat".to_owned()));
+    }
+
+    #[test]
+    fn disable_defaults_keeps_explicit_ones() {
+        let cli = parse(&["--collector.disable-defaults", "--collector.pressure"]).unwrap();
+        assert_eq!(cli.collectors.enabled, ["pressure"]);
+    }
+
+    #[test]
+    fn listen_address_forms() {
+        assert_eq!(
+            resolve_listen_address(":9").unwrap(),
+            SocketAddr::from(([0, 0, 0, 0], 9))
+        );
+        assert_eq!(resolve_listen_address("[::1]:80").unwrap().port(), 80);
+        assert!(parse(&["--web.listen-address", "nonsense"]).is_err());
+        assert!(parse(&["--web.listen-address", ":99999"]).is_err());
+    }
+
+    #[test]
+    fn telemetry_path_must_be_absolute() {
+        assert!(parse(&["--web.telemetry-path", "metrics"]).is_err());
+        assert!(parse(&["--web.telemetry-path", "/"]).is_err());
+        assert!(parse(&["--web.telemetry-path", "/-/healthy"]).is_err());
+        assert!(parse(&["--web.telemetry-path", "/x/metrics"]).is_ok());
+    }
+
+    #[test]
+    fn bad_values_exit_2_with_one_line() {
+        let err = parse(&["--log.level", "loud"]).unwrap_err();
+        assert_eq!(exit_for(&err), ExitCode::from(2));
+    }
+
+    #[test]
+    fn procfs_must_exist() {
+        let cli = parse(&["--path.procfs", "/nonexistent/proc"]).unwrap();
+        let err = cli.into_config().unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/proc"), "{err}");
+    }
+}

@@ -1,0 +1,231 @@
+//! Collectors: one file each, every one reading its source at scrape time.
+//!
+//! [`Exporter`] is the single prometheus-client `Collector` registered with
+//! the registry. On each scrape it runs the enabled collectors in order,
+//! times them, and reports `oom_scrape_collector_success` and
+//! `oom_scrape_collector_duration_seconds` per collector. A collector that
+//! fails drops only what it could not read, logs the failure once per
+//! distinct error, and never turns the scrape into an HTTP error.
+
+mod meminfo;
+mod pressure;
+mod sysctl;
+mod vmstat;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use prometheus_client::encoding::DescriptorEncoder;
+
+use crate::metrics::{self, MetricWriter};
+use crate::parse::LineError;
+use crate::procfs::{ProcFs, ReadError};
+
+pub use meminfo::Meminfo;
+pub use pressure::Pressure;
+pub use sysctl::Sysctl;
+pub use vmstat::Vmstat;
+
+/// Every collector this build knows, with whether it is on by default and
+/// what it reads. The command line offers `--[no-]collector.<name>` for each.
+pub const ALL: &[(&str, bool, &str)] = &[
+    (
+        Meminfo::NAME,
+        true,
+        "memory, swap and commit from /proc/meminfo",
+    ),
+    (
+        Vmstat::NAME,
+        true,
+        "swap in/out, major faults, reclaim stalls and the kernel's OOM-kill count from /proc/vmstat",
+    ),
+    (
+        Pressure::NAME,
+        true,
+        "pressure stall information (PSI) from /proc/pressure/{cpu,memory,io,irq}",
+    ),
+    (
+        Sysctl::NAME,
+        true,
+        "vm.overcommit_* and other OOM-related settings from /proc/sys/vm",
+    ),
+];
+
+/// What went wrong in one collector during one scrape.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// A file could not be read at all.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// Some lines or values were malformed; the rest was served.
+    #[error("{path}: {}", join(.problems))]
+    Malformed {
+        /// The file with the problems.
+        path: String,
+        /// Each problem, in file order.
+        problems: Vec<String>,
+    },
+    /// Several files of one collector failed.
+    #[error("{}", join(.0))]
+    Several(Vec<CollectError>),
+    /// The encoder failed: the whole scrape is lost, not just this collector.
+    #[error("encoding failed")]
+    Encode(#[from] fmt::Error),
+}
+
+fn join<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl CollectError {
+    /// A malformed-lines error for `path`, or `None` when there were none.
+    pub fn from_lines(path: &std::path::Path, errors: Vec<LineError>) -> Option<Self> {
+        (!errors.is_empty()).then(|| Self::Malformed {
+            path: path.display().to_string(),
+            problems: errors.iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    /// Folds a list of errors into one, or `Ok` when the list is empty.
+    pub fn all(mut errors: Vec<CollectError>) -> Result<(), CollectError> {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(Self::Several(errors)),
+        }
+    }
+}
+
+/// One source of metrics, read at scrape time.
+pub trait Collector: Send + Sync {
+    /// The name used in `--collector.<name>` and in the `collector` label.
+    fn name(&self) -> &'static str;
+
+    /// Reads the source and writes its families. Returns an error when
+    /// anything was wrong, after writing whatever could still be read.
+    fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError>;
+}
+
+/// Builds the enabled collectors, in the order of [`ALL`].
+pub fn build(enabled: &[String], procfs: &ProcFs) -> Vec<Box<dyn Collector>> {
+    let is_on = |name: &str| enabled.iter().any(|e| e == name);
+    let mut out: Vec<Box<dyn Collector>> = Vec::new();
+    if is_on(Meminfo::NAME) {
+        out.push(Box::new(Meminfo::new(procfs.clone())));
+    }
+    if is_on(Vmstat::NAME) {
+        out.push(Box::new(Vmstat::new(procfs.clone())));
+    }
+    if is_on(Pressure::NAME) {
+        out.push(Box::new(Pressure::new(procfs.clone())));
+    }
+    if is_on(Sysctl::NAME) {
+        out.push(Box::new(Sysctl::new(procfs.clone())));
+    }
+    out
+}
+
+/// Remembers the last error of each key, so a recurring failure is logged at
+/// `warn` once and then at `debug`, and a recovery is logged once.
+#[derive(Debug, Default)]
+pub struct ErrorMemo {
+    last: Mutex<HashMap<&'static str, String>>,
+}
+
+impl ErrorMemo {
+    /// Records the outcome of `collector` for this scrape and logs if it changed.
+    pub fn record(&self, collector: &'static str, outcome: Result<(), &CollectError>) {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        match outcome {
+            Ok(()) => {
+                if last.remove(collector).is_some() {
+                    tracing::info!(collector, "collector recovered");
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                if last.get(collector) != Some(&message) {
+                    tracing::warn!(collector, error = %message, "collector failed; serving the rest");
+                    last.insert(collector, message);
+                } else {
+                    tracing::debug!(collector, error = %message, "collector still failing");
+                }
+            }
+        }
+    }
+}
+
+/// The prometheus-client collector that runs every enabled collector.
+pub struct Exporter {
+    collectors: Vec<Box<dyn Collector>>,
+    errors: ErrorMemo,
+}
+
+impl fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<_> = self.collectors.iter().map(|c| c.name()).collect();
+        f.debug_struct("Exporter")
+            .field("collectors", &names)
+            .finish()
+    }
+}
+
+impl Exporter {
+    /// Runs `collectors` at every scrape.
+    pub fn new(collectors: Vec<Box<dyn Collector>>) -> Arc<Self> {
+        Arc::new(Self {
+            collectors,
+            errors: ErrorMemo::default(),
+        })
+    }
+}
+
+impl prometheus_client::collector::Collector for Exporter {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let mut outcomes = Vec::with_capacity(self.collectors.len());
+        let mut out = MetricWriter::new(&mut encoder);
+        for collector in &self.collectors {
+            let start = Instant::now();
+            let result = collector.collect(&mut out);
+            let seconds = start.elapsed().as_secs_f64();
+            if let Err(CollectError::Encode(e)) = result {
+                return Err(e);
+            }
+            self.errors
+                .record(collector.name(), result.as_ref().map(|_| ()));
+            outcomes.push((collector.name(), result.is_ok(), seconds));
+        }
+        let labels: Vec<[(&str, &str); 1]> = outcomes
+            .iter()
+            .map(|(name, _, _)| [("collector", *name)])
+            .collect();
+        let success: Vec<_> = labels
+            .iter()
+            .zip(&outcomes)
+            .map(|(l, (_, ok, _))| (&l[..], i64::from(*ok)))
+            .collect();
+        let duration: Vec<_> = labels
+            .iter()
+            .zip(&outcomes)
+            .map(|(l, (_, _, secs))| (&l[..], *secs))
+            .collect();
+        out.gauges(
+            "scrape_collector_success",
+            "1 if the collector read all of its sources in this scrape, 0 if anything was wrong (see the exporter's log)",
+            None,
+            &success,
+        )?;
+        out.gauges(
+            "scrape_collector_duration",
+            "Time the collector took in this scrape",
+            metrics::seconds(),
+            &duration,
+        )
+    }
+}

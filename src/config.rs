@@ -1,0 +1,79 @@
+//! Validated settings, free of clap types. Built once by [`crate::cli`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The exporter's default port. 9100-9999 is the crowded range of the
+/// Prometheus exporter port registry; 10490 lies outside it and outside the
+/// Kubernetes (10248-10259) and Thanos (10901-10908) ports.
+pub const DEFAULT_PORT: u16 = 10490;
+
+/// Everything the server needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen_address: SocketAddr,
+    /// Path serving the metrics, starting with `/`.
+    pub telemetry_path: String,
+    /// Root of the proc filesystem to read.
+    pub procfs: PathBuf,
+    /// Names of the enabled collectors.
+    pub collectors: Vec<String>,
+    /// Logging settings.
+    pub log: LogConfig,
+}
+
+/// How to log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Lowest level written.
+    pub level: LogLevel,
+    /// Line format.
+    pub format: LogFormat,
+}
+
+/// Log levels, as in node_exporter's `--log.level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogLevel {
+    /// Only errors.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// The default: start-up, failures and recoveries.
+    Info,
+    /// Everything, including recurring failures.
+    Debug,
+}
+
+/// Log formats, as in node_exporter's `--log.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `key=value` pairs, one event per line.
+    Logfmt,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A setting that passed clap's syntax checks but makes no sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--path.procfs` does not name a directory.
+    #[error("--path.procfs {}: not a directory", .0.display())]
+    ProcfsNotADirectory(PathBuf),
+    /// Every collector is disabled.
+    #[error("no collector enabled; enable at least one with --collector.<name>")]
+    NoCollectors,
+}
+
+impl Config {
+    /// Checks what can only be checked against the running system.
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        if !self.procfs.is_dir() {
+            return Err(ConfigError::ProcfsNotADirectory(self.procfs));
+        }
+        if self.collectors.is_empty() {
+            return Err(ConfigError::NoCollectors);
+        }
+        Ok(self)
+    }
+}

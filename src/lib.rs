@@ -1,0 +1,34 @@
+//! oom_exporter: a Prometheus exporter that tells Linux operators the OOM
+//! killer is coming, and when it strikes, when and whom it killed.
+//!
+//! The binary (`src/main.rs`) is a thin client of this library; the tests use
+//! the library directly where they can.
+//!
+//! # Map
+//!
+//! | module | its one job |
+//! |---|---|
+//! | [`cli`] | the clap command line, turned into a [`config::Config`] |
+//! | [`config`] | the validated settings, free of clap types |
+//! | [`logging`] | sets up `tracing` in logfmt or JSON |
+//! | [`procfs`] | builds every path under `--path.procfs` and reads it; the only place that touches the filesystem for collectors |
+//! | [`parse`] | pure parsers for the kernel's text formats (`meminfo`, `vmstat`, PSI, sysctl values) |
+//! | [`metrics`] | small helpers that write constant gauges and counters through prometheus-client's encoder |
+//! | [`collectors`] | one file per collector; [`collectors::Exporter`] runs them at scrape time and reports their health |
+//! | [`http`] | the axum router: `/metrics` with format negotiation, `/`, `/-/healthy`, `/-/ready` |
+//! | [`app`] | wires config, registry and server together; serves until a shutdown signal |
+
+pub mod app;
+pub mod cli;
+pub mod collectors;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod parse;
+pub mod procfs;
+
+/// Version of this build, from Cargo.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Git revision of this build (short hash, `-dirty` when built from a modified tree), or `unknown`.
+pub const REVISION: &str = env!("OOM_EXPORTER_REVISION");

@@ -1,0 +1,28 @@
+//! `oom_exporter`: parse the command line, set up logging, run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use oom_exporter::{app, cli, logging};
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return cli::exit_for(&error),
+    };
+    let config = match cli.into_config() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("oom_exporter: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(config.log);
+    match app::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "exiting");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The one reader of the filesystem for collectors.
+//!
+//! Every path under the procfs root is built here from `--path.procfs`, so the
+//! same collectors run on the live `/proc`, on a host's `/proc` mounted into a
+//! container at `/host/proc`, or on a fixture tree in the tests.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// `EOPNOTSUPP` on Linux (x86, arm, riscv, ...): what `/proc/pressure/*`
+/// returns when the kernel was booted with `psi=0`.
+const EOPNOTSUPP: i32 = 95;
+
+/// Why a file under the procfs root could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file does not exist (older kernel, feature compiled out).
+    #[error("{}: no such file", .path.display())]
+    NotFound { path: PathBuf },
+    /// The file exists but the kernel refuses the operation (e.g. PSI disabled with `psi=0`).
+    #[error("{}: not supported by this kernel", .path.display())]
+    Unsupported { path: PathBuf },
+    /// The exporter lacks the permission to read the file.
+    #[error("{}: permission denied; run the exporter as a user that can read it", .path.display())]
+    PermissionDenied { path: PathBuf },
+    /// Any other I/O error.
+    #[error("read {}: {source}", .path.display())]
+    Io { path: PathBuf, source: io::Error },
+}
+
+impl ReadError {
+    fn new(path: &Path, source: io::Error) -> Self {
+        let path = path.to_path_buf();
+        match source.kind() {
+            io::ErrorKind::NotFound => Self::NotFound { path },
+            io::ErrorKind::PermissionDenied => Self::PermissionDenied { path },
+            io::ErrorKind::Unsupported => Self::Unsupported { path },
+            _ if source.raw_os_error() == Some(EOPNOTSUPP) => Self::Unsupported { path },
+            _ => Self::Io { path, source },
+        }
+    }
+
+    /// True when the file is simply not provided by this kernel: the data is
+    /// absent, which is not a failure of the exporter.
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Self::NotFound { .. } | Self::Unsupported { .. })
+    }
+}
+
+/// Paths under one procfs root.
+#[derive(Debug, Clone)]
+pub struct ProcFs {
+    root: PathBuf,
+}
+
+impl ProcFs {
+    /// A procfs rooted at `root` (normally `/proc`).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The configured root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<root>/meminfo`
+    pub fn meminfo(&self) -> PathBuf {
+        self.root.join("meminfo")
+    }
+
+    /// `<root>/vmstat`
+    pub fn vmstat(&self) -> PathBuf {
+        self.root.join("vmstat")
+    }
+
+    /// `<root>/pressure/<resource>` (`cpu`, `memory`, `io`, `irq`).
+    pub fn pressure(&self, resource: &str) -> PathBuf {
+        self.root.join("pressure").join(resource)
+    }
+
+    /// `<root>/sys/vm/<name>`, the file behind the `vm.<name>` sysctl.
+    pub fn sysctl_vm(&self, name: &str) -> PathBuf {
+        self.root.join("sys/vm").join(name)
+    }
+
+    /// Reads a whole file. Invalid UTF-8 is replaced rather than rejected, so
+    /// one odd byte cannot hide the rest of the file from the parsers.
+    pub fn read(&self, path: &Path) -> Result<String, ReadError> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            }),
+            Err(source) => Err(ReadError::new(path, source)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_built_from_the_root() {
+        let fs = ProcFs::new("/host/proc");
+        assert_eq!(fs.meminfo(), Path::new("/host/proc/meminfo"));
+        assert_eq!(fs.pressure("irq"), Path::new("/host/proc/pressure/irq"));
+        assert_eq!(
+            fs.sysctl_vm("overcommit_memory"),
+            Path::new("/host/proc/sys/vm/overcommit_memory")
+        );
+    }
+
+    #[test]
+    fn missing_file_is_absent_not_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = ProcFs::new(dir.path());
+        let err = fs.read(&fs.meminfo()).unwrap_err();
+        assert!(err.is_absent(), "{err}");
+        assert!(err.to_string().contains("meminfo"), "{err}");
+    }
+
+    #[test]
+    fn directory_in_place_of_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("meminfo")).unwrap();
+        let fs = ProcFs::new(dir.path());
+        let err = fs.read(&fs.meminfo()).unwrap_err();
+        assert!(!err.is_absent(), "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vmstat"), b"pgmajfault 7\nodd\xff 1\n").unwrap();
+        let fs = ProcFs::new(dir.path());
+        let text = fs.read(&fs.vmstat()).unwrap();
+        assert!(text.starts_with("pgmajfault 7\n"));
+    }
+}
