@@ -1,0 +1,93 @@
+//! Golden end-to-end test, in the style of node_exporter's
+//! `end-to-end-test.sh`: the real binary on a fixture tree, `/metrics`
+//! compared with a checked-in file. Volatile samples (durations, build info)
+//! are dropped before comparing.
+//!
+//! To rewrite the golden files on purpose after a deliberate change:
+//! `UPDATE_GOLDEN=1 cargo test --test it golden`, then review the diff.
+
+use crate::helpers::{Exporter, fixture, repo};
+
+fn stable(metrics: &str) -> String {
+    metrics
+        .lines()
+        .filter(|l| {
+            !l.starts_with("oom_scrape_collector_duration_seconds{")
+                && !l.starts_with("oom_exporter_build_info{")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn check(tree: &str, extra: &[&str]) {
+    let procfs = format!("--path.procfs={}", fixture(tree).display());
+    let args: Vec<&str> = std::iter::once(procfs.as_str())
+        .chain(extra.iter().copied())
+        .collect();
+    let exporter = Exporter::start(&args);
+    let got = stable(&exporter.metrics());
+    let path = repo().join("tests/golden").join(format!("{tree}.prom"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &got).unwrap();
+        eprintln!("rewrote {}", path.display());
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run with UPDATE_GOLDEN=1 to create it",
+            path.display()
+        )
+    });
+    if got != want {
+        let diff: Vec<String> = diff_lines(&want, &got);
+        panic!(
+            "/metrics on {tree} differs from {}:\n{}\nIf the change is intended: UPDATE_GOLDEN=1 cargo test --test it golden",
+            path.display(),
+            diff.join("\n")
+        );
+    }
+}
+
+/// Lines only in `want` (-) or only in `got` (+), in order.
+fn diff_lines(want: &str, got: &str) -> Vec<String> {
+    let w: Vec<&str> = want.lines().collect();
+    let g: Vec<&str> = got.lines().collect();
+    let mut out: Vec<String> = w
+        .iter()
+        .filter(|l| !g.contains(l))
+        .map(|l| format!("- {l}"))
+        .collect();
+    out.extend(
+        g.iter()
+            .filter(|l| !w.contains(l))
+            .map(|l| format!("+ {l}")),
+    );
+    if out.is_empty() {
+        out.push("(same lines, different order)".to_owned());
+    }
+    out
+}
+
+#[test]
+fn golden_linux_6_18_swap_in_use() {
+    check("linux-6.18-swap-in-use", &[]);
+}
+
+#[test]
+fn golden_linux_6_18_psi_zswap() {
+    check("linux-6.18-psi-zswap", &[]);
+}
+
+#[test]
+fn golden_linux_4_x_without_psi() {
+    check("linux-4.x-no-psi", &[]);
+}
+
+#[test]
+fn golden_hugepages_in_bytes() {
+    check(
+        "linux-hugepages",
+        &["--collector.disable-defaults", "--collector.meminfo"],
+    );
+}

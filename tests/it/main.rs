@@ -1,0 +1,13 @@
+//! Integration tests: the real binary, real files, real peers.
+//!
+//! One test binary with modules, as ripgrep does. Tests that need a tool this
+//! machine lacks say why they skip; with `CI=true` they fail instead.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bad_input;
+mod golden;
+mod helpers;
+mod http;
+mod prometheus;
+mod promtool;

@@ -1,0 +1,65 @@
+//! `promtool check metrics` on the live output: naming and format lint.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::helpers::{Exporter, fixture, require_tool};
+
+fn lint(metrics: &str) -> (bool, String) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn promtool_check_metrics_is_clean_on_live_proc() {
+    if require_tool("promtool", "lint /metrics").is_none() {
+        return;
+    }
+    let e = Exporter::start(&[]);
+    let (ok, report) = lint(&e.metrics());
+    assert!(
+        ok && report.trim().is_empty(),
+        "promtool check metrics:\n{report}"
+    );
+}
+
+#[test]
+fn promtool_check_metrics_is_clean_on_every_fixture() {
+    if require_tool("promtool", "lint /metrics").is_none() {
+        return;
+    }
+    for tree in ["linux-6.18-swap-in-use", "linux-4.x-no-psi"] {
+        let procfs = format!("--path.procfs={}", fixture(tree).display());
+        let e = Exporter::start(&[&procfs]);
+        let (ok, report) = lint(&e.metrics());
+        assert!(
+            ok && report.trim().is_empty(),
+            "{tree}: promtool check metrics:\n{report}"
+        );
+    }
+}
+
+#[test]
+fn promtool_catches_a_bad_name() {
+    // Proves the lint is live: a counter without _total must be reported.
+    if require_tool("promtool", "lint /metrics").is_none() {
+        return;
+    }
+    let (_, report) = lint("# HELP bad_counter x\n# TYPE bad_counter counter\nbad_counter 1\n");
+    assert!(report.contains("bad_counter"), "{report}");
+}
