@@ -117,6 +117,60 @@ pub fn wants_openmetrics(accept: Option<&HeaderValue>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    fn app() -> Router {
+        router(Arc::new(AppState {
+            registry: Registry::with_prefix("oom"),
+            telemetry_path: "/metrics".to_owned(),
+        }))
+    }
+
+    async fn call(method: Method, uri: &str, accept: Option<&str>) -> (StatusCode, String, String) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(accept) = accept {
+            req = req.header(header::ACCEPT, accept);
+        }
+        let resp = app()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let ctype = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, ctype, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn routes_statuses_and_formats() {
+        assert_eq!(
+            call(Method::GET, "/nope", None).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            call(Method::POST, "/metrics", None).await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        let (status, ctype, _) = call(Method::GET, "/metrics", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ctype, prometheus_text::CONTENT_TYPE);
+        let (_, ctype, body) = call(
+            Method::GET,
+            "/metrics",
+            Some("application/openmetrics-text"),
+        )
+        .await;
+        assert_eq!(ctype, OPENMETRICS_CONTENT_TYPE);
+        assert!(body.ends_with("# EOF\n"));
+        assert_eq!(call(Method::GET, "/-/ready", None).await.0, StatusCode::OK);
+    }
 
     fn accept(s: &str) -> bool {
         wants_openmetrics(Some(&HeaderValue::from_str(s).unwrap()))

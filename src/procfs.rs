@@ -122,6 +122,27 @@ mod tests {
     }
 
     #[test]
+    fn psi_disabled_at_boot_is_absent() {
+        // `psi=0`: reading /proc/pressure/* fails with EOPNOTSUPP.
+        let err = ReadError::new(
+            Path::new("/proc/pressure/memory"),
+            io::Error::from_raw_os_error(95),
+        );
+        assert!(matches!(err, ReadError::Unsupported { .. }), "{err:?}");
+        assert!(err.is_absent());
+    }
+
+    #[test]
+    fn permission_denied_says_so() {
+        let err = ReadError::new(Path::new("/proc/x"), io::Error::from_raw_os_error(13));
+        assert!(!err.is_absent());
+        assert!(
+            err.to_string().contains("/proc/x: permission denied"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn directory_in_place_of_file_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("meminfo")).unwrap();
