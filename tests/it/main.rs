@@ -9,5 +9,6 @@ mod bad_input;
 mod golden;
 mod helpers;
 mod http;
+mod kmsg_samples;
 mod prometheus;
 mod promtool;

@@ -1,0 +1,257 @@
+//! The forms in which users paste kernel logs, reduced to message text plus
+//! whatever position and time the form carries:
+//!
+//! - raw /dev/kmsg records: `6,575,730674821,-;text`
+//! - `dmesg`: `[ 8341.856856] text`
+//! - `dmesg -T`: `[Tue Sep  3 05:57:48 2024] text` (any locale)
+//! - syslog / `journalctl -k`: `Jun 24 18:49:43 host kernel: [ 8341.85] text`,
+//!   or with an ISO 8601 stamp (`2025-06-24T18:49:43.123+00:00 host kernel: text`)
+//!
+//! Copy-paste artefacts are tolerated: leading indentation, and two dmesg
+//! records joined on one line (`...uid=1001[30104.280053] Out of memory...`).
+
+use super::record;
+
+/// Wall-clock time as the log gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stamp {
+    /// No wall-clock time in the line.
+    None,
+    /// An RFC 3339 time (ISO syslog and journal stamps).
+    Rfc3339(String),
+    /// A time without year or zone (BSD syslog, `dmesg -T`), kept as printed.
+    Raw(String),
+}
+
+/// One message line, whatever form it came in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// Sequence number (raw kmsg only).
+    pub seq: Option<u64>,
+    /// Microseconds since boot (raw kmsg and dmesg stamps).
+    pub usec: Option<u64>,
+    /// Syslog facility (raw kmsg only); `None` when the form does not say.
+    pub facility: Option<u8>,
+    /// Wall-clock time, if any.
+    pub stamp: Stamp,
+    /// The kernel's message, still `\x`-escaped where the form escapes.
+    pub text: &'a str,
+}
+
+/// Splits a pasted log into message lines.
+pub fn lines(log: &str) -> Vec<Line<'_>> {
+    let mut out = Vec::new();
+    for physical in log.lines() {
+        if let Ok(Some(r)) = record::parse(physical) {
+            out.push(Line {
+                seq: Some(r.seq),
+                usec: Some(r.usec),
+                facility: Some(r.facility),
+                stamp: Stamp::None,
+                text: r.text,
+            });
+            continue;
+        }
+        let (stamp, rest) = strip_syslog(physical.trim_start());
+        for piece in split_joined(rest) {
+            out.push(dmesg_line(piece, stamp.clone()));
+        }
+    }
+    out
+}
+
+/// Removes a syslog/journal prefix ending in `kernel: `.
+fn strip_syslog(line: &str) -> (Stamp, &str) {
+    let Some(at) = line
+        .get(..line.len().min(120))
+        .and_then(|head| head.find("kernel: "))
+    else {
+        return (Stamp::None, line);
+    };
+    let (prefix, text) = (&line[..at], &line[at + "kernel: ".len()..]);
+    let first = prefix.split_whitespace().next().unwrap_or("");
+    let stamp = if let Some(rfc) = iso_to_rfc3339(first) {
+        Stamp::Rfc3339(rfc)
+    } else if prefix.len() >= 15 && prefix.as_bytes()[0].is_ascii_alphabetic() {
+        Stamp::Raw(prefix[..15].to_owned())
+    } else {
+        Stamp::None
+    };
+    (stamp, text)
+}
+
+/// `2025-06-24T18:49:43.123456+00:00` or journalctl's `...+0000` as RFC 3339.
+fn iso_to_rfc3339(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let date_ok = b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[..4].iter().all(u8::is_ascii_digit);
+    if !date_ok {
+        return None;
+    }
+    if s.ends_with('Z') {
+        return Some(s.to_owned());
+    }
+    let sign = s.rfind(['+', '-']).filter(|&i| i > 18)?;
+    let zone = &s[sign + 1..];
+    match zone.len() {
+        5 if zone.as_bytes()[2] == b':' => Some(s.to_owned()),
+        4 if zone.bytes().all(|c| c.is_ascii_digit()) => {
+            Some(format!("{}{}:{}", &s[..=sign], &zone[..2], &zone[2..]))
+        }
+        _ => None,
+    }
+}
+
+/// Splits `...text[12.345678] more text` at every dmesg stamp after the start.
+fn split_joined(line: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let bytes = line.as_bytes();
+    let mut i = 1;
+    while i < bytes.len() {
+        if bytes[i] == b'['
+            && let Some(len) = dmesg_stamp_len(&line[i..])
+        {
+            pieces.push(&line[start..i]);
+            start = i;
+            i += len;
+            continue;
+        }
+        i += 1;
+    }
+    pieces.push(&line[start..]);
+    pieces
+}
+
+/// Length of a leading `[   123.456789]` stamp (with its trailing space), if any.
+fn dmesg_stamp_len(s: &str) -> Option<usize> {
+    let inner_end = s.find(']')?;
+    let inner = s.get(1..inner_end)?.trim_start();
+    let (secs, frac) = inner.split_once('.')?;
+    let numeric = !secs.is_empty()
+        && !frac.is_empty()
+        && secs.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit());
+    numeric.then(|| inner_end + 1 + usize::from(s[inner_end + 1..].starts_with(' ')))
+}
+
+fn dmesg_line(piece: &str, stamp: Stamp) -> Line<'_> {
+    if let Some(len) = dmesg_stamp_len(piece) {
+        let inner = piece[1..piece.find(']').unwrap_or(1)].trim();
+        let usec = inner.split_once('.').and_then(|(s, f)| {
+            let secs: u64 = s.parse().ok()?;
+            let frac = format!("{f:0<6}");
+            let micros: u64 = frac.get(..6)?.parse().ok()?;
+            secs.checked_mul(1_000_000)?.checked_add(micros)
+        });
+        return Line {
+            seq: None,
+            usec,
+            facility: None,
+            stamp,
+            text: &piece[len..],
+        };
+    }
+    // `dmesg -T`: a bracketed wall-clock time in any locale, ending in a year.
+    if piece.starts_with('[')
+        && let Some(end) = piece.find("] ")
+    {
+        let inner = &piece[1..end];
+        let year_last = inner
+            .rsplit(' ')
+            .next()
+            .is_some_and(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()));
+        if year_last && inner.contains(':') {
+            return Line {
+                seq: None,
+                usec: None,
+                facility: None,
+                stamp: Stamp::Raw(inner.to_owned()),
+                text: &piece[end + 2..],
+            };
+        }
+    }
+    Line {
+        seq: None,
+        usec: None,
+        facility: None,
+        stamp,
+        text: piece,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_kmsg() {
+        let l = &lines("3,576,730674844,-;Memory cgroup out of memory: Killed")[0];
+        assert_eq!(
+            (l.seq, l.usec, l.facility),
+            (Some(576), Some(730_674_844), Some(0))
+        );
+        assert_eq!(l.text, "Memory cgroup out of memory: Killed");
+    }
+
+    #[test]
+    fn dmesg_and_syslog() {
+        let l = &lines("[ 7063.247407] Memory cgroup out of memory")[0];
+        assert_eq!(l.usec, Some(7_063_247_407));
+        assert_eq!(l.text, "Memory cgroup out of memory");
+        let l = &lines("Jun 24 18:49:43 aks-node kernel: [ 8341.856856] oom-kill:x")[0];
+        assert_eq!(l.usec, Some(8_341_856_856));
+        assert_eq!(l.stamp, Stamp::Raw("Jun 24 18:49:43".to_owned()));
+        assert_eq!(l.text, "oom-kill:x");
+        let l = &lines("Nov 24 01:48:27 server kernel: systemd invoked oom-killer: x")[0];
+        assert_eq!(l.usec, None);
+        assert_eq!(l.text, "systemd invoked oom-killer: x");
+        let l = &lines("kernel: Out of memory and no killable processes...")[0];
+        assert_eq!(l.text, "Out of memory and no killable processes...");
+    }
+
+    #[test]
+    fn iso_stamps() {
+        let l = &lines("2025-06-24T18:49:43.123456+00:00 host kernel: text")[0];
+        assert_eq!(
+            l.stamp,
+            Stamp::Rfc3339("2025-06-24T18:49:43.123456+00:00".to_owned())
+        );
+        let l = &lines("2025-06-24T18:49:43+0200 host kernel: text")[0];
+        assert_eq!(
+            l.stamp,
+            Stamp::Rfc3339("2025-06-24T18:49:43+02:00".to_owned())
+        );
+    }
+
+    #[test]
+    fn dmesg_t_any_locale() {
+        let l = &lines("[二 9月  3 05:57:48 2024] oom-kill:constraint=CONSTRAINT_MEMCG")[0];
+        assert_eq!(l.stamp, Stamp::Raw("二 9月  3 05:57:48 2024".to_owned()));
+        assert_eq!(l.text, "oom-kill:constraint=CONSTRAINT_MEMCG");
+    }
+
+    #[test]
+    fn joined_records_are_split() {
+        let v = lines(
+            "[30104.280046] oom-kill:task=node,pid=4294,uid=1001[30104.280053] Out of memory: Kill process 4294 (node)",
+        );
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].text, "oom-kill:task=node,pid=4294,uid=1001");
+        assert_eq!(v[1].text, "Out of memory: Kill process 4294 (node)");
+        assert_eq!(v[1].usec, Some(30_104_280_053));
+    }
+
+    #[test]
+    fn indentation_is_dropped() {
+        assert_eq!(
+            lines("  Out of memory: Killed process 4100 (x)")[0].text,
+            "Out of memory: Killed process 4100 (x)"
+        );
+    }
+}

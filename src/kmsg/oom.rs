@@ -1,0 +1,595 @@
+//! Recognises OOM kills in the kernel log and says who was killed.
+//!
+//! Feed it message lines in order; it returns a [`Kill`] for every
+//! `Killed process` line, the one line the kernel prints for every kill
+//! without rate limiting. The lines before it in the same event (the
+//! `invoked oom-killer` header, the 5.0+ `oom-kill:` summary, the pre-5.0
+//! `Task in ... killed as a result of limit of ...` and `Kill process ...`
+//! lines, the `memory.oom.group` line) are joined to it when they belong to
+//! the same event; they are rate-limited, so a kill without them is still a
+//! kill. Not kills: `OOM victim ... is already exiting`, `Out of memory and
+//! no killable processes`, `oom_reaper: reaped process`.
+//!
+//! Structure is parsed first and comm names are unescaped last, because a
+//! comm may contain `(`, `)`, `,`, `=`, `:`, spaces and escaped UTF-8.
+
+use serde::Serialize;
+
+use super::input::{Line, Stamp};
+use super::record::unescape;
+use crate::container;
+
+/// Lines further apart than this (by their boot-relative time) are not
+/// joined into one event.
+const EVENT_WINDOW_USEC: u64 = 10_000_000;
+
+/// What limit ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Constraint {
+    /// A memory cgroup hit its limit.
+    Memcg,
+    /// The whole machine ran out.
+    Global,
+    /// The allowed cpuset's memory nodes ran out.
+    Cpuset,
+    /// The allowed mempolicy nodes ran out.
+    Mempolicy,
+    /// The log does not say.
+    Unknown,
+}
+
+impl Constraint {
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memcg => "memcg",
+            Self::Global => "global",
+            Self::Cpuset => "cpuset",
+            Self::Mempolicy => "mempolicy",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// One OOM kill.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Kill {
+    /// Wall-clock time (RFC 3339) when known.
+    pub time: Option<String>,
+    /// The log's own timestamp when it has no year or zone (`dmesg -T`, BSD syslog).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_time: Option<String>,
+    /// Microseconds since boot.
+    pub boot_usec: Option<u64>,
+    /// kmsg sequence number of the `Killed process` record.
+    pub seq: Option<u64>,
+    /// Victim pid.
+    pub pid: u32,
+    /// Victim command name (unescaped).
+    pub comm: String,
+    /// Victim uid.
+    pub uid: Option<u32>,
+    /// What ran out.
+    pub constraint: Constraint,
+    /// The memory cgroup whose limit was hit (memcg OOMs).
+    pub oom_memcg: Option<String>,
+    /// The victim's memory cgroup.
+    pub task_memcg: Option<String>,
+    /// Kubernetes pod UID of the victim.
+    pub pod_uid: Option<String>,
+    /// Container ID of the victim.
+    pub container_id: Option<String>,
+    /// systemd unit of the victim.
+    pub unit: Option<String>,
+    /// Virtual memory size, kB.
+    pub total_vm_kb: Option<u64>,
+    /// Anonymous resident memory, kB.
+    pub anon_rss_kb: Option<u64>,
+    /// File-backed resident memory, kB.
+    pub file_rss_kb: Option<u64>,
+    /// Shared-memory resident memory, kB (4.5+).
+    pub shmem_rss_kb: Option<u64>,
+    /// Page tables, kB (5.4+).
+    pub pgtables_kb: Option<u64>,
+    /// Victim's oom_score_adj (5.4+).
+    pub oom_score_adj: Option<i32>,
+    /// Command whose allocation invoked the OOM killer.
+    pub invoked_by: Option<String>,
+    /// Killed as a member of a `memory.oom.group` cgroup.
+    pub oom_group: bool,
+}
+
+/// The 5.0+ `oom-kill:` summary.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Summary {
+    constraint: Option<String>,
+    global: bool,
+    oom_memcg: Option<String>,
+    task_memcg: Option<String>,
+    task: Option<String>,
+    pid: Option<u32>,
+    uid: Option<u32>,
+}
+
+/// Lines of the current event seen so far.
+#[derive(Debug, Default)]
+struct Event {
+    last_usec: Option<u64>,
+    invoked_by: Option<String>,
+    summary: Option<Summary>,
+    /// Pre-5.0 `Task in <task> killed as a result of limit of <oom>`.
+    task_in: Option<(String, Option<String>)>,
+    /// Pre-5.0 `... Kill process N (comm) score S`: memcg or not.
+    selected_memcg: Option<bool>,
+    /// `Tasks in <path> are going to be killed due to memory.oom.group set`.
+    group: Option<String>,
+    /// Victims already reported in this event (oom.group can repeat one).
+    killed: Vec<u32>,
+}
+
+/// The result of feeding one line.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// Not part of an OOM report, or a part that is not a kill.
+    Nothing,
+    /// A kill.
+    Kill(Box<Kill>),
+    /// A victim already reported in this event (memory.oom.group repeats it).
+    Duplicate(u32),
+    /// A line that looks like a kill report but could not be parsed.
+    Malformed(&'static str),
+}
+
+/// The OOM report parser: feed lines in log order.
+#[derive(Debug, Default)]
+pub struct Parser {
+    event: Event,
+}
+
+impl Parser {
+    /// A parser with no event in progress.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one message line.
+    pub fn feed(&mut self, line: &Line<'_>) -> Outcome {
+        let text = line.text;
+        // Cheap filter: every line we care about contains one of these bytes
+        // sequences; most kernel log lines contain none.
+        if !(text.contains("ill") || text.contains("Task") || text.contains("oom")) {
+            return Outcome::Nothing;
+        }
+        if let Some(usec) = line.usec {
+            if self
+                .event
+                .last_usec
+                .is_some_and(|last| usec.saturating_sub(last) > EVENT_WINDOW_USEC)
+            {
+                self.event = Event::default();
+            }
+        }
+        let outcome = self.classify(line);
+        if !matches!(outcome, Outcome::Nothing) || self.event.invoked_by.is_some() {
+            if let Some(usec) = line.usec {
+                self.event.last_usec = Some(usec);
+            }
+        }
+        outcome
+    }
+
+    fn classify(&mut self, line: &Line<'_>) -> Outcome {
+        let text = line.text;
+        if let Some(invoker) = text.split_once(" invoked oom-killer: ").map(|(c, _)| c) {
+            self.event = Event {
+                last_usec: line.usec,
+                invoked_by: Some(unescape(invoker)),
+                ..Event::default()
+            };
+            return Outcome::Nothing;
+        }
+        if let Some(rest) = text.strip_prefix("oom-kill:") {
+            self.event.summary = Some(parse_summary(rest));
+            return Outcome::Nothing;
+        }
+        if let Some(rest) = text.strip_prefix("Task in ") {
+            let (task, oom) = match rest.split_once(" killed as a result of limit of ") {
+                Some((task, oom)) => (task, Some(oom.trim().to_owned())),
+                None => (rest.trim(), None),
+            };
+            self.event.task_in = Some((task.to_owned(), oom));
+            return Outcome::Nothing;
+        }
+        if let Some(path) = text
+            .strip_prefix("Tasks in ")
+            .and_then(|r| r.strip_suffix(" are going to be killed due to memory.oom.group set"))
+        {
+            self.event.group = Some(path.to_owned());
+            return Outcome::Nothing;
+        }
+        if let Some((prefix, _)) = text.split_once("Kill process ") {
+            if let Some(message) = oom_message(prefix) {
+                self.event.selected_memcg = Some(message.starts_with("Memory cgroup"));
+            }
+            return Outcome::Nothing;
+        }
+        if let Some((prefix, rest)) = text.split_once("Killed process ") {
+            let Some(message) = oom_message(prefix) else {
+                return Outcome::Nothing;
+            };
+            return match parse_killed(rest) {
+                Some(killed) => self.kill(line, message, killed),
+                None => Outcome::Malformed("`Killed process` line without a pid and comm"),
+            };
+        }
+        Outcome::Nothing
+    }
+
+    fn kill(&mut self, line: &Line<'_>, message: &str, k: Killed<'_>) -> Outcome {
+        if self.event.killed.contains(&k.pid) {
+            return Outcome::Duplicate(k.pid);
+        }
+        self.event.killed.push(k.pid);
+        let comm = unescape(k.comm);
+        let summary = self.event.summary.as_ref().filter(|s| {
+            s.pid == Some(k.pid) || (s.pid.is_none() && s.task.as_deref() == Some(k.comm))
+        });
+        let memcg_message = message.starts_with("Memory cgroup");
+        let (constraint, oom_memcg, task_memcg, uid) = if let Some(s) = summary {
+            let constraint = if s.oom_memcg.is_some() {
+                Constraint::Memcg
+            } else {
+                match s.constraint.as_deref() {
+                    Some("CONSTRAINT_CPUSET") => Constraint::Cpuset,
+                    Some("CONSTRAINT_MEMORY_POLICY") => Constraint::Mempolicy,
+                    _ if s.global => Constraint::Global,
+                    _ => Constraint::Unknown,
+                }
+            };
+            (constraint, s.oom_memcg.clone(), s.task_memcg.clone(), s.uid)
+        } else if let Some(group) = &self.event.group {
+            let oom = self
+                .event
+                .summary
+                .as_ref()
+                .and_then(|s| s.oom_memcg.clone());
+            (Constraint::Memcg, oom, Some(group.clone()), None)
+        } else if let Some((task, oom)) = self.event.task_in.take() {
+            (Constraint::Memcg, oom, Some(task), None)
+        } else if memcg_message || self.event.selected_memcg == Some(true) {
+            (Constraint::Memcg, None, None, None)
+        } else if message.starts_with("Out of memory") || self.event.selected_memcg == Some(false) {
+            (Constraint::Global, None, None, None)
+        } else {
+            (Constraint::Unknown, None, None, None)
+        };
+        self.event.selected_memcg = None;
+        let owner = task_memcg
+            .as_deref()
+            .or(oom_memcg.as_deref())
+            .map(container::owner)
+            .unwrap_or_default();
+        let (time, log_time) = match &line.stamp {
+            Stamp::None => (None, None),
+            Stamp::Rfc3339(t) => (Some(t.clone()), None),
+            Stamp::Raw(t) => (None, Some(t.clone())),
+        };
+        Outcome::Kill(Box::new(Kill {
+            time,
+            log_time,
+            boot_usec: line.usec,
+            seq: line.seq,
+            pid: k.pid,
+            comm,
+            uid: k.uid.or(uid),
+            constraint,
+            oom_memcg,
+            task_memcg,
+            pod_uid: owner.pod_uid,
+            container_id: owner.container_id,
+            unit: owner.unit,
+            total_vm_kb: k.field("total-vm"),
+            anon_rss_kb: k.field("anon-rss"),
+            file_rss_kb: k.field("file-rss"),
+            shmem_rss_kb: k.field("shmem-rss"),
+            pgtables_kb: k.field("pgtables"),
+            oom_score_adj: k
+                .fields
+                .iter()
+                .find(|(key, _)| *key == "oom_score_adj")
+                .and_then(|(_, v)| v.parse().ok()),
+            invoked_by: self.event.invoked_by.clone(),
+            oom_group: self.event.group.is_some(),
+        }))
+    }
+}
+
+/// The message before `Kill process` / `Killed process`, if it is one the
+/// OOM killer prints: empty (3.x-4.x), `Out of memory`, `Memory cgroup out
+/// of memory`, `Out of memory (oom_kill_allocating_task)`.
+fn oom_message(prefix: &str) -> Option<&str> {
+    if prefix.is_empty() {
+        return Some("");
+    }
+    let message = prefix.strip_suffix(": ")?;
+    message
+        .to_ascii_lowercase()
+        .contains("out of memory")
+        .then_some(message)
+}
+
+/// The parts of a `Killed process` line after those two words.
+#[derive(Debug)]
+struct Killed<'a> {
+    pid: u32,
+    comm: &'a str,
+    uid: Option<u32>,
+    fields: Vec<(&'a str, &'a str)>,
+}
+
+impl Killed<'_> {
+    fn field(&self, key: &str) -> Option<u64> {
+        let (_, v) = self.fields.iter().find(|(k, _)| *k == key)?;
+        v.trim_end_matches("kB").parse().ok()
+    }
+}
+
+/// `N (comm) total-vm:..` (mainline), `N (comm), UID U, total-vm:..` (RHEL 7.8+),
+/// `N, UID U, (comm) total-vm:..` (RHEL 6).
+fn parse_killed(rest: &str) -> Option<Killed<'_>> {
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let pid: u32 = rest[..digits].parse().ok()?;
+    let mut after = &rest[digits..];
+    let mut uid = None;
+    if let Some(r) = after.strip_prefix(", UID ") {
+        let (u, r) = r.split_once(", ")?;
+        uid = u.parse().ok();
+        after = r;
+    } else {
+        after = after.strip_prefix(' ')?;
+    }
+    let inner = after.strip_prefix('(')?;
+    let close = [") total-vm:", "), UID "]
+        .iter()
+        .filter_map(|m| inner.rfind(m))
+        .max()
+        .or_else(|| inner.rfind(')'))?;
+    let comm = &inner[..close];
+    let mut tail = &inner[close + 1..];
+    if let Some(r) = tail.strip_prefix(", UID ") {
+        let (u, r) = r.split_once(", ").unwrap_or((r, ""));
+        uid = u.parse().ok();
+        tail = r;
+    }
+    let mut fields = Vec::new();
+    for token in tail.split([',', ' ']).filter(|t| !t.is_empty()) {
+        if let Some((k, v)) = token.split_once(':') {
+            if k == "UID" {
+                uid = v.parse().ok().or(uid);
+            }
+            fields.push((k, v));
+        }
+    }
+    Some(Killed {
+        pid,
+        comm,
+        uid,
+        fields,
+    })
+}
+
+/// `constraint=..,nodemask=..[,cpuset=..,mems_allowed=..],oom_memcg=..|global_oom,task_memcg=..,task=..,pid=..,uid=..`
+fn parse_summary(rest: &str) -> Summary {
+    let mut s = Summary::default();
+    // task_memcg and task may contain commas: cut them out from the known
+    // anchors first, then split the rest.
+    let (head, tail) = match rest.find("task_memcg=") {
+        Some(i) => (&rest[..i], Some(&rest[i + "task_memcg=".len()..])),
+        None => (rest, None),
+    };
+    for field in head.split(',').filter(|f| !f.is_empty()) {
+        match field.split_once('=') {
+            Some(("constraint", v)) if !v.is_empty() => s.constraint = Some(v.to_owned()),
+            Some(("oom_memcg", v)) => s.oom_memcg = Some(v.to_owned()),
+            None if field == "global_oom" => s.global = true,
+            _ => {}
+        }
+    }
+    if let Some(tail) = tail {
+        let (memcg, task_part) = match tail.find(",task=") {
+            Some(i) => (&tail[..i], Some(&tail[i + ",task=".len()..])),
+            None => (tail, None),
+        };
+        s.task_memcg = Some(memcg.to_owned());
+        if let Some(task_part) = task_part {
+            let (before_uid, uid) = match task_part.rfind(",uid=") {
+                Some(i) => (&task_part[..i], Some(&task_part[i + 5..])),
+                None => (task_part, None),
+            };
+            let (task, pid) = match before_uid.rfind(",pid=") {
+                Some(i) => (&before_uid[..i], Some(&before_uid[i + 5..])),
+                None => (before_uid, None),
+            };
+            s.task = Some(task.to_owned());
+            s.pid = pid.and_then(leading_number);
+            s.uid = uid.and_then(leading_number);
+        }
+    }
+    s
+}
+
+/// The number at the start of `s` (`1001[30104.28] ...` gives 1001).
+fn leading_number(s: &str) -> Option<u32> {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    s[..digits].parse().ok()
+}
+
+/// Parses a whole pasted log (any form [`super::input`] knows) into kills.
+pub fn kills_in_log(log: &str) -> Vec<Kill> {
+    let mut parser = Parser::new();
+    super::input::lines(log)
+        .iter()
+        .filter(|l| l.facility.is_none_or(|f| f == 0))
+        .filter_map(|l| match parser.feed(l) {
+            Outcome::Kill(k) => Some(*k),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(log: &str) -> Kill {
+        let kills = kills_in_log(log);
+        assert_eq!(kills.len(), 1, "{kills:#?}");
+        kills.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn mainline_5_4_with_summary() {
+        let k = one(
+            "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/cron.service,task=php,pid=70787,uid=1000\n\
+                     Out of memory: Killed process 70787 (php) total-vm:3621976kB, anon-rss:3235148kB, file-rss:5760kB, shmem-rss:69120kB, UID:1000 pgtables:6960kB oom_score_adj:0",
+        );
+        assert_eq!((k.pid, k.comm.as_str(), k.uid), (70787, "php", Some(1000)));
+        assert_eq!(k.constraint, Constraint::Global);
+        assert_eq!(k.task_memcg.as_deref(), Some("/system.slice/cron.service"));
+        assert_eq!(k.unit.as_deref(), Some("cron.service"));
+        assert_eq!(
+            (
+                k.anon_rss_kb,
+                k.shmem_rss_kb,
+                k.pgtables_kb,
+                k.oom_score_adj
+            ),
+            (Some(3_235_148), Some(69_120), Some(6960), Some(0))
+        );
+    }
+
+    #[test]
+    fn rhel6_and_rhel7_variants() {
+        let k =
+            one("Killed process 1234, UID 48, (httpd) total-vm:123kB, anon-rss:4kB, file-rss:1kB");
+        assert_eq!(
+            (k.pid, k.comm.as_str(), k.uid, k.total_vm_kb),
+            (1234, "httpd", Some(48), Some(123))
+        );
+        let k = one(
+            "Killed process 443160 (stress-ng-vm), UID 0, total-vm:773468kB, anon-rss:152704kB, file-rss:164kB, shmem-rss:0kB",
+        );
+        assert_eq!(
+            (k.pid, k.comm.as_str(), k.uid, k.anon_rss_kb),
+            (443_160, "stress-ng-vm", Some(0), Some(152_704))
+        );
+    }
+
+    #[test]
+    fn not_kills() {
+        assert!(kills_in_log("OOM victim 123 (java) is already exiting. Skip killing the task\n\
+                              Out of memory and no killable processes...\n\
+                              oom_reaper: reaped process 4294 (node), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB\n\
+                              audit: Killed process 5 (x) total-vm:1kB").is_empty());
+    }
+
+    #[test]
+    fn oom_group_counts_each_distinct_member_once() {
+        let kills = kills_in_log(
+            "6,1,100,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/kubepods/pod10d16a28-60ff-475f-a631-510d9792219f,task_memcg=/kubepods/pod10d16a28-60ff-475f-a631-510d9792219f/app,task=web,pid=10,uid=0\n\
+             3,2,101,-;Memory cgroup out of memory: Killed process 10 (web) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n\
+             6,3,102,-;Tasks in /kubepods/pod10d16a28-60ff-475f-a631-510d9792219f are going to be killed due to memory.oom.group set\n\
+             3,4,103,-;Memory cgroup out of memory: Killed process 10 (web) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n\
+             3,5,104,-;Memory cgroup out of memory: Killed process 11 (sidecar) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n",
+        );
+        assert_eq!(kills.iter().map(|k| k.pid).collect::<Vec<_>>(), [10, 11]);
+        assert!(kills[1].oom_group);
+        assert_eq!(kills[1].constraint, Constraint::Memcg);
+        assert_eq!(
+            kills[1].pod_uid.as_deref(),
+            Some("10d16a28-60ff-475f-a631-510d9792219f")
+        );
+    }
+
+    #[test]
+    fn vendor_empty_constraint() {
+        let k = one(
+            "oom-kill:,cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=x,pid=5,uid=0\n\
+                     Out of memory: Killed process 5 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB",
+        );
+        assert_eq!(k.constraint, Constraint::Global);
+        assert_eq!(k.task_memcg.as_deref(), Some("/"));
+    }
+
+    #[test]
+    fn pre_5_0_child_sacrificed_for_its_parent() {
+        let k = one(
+            "[1.000000] app invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=0\n\
+                     [1.000100] Task in /docker/a3e12dff9d68bc13bde666d06a99315faa310f2d6b35ee101e180440af2f3315 killed as a result of limit of /docker/a3e12dff9d68bc13bde666d06a99315faa310f2d6b35ee101e180440af2f3315\n\
+                     [1.000200] Memory cgroup out of memory: Kill process 100 (parent) score 900 or sacrifice child\n\
+                     [1.000300] Killed process 101 (child) total-vm:10kB, anon-rss:5kB, file-rss:1kB",
+        );
+        assert_eq!((k.pid, k.comm.as_str()), (101, "child"));
+        assert_eq!(k.constraint, Constraint::Memcg);
+        assert_eq!(
+            k.container_id.as_deref(),
+            Some("a3e12dff9d68bc13bde666d06a99315faa310f2d6b35ee101e180440af2f3315")
+        );
+    }
+
+    #[test]
+    fn forged_userspace_line_is_not_a_kill() {
+        // facility 1 (user): written by `echo ... > /dev/kmsg`.
+        assert!(
+            kills_in_log("12,50,1000,-;Out of memory: Killed process 1 (init) total-vm:1kB")
+                .is_empty()
+        );
+        assert_eq!(
+            kills_in_log("3,50,1000,-;Out of memory: Killed process 1 (init) total-vm:1kB").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn stale_context_is_not_joined() {
+        // The second kill comes 60 s later with no header (rate-limited):
+        // it must not inherit the first event's cgroup.
+        let kills = kills_in_log(
+            "[1.0] Task in /a killed as a result of limit of /a\n\
+             [1.1] Memory cgroup out of memory: Kill process 7 (x) score 1 or sacrifice child\n\
+             [1.2] Killed process 7 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n\
+             [61.0] Killed process 8 (y) total-vm:1kB, anon-rss:1kB, file-rss:0kB",
+        );
+        assert_eq!(kills.len(), 2);
+        assert_eq!(kills[0].task_memcg.as_deref(), Some("/a"));
+        assert_eq!(kills[1].task_memcg, None);
+        assert_eq!(kills[1].constraint, Constraint::Unknown);
+    }
+
+    #[test]
+    fn a_burst_beyond_the_rate_limit_counts_every_kill() {
+        // Headers and summaries are rate-limited (10 per 5 s); Killed lines are not.
+        let mut log = String::new();
+        for pid in 1..=50 {
+            if pid <= 10 {
+                log.push_str(&format!("[5.{pid:06}] p{pid} invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n"));
+            }
+            log.push_str(&format!("[5.{pid:06}] Memory cgroup out of memory: Killed process {pid} (p{pid}) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n"));
+        }
+        assert_eq!(kills_in_log(&log).len(), 50);
+    }
+
+    #[test]
+    fn malformed_kill_line_is_reported() {
+        let mut p = Parser::new();
+        let line = Line {
+            seq: None,
+            usec: None,
+            facility: Some(0),
+            stamp: Stamp::None,
+            text: "Out of memory: Killed process x (y)",
+        };
+        assert!(matches!(p.feed(&line), Outcome::Malformed(_)));
+    }
+}
