@@ -12,13 +12,15 @@ use tokio::net::TcpListener;
 use crate::collectors::{self, Exporter};
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::kmsg::reader;
+use crate::kmsg::tracker::Tracker;
 use crate::procfs::ProcFs;
 
 /// How long in-flight requests may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 
 /// The registry with every enabled collector and the build info.
-pub fn registry(config: &Config) -> Registry {
+pub fn registry(config: &Config, tracker: Option<Arc<Tracker>>) -> Registry {
     let mut registry = Registry::with_prefix("oom");
     registry.register(
         "exporter_build",
@@ -34,8 +36,22 @@ pub fn registry(config: &Config) -> Registry {
     registry.register_collector(Box::new(Exporter::new(collectors::build(
         &config.collectors,
         &procfs,
+        tracker,
     ))));
     registry
+}
+
+/// Starts the kmsg reader thread when the kmsg collector is enabled.
+pub fn start_kmsg(config: &Config) -> Option<Arc<Tracker>> {
+    if !config.enabled(collectors::Kmsg::NAME) {
+        return None;
+    }
+    let procfs = ProcFs::new(&config.procfs);
+    let tracker = Arc::new(Tracker::new(config.kill_limits, procfs.kernel_oom_kills()));
+    if let Err(error) = reader::spawn(config.kmsg.clone(), procfs, Arc::clone(&tracker)) {
+        tracing::error!(%error, "cannot start the kmsg reader thread");
+    }
+    Some(tracker)
 }
 
 /// Serves on `listener` until `shutdown` completes, then lets in-flight
@@ -45,9 +61,11 @@ pub async fn serve(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let tracker = start_kmsg(config);
     let state = Arc::new(AppState {
-        registry: registry(config),
+        registry: registry(config, tracker.clone()),
         telemetry_path: config.telemetry_path.clone(),
+        tracker,
     });
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, http::router(state))

@@ -4,8 +4,9 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches, Parser};
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser};
 
 use crate::collectors;
 use crate::config::{Config, ConfigError, DEFAULT_PORT, LogConfig, LogFormat, LogLevel};
@@ -34,6 +35,32 @@ pub struct Cli {
     #[arg(long = "path.procfs", value_name = "DIR", default_value = "/proc")]
     pub procfs: PathBuf,
 
+    /// Kernel log device to tail for OOM kills.
+    #[arg(
+        long = "path.kmsg",
+        value_name = "FILE",
+        default_value = "/dev/kmsg",
+        global = true
+    )]
+    pub kmsg: PathBuf,
+
+    /// Most victim series (`oom_victim_kills_total`) kept; the least
+    /// recently killed is dropped first.
+    #[arg(long = "collector.kmsg.max-victims", value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_victims: u32,
+
+    /// A victim series not killed again for this long is dropped
+    /// (e.g. 90s, 30m, 24h, 7d).
+    #[arg(long = "collector.kmsg.victim-ttl", value_name = "DURATION", default_value = "24h",
+          value_parser = parse_duration)]
+    pub victim_ttl: Duration,
+
+    /// Most recent kills kept for `GET /kills`.
+    #[arg(long = "collector.kmsg.history", value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub history: u32,
+
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
@@ -44,6 +71,45 @@ pub struct Cli {
 
     #[command(flatten)]
     pub collectors: CollectorFlags,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands besides serving metrics.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print the OOM kills in the kernel's ring buffer, or in a saved log
+    /// (raw /dev/kmsg, dmesg, dmesg -T, syslog, journalctl -k), one per line.
+    Kills(KillsArgs),
+}
+
+/// Arguments of `oom_exporter kills`.
+#[derive(Debug, clap::Args)]
+pub struct KillsArgs {
+    /// Read a saved log instead of the live ring buffer (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// One JSON object per kill instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `90s`, `30m`, `24h`, `7d`, or plain seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration such as 90s, 30m, 24h, 7d, got {s:?}"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(format!("unknown unit {unit:?} (use s, m, h or d)")),
+    };
+    Ok(Duration::from_secs(secs))
 }
 
 fn version_line() -> String {
@@ -94,7 +160,7 @@ pub struct CollectorFlags {
 const DISABLE_DEFAULTS: &str = "collector.disable-defaults";
 
 impl Args for CollectorFlags {
-    fn augment_args(mut cmd: Command) -> Command {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
         cmd = cmd.arg(
             Arg::new(DISABLE_DEFAULTS)
                 .long(DISABLE_DEFAULTS)
@@ -129,7 +195,7 @@ impl Args for CollectorFlags {
         cmd
     }
 
-    fn augment_args_for_update(cmd: Command) -> Command {
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
         Self::augment_args(cmd)
     }
 }
@@ -171,6 +237,13 @@ impl Cli {
             telemetry_path: self.telemetry_path,
             procfs: self.procfs,
             collectors: self.collectors.enabled,
+            kmsg: self.kmsg,
+            kill_limits: crate::kmsg::tracker::Limits {
+                max_victims: self.max_victims as usize,
+                victim_ttl: self.victim_ttl,
+                history: self.history as usize,
+                ..Default::default()
+            },
             log: LogConfig {
                 level: self.log_level,
                 format: self.log_format,
@@ -214,14 +287,20 @@ mod tests {
         assert_eq!(cli.procfs, PathBuf::from("/proc"));
         assert_eq!(
             cli.collectors.enabled,
-            ["meminfo", "vmstat", "pressure", "sysctl"]
+            ["meminfo", "vmstat", "pressure", "sysctl", "kmsg"]
         );
+        assert_eq!(cli.kmsg, PathBuf::from("/dev/kmsg"));
+        assert_eq!(cli.victim_ttl, Duration::from_secs(86_400));
+        assert_eq!((cli.max_victims, cli.history), (100, 100));
     }
 
     #[test]
     fn collector_pairs_last_wins() {
         let cli = parse(&["--no-collector.vmstat"]).unwrap();
-        assert_eq!(cli.collectors.enabled, ["meminfo", "pressure", "sysctl"]);
+        assert_eq!(
+            cli.collectors.enabled,
+            ["meminfo", "pressure", "sysctl", "kmsg"]
+        );
         let cli = parse(&["--no-collector.vmstat", "--collector.vmstat"]).unwrap();
         assert!(cli.collectors.enabled.contains(&"vmstat".to_owned()));
         let cli = parse(&["--collector.vmstat", "--no-collector.vmstat"]).unwrap();
@@ -243,6 +322,26 @@ mod tests {
         assert_eq!(resolve_listen_address("[::1]:80").unwrap().port(), 80);
         assert!(parse(&["--web.listen-address", "nonsense"]).is_err());
         assert!(parse(&["--web.listen-address", ":99999"]).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn kills_subcommand() {
+        let cli = parse(&["kills", "--input", "-", "--json"]).unwrap();
+        let Some(Command::Kills(args)) = cli.command else {
+            panic!()
+        };
+        assert!(args.json);
+        assert_eq!(args.input, Some(PathBuf::from("-")));
     }
 
     #[test]

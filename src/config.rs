@@ -19,6 +19,10 @@ pub struct Config {
     pub procfs: PathBuf,
     /// Names of the enabled collectors.
     pub collectors: Vec<String>,
+    /// The kernel log device.
+    pub kmsg: PathBuf,
+    /// Bounds of the kill tracker.
+    pub kill_limits: crate::kmsg::tracker::Limits,
     /// Logging settings.
     pub log: LogConfig,
 }
@@ -66,6 +70,11 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Whether the named collector is enabled.
+    pub fn enabled(&self, name: &str) -> bool {
+        self.collectors.iter().any(|c| c == name)
+    }
+
     /// Checks what can only be checked against the running system.
     pub fn validate(self) -> Result<Self, ConfigError> {
         if !self.procfs.is_dir() {

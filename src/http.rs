@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::registry::Registry;
+
+use crate::kmsg::tracker::Tracker;
 
 /// `Content-Type` of OpenMetrics 1.0.0.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -23,6 +25,8 @@ pub struct AppState {
     pub registry: Registry,
     /// Where metrics are served.
     pub telemetry_path: String,
+    /// The kmsg reader's state, for `/kills` (None when kmsg is disabled).
+    pub tracker: Option<Arc<Tracker>>,
 }
 
 /// Builds the router; tests call it directly with `tower::ServiceExt::oneshot`.
@@ -30,6 +34,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(landing))
         .route(&state.telemetry_path, get(metrics))
+        .route("/kills", get(kills))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(|| async { "Ready\n" }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
@@ -44,11 +49,34 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
          <p>Tells you the Linux OOM killer is coming, and whom it killed.</p>\n\
          <p>Version {version} (revision {revision})</p>\n\
          <ul>\n<li><a href=\"{path}\">Metrics</a></li>\n\
+         <li><a href=\"/kills\">Recent OOM kills (JSON)</a></li>\n\
          <li><a href=\"/-/healthy\">Health</a></li>\n\
          <li><a href=\"/-/ready\">Readiness</a></li>\n</ul>\n</body></html>\n",
         version = crate::VERSION,
         revision = crate::REVISION,
     ))
+}
+
+/// `?limit=N` for `/kills`.
+#[derive(Debug, serde::Deserialize)]
+struct KillsQuery {
+    limit: Option<usize>,
+}
+
+/// The last kills (newest first, bounded by `--collector.kmsg.history`),
+/// including those from before start, flagged `before_start`.
+async fn kills(State(state): State<Arc<AppState>>, Query(q): Query<KillsQuery>) -> Response {
+    let Some(tracker) = &state.tracker else {
+        return (StatusCode::NOT_FOUND, "the kmsg collector is disabled\n").into_response();
+    };
+    let entries = tracker.recent(q.limit.unwrap_or(usize::MAX));
+    match serde_json::to_string(&entries) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "encoding /kills failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n").into_response()
+        }
+    }
 }
 
 async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -126,6 +154,7 @@ mod tests {
         router(Arc::new(AppState {
             registry: Registry::with_prefix("oom"),
             telemetry_path: "/metrics".to_owned(),
+            tracker: None,
         }))
     }
 

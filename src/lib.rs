@@ -15,12 +15,17 @@
 //! | [`parse`] | pure parsers for the kernel's text formats (`meminfo`, `vmstat`, PSI, sysctl values) |
 //! | [`metrics`] | small helpers that write constant gauges and counters through prometheus-client's encoder |
 //! | [`collectors`] | one file per collector; [`collectors::Exporter`] runs them at scrape time and reports their health |
-//! | [`http`] | the axum router: `/metrics` with format negotiation, `/`, `/-/healthy`, `/-/ready` |
+//! | [`http`] | the axum router: `/metrics` with format negotiation, `/`, `/kills`, `/-/healthy`, `/-/ready` |
+//! | [`container`] | pod UID, container ID and systemd unit derived from a cgroup path |
+//! | [`kmsg`] | OOM kills from /dev/kmsg: record and log parsers, the kill tracker and the reader thread |
+//! | [`timefmt`] | RFC 3339 formatting of wall-clock times |
+//! | [`commands`] | `oom_exporter kills`: kills in the ring buffer or a saved log |
 //! | [`app`] | wires config, registry and server together; serves until a shutdown signal |
 
 pub mod app;
 pub mod cli;
 pub mod collectors;
+pub mod commands;
 pub mod config;
 pub mod container;
 pub mod http;
@@ -29,6 +34,7 @@ pub mod logging;
 pub mod metrics;
 pub mod parse;
 pub mod procfs;
+pub mod timefmt;
 
 /// Version of this build, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -79,6 +79,26 @@ impl ProcFs {
         self.root.join("pressure").join(resource)
     }
 
+    /// `<root>/uptime`
+    pub fn uptime(&self) -> PathBuf {
+        self.root.join("uptime")
+    }
+
+    /// Wall-clock time of boot in seconds since the epoch (now minus
+    /// `/proc/uptime`), to turn kmsg's boot-relative stamps into times.
+    pub fn boot_time(&self) -> Option<f64> {
+        let text = self.read(&self.uptime()).ok()?;
+        let up: f64 = text.split_whitespace().next()?.parse().ok()?;
+        Some(crate::timefmt::now_epoch() - up)
+    }
+
+    /// The kernel's OOM-kill count since boot (`oom_kill` in vmstat, 4.13+).
+    pub fn kernel_oom_kills(&self) -> Option<u64> {
+        let text = self.read(&self.vmstat()).ok()?;
+        let (stat, _) = crate::parse::vmstat::parse(&text);
+        stat.get("oom_kill").and_then(|v| u64::try_from(v).ok())
+    }
+
     /// `<root>/sys/vm/<name>`, the file behind the `vm.<name>` sysctl.
     pub fn sysctl_vm(&self, name: &str) -> PathBuf {
         self.root.join("sys/vm").join(name)

@@ -7,6 +7,7 @@
 //! fails drops only what it could not read, logs the failure once per
 //! distinct error, and never turns the scrape into an HTTP error.
 
+mod kmsg;
 mod meminfo;
 mod pressure;
 mod sysctl;
@@ -19,10 +20,12 @@ use std::time::Instant;
 
 use prometheus_client::encoding::DescriptorEncoder;
 
+use crate::kmsg::tracker::Tracker;
 use crate::metrics::{self, MetricWriter};
 use crate::parse::LineError;
 use crate::procfs::{ProcFs, ReadError};
 
+pub use kmsg::Kmsg;
 pub use meminfo::Meminfo;
 pub use pressure::Pressure;
 pub use sysctl::Sysctl;
@@ -50,6 +53,11 @@ pub const ALL: &[(&str, bool, &str)] = &[
         Sysctl::NAME,
         true,
         "vm.overcommit_* and other OOM-related settings from /proc/sys/vm",
+    ),
+    (
+        Kmsg::NAME,
+        true,
+        "OOM kills and their victims from /dev/kmsg (see --path.kmsg)",
     ),
 ];
 
@@ -112,8 +120,13 @@ pub trait Collector: Send + Sync {
     fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError>;
 }
 
-/// Builds the enabled collectors, in the order of [`ALL`].
-pub fn build(enabled: &[String], procfs: &ProcFs) -> Vec<Box<dyn Collector>> {
+/// Builds the enabled collectors, in the order of [`ALL`]. `tracker` is the
+/// kmsg reader's state, present when the kmsg collector is enabled.
+pub fn build(
+    enabled: &[String],
+    procfs: &ProcFs,
+    tracker: Option<Arc<Tracker>>,
+) -> Vec<Box<dyn Collector>> {
     let is_on = |name: &str| enabled.iter().any(|e| e == name);
     let mut out: Vec<Box<dyn Collector>> = Vec::new();
     if is_on(Meminfo::NAME) {
@@ -127,6 +140,9 @@ pub fn build(enabled: &[String], procfs: &ProcFs) -> Vec<Box<dyn Collector>> {
     }
     if is_on(Sysctl::NAME) {
         out.push(Box::new(Sysctl::new(procfs.clone())));
+    }
+    if let (true, Some(tracker)) = (is_on(Kmsg::NAME), tracker) {
+        out.push(Box::new(Kmsg::new(procfs.clone(), tracker)));
     }
     out
 }

@@ -3,7 +3,11 @@
 //! - [`record`]: one raw `/dev/kmsg` record and the kernel's `\xNN` escaping
 //! - [`input`]: the forms users paste logs in (dmesg, syslog, journal), reduced to lines
 //! - [`oom`]: the OOM report parser: lines in, kills out
+//! - [`tracker`]: counts, victims and history shared with the scrape and `/kills`
+//! - [`reader`]: the background thread tailing /dev/kmsg
 
 pub mod input;
 pub mod oom;
+pub mod reader;
 pub mod record;
+pub mod tracker;

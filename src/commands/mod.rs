@@ -1,0 +1,3 @@
+//! Commands besides serving metrics.
+
+pub mod kills;

@@ -1,0 +1,190 @@
+//! The background thread that tails /dev/kmsg with rmesg and feeds the
+//! tracker.
+//!
+//! rmesg is used with its `DevKMsg` file reader directly (its default backend
+//! silently falls back to `klogctl`), in raw mode (its parsed mode rejects
+//! facilities >= 12 and does not unescape): record headers are parsed here.
+//! Its tail always starts at the oldest record, so a first non-blocking pass
+//! (`kmsg_raw`) finds where "now" is: records up to there are history,
+//! records after count. Every error is non-fatal: an overrun is counted and
+//! reading goes on; anything else marks the reader down and it retries with
+//! backoff. The thread blocks in `read(2)` and is not joined at shutdown: a
+//! blocked read cannot be interrupted without unsafe code, and process exit
+//! ends it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmesg::error::RMesgError;
+use rmesg::kmsgfile::{KMsgEntriesIter, kmsg_raw};
+
+use super::input::{Line, Stamp};
+use super::oom::{Outcome, Parser};
+use super::record;
+use super::tracker::Tracker;
+use crate::procfs::ProcFs;
+
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Why /dev/kmsg cannot be read, with what to do about it.
+fn explain(path: &Path, error: &RMesgError) -> String {
+    let p = path.display();
+    let text = error.to_string();
+    if matches!(error, RMesgError::OperationNotPermitted(_)) || text.contains("(os error 1)") {
+        format!(
+            "open {p}: operation not permitted; run with CAP_SYSLOG or set kernel.dmesg_restrict=0"
+        )
+    } else if text.contains("(os error 13)") {
+        format!(
+            "open {p}: permission denied; give the exporter's user read access to {p} (root, or CAP_DAC_READ_SEARCH)"
+        )
+    } else if text.contains("(os error 2)") {
+        format!(
+            "open {p}: no such file; in a container, mount the host's /dev/kmsg (e.g. --device /dev/kmsg); \
+             kills are still counted from /proc/vmstat, without victims"
+        )
+    } else {
+        format!("read {p}: {text}")
+    }
+}
+
+fn is_overrun(error: &RMesgError) -> bool {
+    let text = format!("{error:?} {error}");
+    text.contains("BrokenPipe") || text.contains("Broken pipe") || text.contains("os error 32")
+}
+
+/// Starts the reader thread.
+pub fn spawn(path: PathBuf, procfs: ProcFs, tracker: Arc<Tracker>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("kmsg-reader".to_owned())
+        .spawn(move || Reader::new(path, procfs, tracker).run())
+        .map(|_| ())
+}
+
+struct Reader {
+    path: PathBuf,
+    procfs: ProcFs,
+    tracker: Arc<Tracker>,
+    parser: Parser,
+    boot_time: Option<f64>,
+    last_error: Option<String>,
+}
+
+impl Reader {
+    fn new(path: PathBuf, procfs: ProcFs, tracker: Arc<Tracker>) -> Self {
+        Self {
+            path,
+            procfs,
+            tracker,
+            parser: Parser::new(),
+            boot_time: None,
+            last_error: None,
+        }
+    }
+
+    fn run(mut self) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match self.session() {
+                Ok(()) => backoff = Duration::from_secs(1),
+                Err(error) => {
+                    self.tracker.set_up(false);
+                    let message = explain(&self.path, &error);
+                    if self.last_error.as_ref() != Some(&message) {
+                        tracing::warn!(error = %message, retry_in = ?backoff, "kmsg reader down; other metrics unaffected");
+                        self.last_error = Some(message);
+                    } else {
+                        tracing::debug!(error = %message, "kmsg reader still down");
+                    }
+                }
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// One open of the device: catch up, then tail until an error.
+    fn session(&mut self) -> Result<(), RMesgError> {
+        let path = self.path.to_string_lossy().into_owned();
+        let backlog = kmsg_raw(Some(path.clone()))?;
+        let tail = KMsgEntriesIter::with_options(Some(path), true)?;
+        self.boot_time = self.procfs.boot_time();
+        // Records up to here were in the buffer when we (re)connected: on the
+        // first connect they are history; after a reconnect, those newer than
+        // what we saw before are kills we missed while down, and count.
+        let first = !self.tracker.started();
+        for line in backlog.lines() {
+            self.handle(line, !first);
+        }
+        self.tracker.mark_started();
+        self.tracker.set_up(true);
+        if self.last_error.take().is_some() {
+            tracing::info!(path = %self.path.display(), "kmsg reader up again");
+        } else {
+            tracing::info!(path = %self.path.display(), "kmsg reader up");
+        }
+        for entry in tail {
+            match entry {
+                Ok(entry) => self.handle(&entry.message, true),
+                Err(error) if is_overrun(&error) => {
+                    self.tracker.note_overrun();
+                    tracing::warn!(
+                        "kmsg ring buffer overran the reader; the sequence gap is counted as lost records"
+                    );
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(RMesgError::IOError(format!(
+            "{}: end of file",
+            self.path.display()
+        )))
+    }
+
+    /// One raw line: skip what was already seen, feed kernel records to the parser.
+    fn handle(&mut self, raw: &str, counted: bool) {
+        let rec = match record::parse(raw) {
+            Ok(Some(rec)) => rec,
+            Ok(None) => return,
+            Err(error) => {
+                if raw.contains("Killed process") {
+                    self.tracker.note_malformed();
+                }
+                tracing::debug!(%error, line = raw, "unreadable kmsg record");
+                return;
+            }
+        };
+        if self.tracker.last_seq().is_some_and(|last| rec.seq <= last) {
+            return;
+        }
+        self.tracker.note_seq(rec.seq);
+        if !rec.is_kernel() {
+            return;
+        }
+        let line = Line {
+            seq: Some(rec.seq),
+            usec: Some(rec.usec),
+            facility: Some(rec.facility),
+            stamp: Stamp::None,
+            text: rec.text,
+        };
+        match self.parser.feed(&line) {
+            Outcome::Kill(kill) => {
+                tracing::info!(pid = kill.pid, comm = %kill.comm, cgroup = kill.task_memcg.as_deref().unwrap_or(""),
+                    constraint = kill.constraint.as_str(), before_start = !counted, "OOM kill");
+                self.tracker.record(*kill, self.boot_time, counted);
+            }
+            Outcome::Malformed(reason) => {
+                self.tracker.note_malformed();
+                tracing::warn!(reason, record = raw, "OOM record not understood");
+            }
+            Outcome::Duplicate(_) | Outcome::Nothing => {}
+        }
+    }
+}
+
+/// Reads the ring buffer once, without waiting: for `oom_exporter kills`.
+pub fn read_once(path: &Path) -> Result<String, String> {
+    kmsg_raw(Some(path.to_string_lossy().into_owned())).map_err(|e| explain(path, &e))
+}

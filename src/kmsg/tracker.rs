@@ -1,0 +1,437 @@
+//! The kill tracker: what the kmsg reader learned, shared with the scrape
+//! and `/kills`.
+//!
+//! Counting rules:
+//! - Records already in the ring buffer at start go into the history marked
+//!   `before_start` and are not counted, so a restart never counts a kill
+//!   twice.
+//! - Every kill after start counts once in `oom_kills_total`.
+//! - If the kernel's own counter (`oom_kill` in /proc/vmstat) grew by more
+//!   than the kills seen since start, and stays ahead for longer than the
+//!   grace period (the kernel counts a kill just before it prints it), the
+//!   difference is counted as unattributed kills. A record that shows up
+//!   later for such a kill is attributed to its victim but not counted again.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::oom::Kill;
+use crate::timefmt;
+
+/// Unattributed kills remembered for a late record to match (bounds memory
+/// when /dev/kmsg is never readable).
+const MAX_CREDITS: u64 = 1024;
+
+/// Limits of the tracker.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most victim series kept; the least recently killed is evicted.
+    pub max_victims: usize,
+    /// A victim series not killed again for this long is dropped.
+    pub victim_ttl: Duration,
+    /// Most kills kept for `/kills`.
+    pub history: usize,
+    /// How long the kernel's counter may stay ahead of the log.
+    pub grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_victims: 100,
+            victim_ttl: Duration::from_secs(24 * 3600),
+            history: 100,
+            grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Labels of one victim series. Never the pid: a crash-looping container
+/// would create a series per restart.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VictimKey {
+    pub comm: String,
+    pub cgroup: String,
+    pub constraint: &'static str,
+    pub pod_uid: String,
+    pub container_id: String,
+    pub unit: String,
+}
+
+impl VictimKey {
+    fn of(kill: &Kill) -> Self {
+        Self {
+            comm: kill.comm.clone(),
+            cgroup: kill.task_memcg.clone().unwrap_or_default(),
+            constraint: kill.constraint.as_str(),
+            pod_uid: kill.pod_uid.clone().unwrap_or_default(),
+            container_id: kill.container_id.clone().unwrap_or_default(),
+            unit: kill.unit.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Kills of one victim series since start.
+#[derive(Debug, Clone)]
+pub struct Victim {
+    pub kills: u64,
+    /// Epoch seconds of the last kill.
+    pub last_kill: f64,
+    seen: Instant,
+}
+
+/// A kill as served by `/kills`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    #[serde(flatten)]
+    pub kill: Kill,
+    /// The kill was already in the ring buffer when the exporter started.
+    pub before_start: bool,
+}
+
+/// Everything a scrape reports.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub kills: u64,
+    pub unattributed: u64,
+    pub victims: Vec<(VictimKey, u64, f64)>,
+    pub evicted: u64,
+    pub last_kill: Option<f64>,
+    pub up: bool,
+    pub records: u64,
+    pub lost: u64,
+    pub overruns: u64,
+    pub malformed: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    started: bool,
+    last_seq: Option<u64>,
+    kills: u64,
+    unattributed: u64,
+    /// Epoch times at which unattributed kills were counted: a record of a
+    /// kill from before such a time may be one of them.
+    credits: VecDeque<f64>,
+    victims: HashMap<VictimKey, Victim>,
+    evicted: u64,
+    history: VecDeque<Entry>,
+    last_kill: Option<f64>,
+    up: bool,
+    records: u64,
+    lost: u64,
+    overruns: u64,
+    malformed: u64,
+    kernel_baseline: Option<u64>,
+    deficit_since: Option<Instant>,
+}
+
+/// Shared kill state.
+#[derive(Debug)]
+pub struct Tracker {
+    limits: Limits,
+    state: Mutex<State>,
+}
+
+impl Tracker {
+    /// A tracker; `kernel_baseline` is the kernel's OOM-kill count at start.
+    pub fn new(limits: Limits, kernel_baseline: Option<u64>) -> Self {
+        Self {
+            limits,
+            state: Mutex::new(State {
+                kernel_baseline,
+                ..State::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the reader is reading.
+    pub fn set_up(&self, up: bool) {
+        self.lock().up = up;
+    }
+
+    /// The first pass over the ring buffer is done: later records count.
+    pub fn mark_started(&self) {
+        self.lock().started = true;
+    }
+
+    /// Whether the first pass is done.
+    pub fn started(&self) -> bool {
+        self.lock().started
+    }
+
+    /// Last sequence number seen.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.lock().last_seq
+    }
+
+    /// Notes a record's sequence number; a gap means records were lost.
+    pub fn note_seq(&self, seq: u64) {
+        let mut s = self.lock();
+        s.records += 1;
+        if let Some(last) = s.last_seq
+            && seq > last + 1
+        {
+            s.lost += seq - last - 1;
+        }
+        s.last_seq = Some(s.last_seq.map_or(seq, |l| l.max(seq)));
+    }
+
+    /// The reader was told the ring buffer overran it.
+    pub fn note_overrun(&self) {
+        self.lock().overruns += 1;
+    }
+
+    /// An OOM-looking record could not be parsed.
+    pub fn note_malformed(&self) {
+        self.lock().malformed += 1;
+    }
+
+    /// Records a kill; `counted` is false for kills from before start.
+    pub fn record(&self, mut kill: Kill, boot_time: Option<f64>, counted: bool) {
+        let limits = self.limits;
+        let mut s = self.lock();
+        let epoch = match (boot_time, kill.boot_usec) {
+            (Some(boot), Some(usec)) => boot + usec as f64 / 1e6,
+            _ => timefmt::now_epoch(),
+        };
+        if kill.time.is_none() && boot_time.is_some() {
+            kill.time = Some(timefmt::rfc3339(epoch));
+        }
+        s.last_kill = Some(s.last_kill.map_or(epoch, |l| l.max(epoch)));
+        if counted {
+            if let Some(i) = s.credits.iter().position(|&at| epoch <= at) {
+                s.credits.remove(i);
+            } else {
+                s.kills += 1;
+            }
+            let key = VictimKey::of(&kill);
+            let now = Instant::now();
+            if !s.victims.contains_key(&key) && s.victims.len() >= limits.max_victims {
+                let oldest = s
+                    .victims
+                    .iter()
+                    .min_by_key(|(_, v)| v.seen)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    s.victims.remove(&oldest);
+                    s.evicted += 1;
+                }
+            }
+            let v = s.victims.entry(key).or_insert(Victim {
+                kills: 0,
+                last_kill: epoch,
+                seen: now,
+            });
+            v.kills += 1;
+            v.last_kill = epoch;
+            v.seen = now;
+        }
+        if limits.history > 0 {
+            if s.history.len() >= limits.history {
+                s.history.pop_front();
+            }
+            s.history.push_back(Entry {
+                kill,
+                before_start: !counted,
+            });
+        }
+    }
+
+    /// Compares with the kernel's own counter; see the module docs.
+    pub fn reconcile(&self, kernel_total: Option<u64>, now: Instant) {
+        let grace = self.limits.grace;
+        let mut s = self.lock();
+        let Some(kernel_total) = kernel_total else {
+            return;
+        };
+        let Some(base) = s.kernel_baseline else {
+            s.kernel_baseline = Some(kernel_total);
+            return;
+        };
+        let kernel_delta = kernel_total.saturating_sub(base);
+        let explained = s.kills;
+        let deficit = kernel_delta.saturating_sub(explained);
+        if deficit == 0 {
+            s.deficit_since = None;
+            return;
+        }
+        match s.deficit_since {
+            None => s.deficit_since = Some(now),
+            Some(since) if now.duration_since(since) >= grace => {
+                s.kills += deficit;
+                s.unattributed += deficit;
+                let at = timefmt::now_epoch();
+                s.credits
+                    .extend(std::iter::repeat_n(at, deficit.min(MAX_CREDITS) as usize));
+                let excess = s.credits.len().saturating_sub(MAX_CREDITS as usize);
+                s.credits.drain(..excess);
+                s.deficit_since = None;
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// What a scrape reports; drops victim series past their TTL first.
+    pub fn snapshot(&self) -> Snapshot {
+        let ttl = self.limits.victim_ttl;
+        let mut s = self.lock();
+        let before = s.victims.len();
+        s.victims.retain(|_, v| v.seen.elapsed() < ttl);
+        let aged = (before - s.victims.len()) as u64;
+        s.evicted += aged;
+        let mut victims: Vec<_> = s
+            .victims
+            .iter()
+            .map(|(k, v)| (k.clone(), v.kills, v.last_kill))
+            .collect();
+        victims.sort_by(|a, b| a.0.comm.cmp(&b.0.comm).then(a.0.cgroup.cmp(&b.0.cgroup)));
+        Snapshot {
+            kills: s.kills,
+            unattributed: s.unattributed,
+            victims,
+            evicted: s.evicted,
+            last_kill: s.last_kill,
+            up: s.up,
+            records: s.records,
+            lost: s.lost,
+            overruns: s.overruns,
+            malformed: s.malformed,
+        }
+    }
+
+    /// The last `limit` kills, newest first.
+    pub fn recent(&self, limit: usize) -> Vec<Entry> {
+        self.lock()
+            .history
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kmsg::oom::kills_in_log;
+
+    fn kill(pid: u32, comm: &str) -> Kill {
+        let line = format!(
+            "3,{pid},1000000,-;Out of memory: Killed process {pid} ({comm}) total-vm:1kB, anon-rss:1kB, file-rss:0kB"
+        );
+        kills_in_log(&line).remove(0)
+    }
+
+    #[test]
+    fn history_is_not_counted() {
+        let t = Tracker::new(Limits::default(), Some(5));
+        t.record(kill(1, "old"), Some(1000.0), false);
+        let s = t.snapshot();
+        assert_eq!(s.kills, 0);
+        assert!(s.victims.is_empty());
+        assert_eq!(s.last_kill, Some(1001.0));
+        let recent = t.recent(10);
+        assert!(recent[0].before_start);
+        assert_eq!(
+            recent[0].kill.time.as_deref(),
+            Some("1970-01-01T00:16:41.000000Z")
+        );
+    }
+
+    #[test]
+    fn victims_are_capped_and_evicted_lru() {
+        let limits = Limits {
+            max_victims: 2,
+            ..Limits::default()
+        };
+        let t = Tracker::new(limits, None);
+        for (i, comm) in ["a", "b", "a", "c"].iter().enumerate() {
+            t.record(kill(i as u32 + 10, comm), None, true);
+        }
+        let s = t.snapshot();
+        assert_eq!(s.kills, 4);
+        let names: Vec<_> = s
+            .victims
+            .iter()
+            .map(|(k, n, _)| (k.comm.as_str(), *n))
+            .collect();
+        assert_eq!(names, [("a", 2), ("c", 1)]);
+        assert_eq!(s.evicted, 1);
+    }
+
+    #[test]
+    fn ttl_ages_series_out() {
+        let limits = Limits {
+            victim_ttl: Duration::ZERO,
+            ..Limits::default()
+        };
+        let t = Tracker::new(limits, None);
+        t.record(kill(1, "a"), None, true);
+        let s = t.snapshot();
+        assert_eq!(s.kills, 1);
+        assert!(s.victims.is_empty());
+        assert_eq!(s.evicted, 1);
+    }
+
+    #[test]
+    fn kernel_counter_fills_gaps_after_the_grace_period_only() {
+        let t = Tracker::new(Limits::default(), Some(10));
+        let t0 = Instant::now();
+        // The kernel counted a kill; its record is still being printed.
+        t.reconcile(Some(11), t0);
+        assert_eq!(t.snapshot().kills, 0);
+        // The record arrives: no deficit any more.
+        t.record(kill(1, "a"), None, true);
+        t.reconcile(Some(11), t0 + Duration::from_secs(10));
+        assert_eq!(t.snapshot().kills, 1);
+        // A kill whose record was lost: counted once the grace period passes.
+        t.reconcile(Some(12), t0 + Duration::from_secs(11));
+        assert_eq!(t.snapshot().kills, 1);
+        t.reconcile(Some(12), t0 + Duration::from_secs(17));
+        let s = t.snapshot();
+        assert_eq!((s.kills, s.unattributed), (2, 1));
+        // Its record turns up after all (it happened at boot + 1 s, long
+        // before the deficit was counted): attributed, not counted again.
+        t.record(kill(2, "late"), Some(0.0), true);
+        let s = t.snapshot();
+        assert_eq!(s.kills, 2);
+        assert!(s.victims.iter().any(|(k, _, _)| k.comm == "late"));
+        t.reconcile(Some(12), t0 + Duration::from_secs(30));
+        assert_eq!(t.snapshot().kills, 2);
+        // A new kill after that is counted normally.
+        t.record(kill(3, "new"), None, true);
+        assert_eq!(t.snapshot().kills, 3);
+    }
+
+    #[test]
+    fn sequence_gaps_are_lost_records() {
+        let t = Tracker::new(Limits::default(), None);
+        for seq in [5, 6, 10, 11] {
+            t.note_seq(seq);
+        }
+        assert_eq!(t.snapshot().lost, 3);
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let limits = Limits {
+            history: 3,
+            ..Limits::default()
+        };
+        let t = Tracker::new(limits, None);
+        for pid in 1..=10 {
+            t.record(kill(pid, "x"), None, true);
+        }
+        let recent: Vec<u32> = t.recent(100).iter().map(|e| e.kill.pid).collect();
+        assert_eq!(recent, [10, 9, 8]);
+    }
+}
