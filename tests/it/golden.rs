@@ -21,7 +21,11 @@ fn stable(metrics: &str) -> String {
 
 fn check(tree: &str, extra: &[&str]) {
     // The kmsg collector reads the live /dev/kmsg, not the fixture tree.
-    let extra: Vec<&str> = extra.iter().copied().chain(["--no-collector.kmsg"]).collect();
+    let extra: Vec<&str> = extra
+        .iter()
+        .copied()
+        .chain(["--no-collector.kmsg"])
+        .collect();
     let extra = extra.as_slice();
     let procfs = format!("--path.procfs={}", fixture(tree).display());
     let args: Vec<&str> = std::iter::once(procfs.as_str())

@@ -10,5 +10,6 @@ mod golden;
 mod helpers;
 mod http;
 mod kmsg_samples;
+mod oom_kill;
 mod prometheus;
 mod promtool;

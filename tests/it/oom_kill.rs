@@ -1,0 +1,257 @@
+//! The real kernel: OOM kills caused inside a memory cgroup with a small
+//! limit (cgroup v2 where the unified hierarchy has the memory controller,
+//! else v1), read back through the exporter. Needs root; the cgroups are
+//! removed afterwards. Tests that touch the kernel log run one at a time.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::helpers::{Exporter, require_root, sample};
+
+/// Serialises the tests that cause kills or flood the kernel log.
+static KERNEL: Mutex<()> = Mutex::new(());
+
+/// A memory cgroup with a small limit; removed on drop.
+struct MemCgroup {
+    dir: PathBuf,
+    /// Path as the kernel prints it in `task_memcg`.
+    name: String,
+}
+
+impl MemCgroup {
+    fn new(tag: &str) -> Self {
+        let name = format!("/oomx-{tag}-{}", std::process::id());
+        let v2_root = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+            .into_iter()
+            .map(Path::new)
+            .find(|root| {
+                std::fs::read_to_string(root.join("cgroup.controllers"))
+                    .is_ok_and(|c| c.split_whitespace().any(|x| x == "memory"))
+            });
+        let dir = match v2_root {
+            Some(root) => {
+                let _ = std::fs::write(root.join("cgroup.subtree_control"), "+memory");
+                let dir = root.join(&name[1..]);
+                std::fs::create_dir(&dir).unwrap();
+                std::fs::write(dir.join("memory.max"), "32M").unwrap();
+                let _ = std::fs::write(dir.join("memory.swap.max"), "0");
+                dir
+            }
+            None => {
+                let dir = Path::new("/sys/fs/cgroup/memory").join(&name[1..]);
+                std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+                std::fs::write(dir.join("memory.limit_in_bytes"), "32M").unwrap();
+                let _ = std::fs::write(dir.join("memory.swappiness"), "0");
+                let _ = std::fs::write(dir.join("memory.memsw.limit_in_bytes"), "32M");
+                dir
+            }
+        };
+        Self { dir, name }
+    }
+
+    /// Runs `tail /dev/zero` (which grows without bound) inside the cgroup
+    /// until the OOM killer kills it; returns its pid, exit status and when
+    /// it was reaped.
+    fn hog(&self) -> (u32, ExitStatus, Instant) {
+        let procs = self.dir.join("cgroup.procs");
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {} && exec tail /dev/zero",
+                procs.display()
+            ))
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let status = child.wait().unwrap();
+        (pid, status, Instant::now())
+    }
+}
+
+impl Drop for MemCgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("could not remove {}", self.dir.display());
+    }
+}
+
+fn start() -> Exporter {
+    let e = Exporter::start(&[]);
+    wait_for(&e, Duration::from_secs(10), |m| {
+        sample(m, "oom_kmsg_up") == Some(1.0)
+    });
+    e
+}
+
+/// Polls /metrics until `ok` holds; returns the metrics and when.
+fn wait_for(e: &Exporter, limit: Duration, ok: impl Fn(&str) -> bool) -> (String, Instant) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let m = e.metrics();
+        if ok(&m) {
+            return (m, Instant::now());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {limit:?}:\n{}\nlog:\n{}",
+            m.lines()
+                .filter(|l| l.starts_with("oom_k") || l.starts_with("oom_victim"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            e.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn kills(m: &str) -> f64 {
+    sample(m, "oom_kills_total").unwrap()
+}
+
+fn kills_json(e: &Exporter) -> Vec<serde_json::Value> {
+    let r = e.get("/kills", &[]);
+    assert_eq!(r.status, 200);
+    serde_json::from_str(&r.body).unwrap()
+}
+
+#[test]
+fn real_oom_kill_counted_once_attributed_listed_and_not_recounted_after_restart() {
+    if !require_root("create a memory cgroup and cause an OOM kill") {
+        return;
+    }
+    let _kernel = KERNEL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cg = MemCgroup::new("kill");
+    let e = start();
+    assert_eq!(kills(&e.metrics()), 0.0, "oom_kills_total starts at 0");
+
+    let (pid, status, died) = cg.hog();
+    assert_eq!(
+        status.code(),
+        None,
+        "the hog should be killed by a signal: {status}"
+    );
+    let (m, seen) = wait_for(&e, Duration::from_secs(5), |m| kills(m) >= 1.0);
+    assert!(
+        seen - died < Duration::from_secs(1),
+        "counted {:?} after the kill",
+        seen - died
+    );
+    assert_eq!(kills(&m), 1.0);
+    let series = format!(
+        "oom_victim_kills_total{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\"}}",
+        cg.name
+    );
+    assert_eq!(sample(&m, &series), Some(1.0), "{m}");
+    let listed = kills_json(&e);
+    assert_eq!(listed[0]["pid"], pid);
+    assert_eq!(listed[0]["comm"], "tail");
+    assert_eq!(listed[0]["task_memcg"], cg.name.as_str());
+    assert_eq!(listed[0]["before_start"], false);
+    assert!(listed[0]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+
+    // Past the reconciliation grace period the kernel's counter agrees: no
+    // second count.
+    std::thread::sleep(Duration::from_secs(6));
+    let _ = e.metrics();
+    assert_eq!(kills(&e.metrics()), 1.0);
+    assert_eq!(
+        sample(&e.metrics(), "oom_kills_unattributed_total"),
+        Some(0.0)
+    );
+
+    // A forged kill line from userspace is not counted.
+    let records = sample(&e.metrics(), "oom_kmsg_records_total").unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/kmsg")
+        .unwrap()
+        .write_all(b"<3>Out of memory: Killed process 4242 (forged) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n")
+        .unwrap();
+    let (m, _) = wait_for(&e, Duration::from_secs(5), |m| {
+        sample(m, "oom_kmsg_records_total").unwrap() > records
+    });
+    assert_eq!(kills(&m), 1.0, "a forged line was counted");
+    assert!(!m.contains("comm=\"forged\""));
+
+    // A restarted exporter lists the kill as history and does not count it.
+    let (_, status) = e.stop("TERM");
+    assert!(status.success());
+    let e = start();
+    std::thread::sleep(Duration::from_secs(6));
+    let _ = e.metrics();
+    assert_eq!(
+        kills(&e.metrics()),
+        0.0,
+        "the restarted exporter counted an old kill"
+    );
+    let listed = kills_json(&e);
+    let old = listed
+        .iter()
+        .find(|k| k["pid"] == pid)
+        .expect("old kill listed");
+    assert_eq!(old["before_start"], true);
+}
+
+#[test]
+fn kill_while_the_exporter_is_stopped_and_the_ring_buffer_overruns_is_still_counted() {
+    if !require_root("stop the exporter, cause an OOM kill and flood /dev/kmsg") {
+        return;
+    }
+    let _kernel = KERNEL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cg = MemCgroup::new("overrun");
+    let e = start();
+    let pid = e.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let (_, status, _) = cg.hog();
+    assert_eq!(status.code(), None, "the hog should be killed: {status}");
+    // Several times the ring buffer, so the kill's record is overwritten.
+    // Writes are rate-limited per open file (kernel.printk_devkmsg=ratelimit:
+    // 10 per 5 s), so reopen the device every few lines.
+    let filler = format!("<6>oomx flood {}\n", "x".repeat(900));
+    for _ in 0..1000 {
+        let mut kmsg = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/kmsg")
+            .unwrap();
+        for _ in 0..8 {
+            kmsg.write_all(filler.as_bytes()).unwrap();
+        }
+    }
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let (m, _) = wait_for(&e, Duration::from_secs(20), |m| kills(m) >= 1.0);
+    assert_eq!(kills(&m), 1.0);
+    assert!(
+        sample(&m, "oom_kmsg_records_lost_total").unwrap() > 0.0,
+        "{m}"
+    );
+    assert!(sample(&m, "oom_kmsg_overruns_total").unwrap() >= 1.0, "{m}");
+    std::thread::sleep(Duration::from_secs(6));
+    let _ = e.metrics();
+    assert_eq!(kills(&e.metrics()), 1.0, "counted twice");
+}
