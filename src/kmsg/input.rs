@@ -73,7 +73,7 @@ fn strip_syslog(line: &str) -> (Stamp, &str) {
     let stamp = if let Some(rfc) = iso_to_rfc3339(first) {
         Stamp::Rfc3339(rfc)
     } else if prefix.len() >= 15 && prefix.as_bytes()[0].is_ascii_alphabetic() {
-        Stamp::Raw(prefix[..15].to_owned())
+        Stamp::Raw(prefix.chars().take(15).collect())
     } else {
         Stamp::None
     };
@@ -245,6 +245,13 @@ mod tests {
         assert_eq!(v[0].text, "oom-kill:task=node,pid=4294,uid=1001");
         assert_eq!(v[1].text, "Out of memory: Kill process 4294 (node)");
         assert_eq!(v[1].usec, Some(30_104_280_053));
+    }
+
+    #[test]
+    fn regression_multibyte_char_in_syslog_stamp() {
+        // Found by kmsg_fuzz: slicing the stamp at byte 15 split a character.
+        let l = &lines("Jan  5 15:19:\u{1f574}27 kernel: text")[0];
+        assert_eq!(l.text, "text");
     }
 
     #[test]

@@ -23,6 +23,10 @@ use crate::container;
 /// joined into one event.
 const EVENT_WINDOW_USEC: u64 = 10_000_000;
 
+/// Victims remembered per event for deduplication; bounds memory when a log
+/// holds endless kills without a new header.
+const MAX_EVENT_VICTIMS: usize = 4096;
+
 /// What limit ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -229,6 +233,9 @@ impl Parser {
     fn kill(&mut self, line: &Line<'_>, message: &str, k: Killed<'_>) -> Outcome {
         if self.event.killed.contains(&k.pid) {
             return Outcome::Duplicate(k.pid);
+        }
+        if self.event.killed.len() >= MAX_EVENT_VICTIMS {
+            self.event.killed.remove(0);
         }
         self.event.killed.push(k.pid);
         let comm = unescape(k.comm);
@@ -578,6 +585,23 @@ mod tests {
             log.push_str(&format!("[5.{pid:06}] Memory cgroup out of memory: Killed process {pid} (p{pid}) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n"));
         }
         assert_eq!(kills_in_log(&log).len(), 50);
+    }
+
+    #[test]
+    fn endless_kills_without_a_header_keep_memory_bounded() {
+        let mut p = Parser::new();
+        for pid in 0..20_000u32 {
+            let text = format!("Killed process {pid} (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB");
+            let line = Line {
+                seq: None,
+                usec: None,
+                facility: None,
+                stamp: Stamp::None,
+                text: &text,
+            };
+            assert!(matches!(p.feed(&line), Outcome::Kill(_)));
+        }
+        assert!(p.event.killed.len() <= MAX_EVENT_VICTIMS);
     }
 
     #[test]

@@ -9,6 +9,8 @@ mod bad_input;
 mod golden;
 mod helpers;
 mod http;
+mod kills_cmd;
+mod kmsg_fuzz;
 mod kmsg_samples;
 mod oom_kill;
 mod prometheus;

@@ -158,6 +158,23 @@ fn real_oom_kill_counted_once_attributed_listed_and_not_recounted_after_restart(
     assert_eq!(listed[0]["task_memcg"], cg.name.as_str());
     assert_eq!(listed[0]["before_start"], false);
     assert!(listed[0]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    // The kills command reads the same kill from the live ring buffer.
+    let out = Command::new(crate::helpers::BIN)
+        .args(["kills", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let live: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mine = live
+        .iter()
+        .find(|k| k["pid"] == pid)
+        .expect("kill in `kills` output");
+    assert_eq!(mine["task_memcg"], cg.name.as_str());
+    assert!(mine["time"].as_str().is_some());
 
     // Past the reconciliation grace period the kernel's counter agrees: no
     // second count.
