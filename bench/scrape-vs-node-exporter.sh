@@ -10,6 +10,9 @@
 #   --with-floor  also measure each exporter's HTTP floor: the same loop
 #                 against a non-metrics path (/-/bench-floor), i.e. the cost
 #                 of the HTTP round trip without metric collection
+#   OOM_ARGS      env: collector flags for oom_exporter (default: the same
+#                 data as node_exporter: meminfo, vmstat, pressure; set it
+#                 empty to bench every default collector, kmsg included)
 #   OOM_EXPORTER  env: path to the oom_exporter binary
 #                 (default target/release/oom_exporter in the repo root;
 #                 if that default is missing it is built with
@@ -221,8 +224,11 @@ measure() {
     CPU_B=$(($(cpu_ticks "$PID_B") - b0))
 }
 
+# The same data on both sides: memory, vmstat and PSI. Set OOM_ARGS to
+# compare another set (e.g. OOM_ARGS= for every default collector).
+read -r -a oom_args <<<"${OOM_ARGS---collector.disable-defaults --collector.meminfo --collector.vmstat --collector.pressure}"
 start_exporter PID_A oom_exporter "$URL_A" \
-    "$OOM_EXPORTER" --web.listen-address="127.0.0.1:$PORT_A" --log.level=warn
+    "$OOM_EXPORTER" --web.listen-address="127.0.0.1:$PORT_A" --log.level=warn "${oom_args[@]}"
 start_exporter PID_B node_exporter "$URL_B" \
     "$NODE_EXPORTER" --web.listen-address="127.0.0.1:$PORT_B" \
     --collector.disable-defaults --collector.meminfo --collector.vmstat \

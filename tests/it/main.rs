@@ -12,6 +12,7 @@ mod http;
 mod kills_cmd;
 mod kmsg_fuzz;
 mod kmsg_samples;
+mod memcg;
 mod oom_kill;
 mod prometheus;
 mod promtool;

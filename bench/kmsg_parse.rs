@@ -1,0 +1,109 @@
+//! Benchmark (not a test): throughput of the kmsg record and OOM parsers on
+//! one core over a realistic mix: this machine's own ring buffer (mostly
+//! ordinary kernel messages), with the raw OOM reports of
+//! tests/fixtures/kmsg (05-08) mixed in at about one report per 2,000
+//! records. Lines the project's own tests wrote (`oomx`) are left out.
+//! Run: `cargo bench --bench kmsg_parse`.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark may stop on a broken set-up
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use oom_exporter::kmsg::input::{Line, Stamp};
+use oom_exporter::kmsg::oom::{Outcome, Parser};
+use oom_exporter::kmsg::{reader, record};
+
+const RECORDS: usize = 1_000_000;
+const RUNS: usize = 7;
+
+fn main() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut ordinary: Vec<String> = reader::read_once(std::path::Path::new("/dev/kmsg"))
+        .map(|log| {
+            log.lines()
+                .filter(|l| !l.contains("Killed process") && !l.contains("oomx"))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut oom: Vec<String> = Vec::new();
+    for n in ["05", "06", "07", "08"] {
+        let dir = std::fs::read_dir(format!("{root}/tests/fixtures/kmsg")).expect("fixtures");
+        for entry in dir {
+            let path = entry.expect("entry").path();
+            if path
+                .file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with(n))
+            {
+                let text = std::fs::read_to_string(&path).expect("sample");
+                oom.extend(
+                    text.lines()
+                        .filter(|l| !l.starts_with('#'))
+                        .map(str::to_owned),
+                );
+            }
+        }
+    }
+    if ordinary.len() < 100 {
+        eprintln!(
+            "/dev/kmsg unreadable or nearly empty: using the OOM samples' non-kill lines as the ordinary mix"
+        );
+        ordinary = oom
+            .iter()
+            .filter(|l| !l.contains("Killed process"))
+            .cloned()
+            .collect();
+    }
+    let mut mix: Vec<&str> = Vec::with_capacity(RECORDS);
+    let mut i = 0;
+    while mix.len() < RECORDS {
+        if i % 2000 == 0 {
+            mix.extend(oom.iter().map(String::as_str));
+        }
+        mix.push(&ordinary[i % ordinary.len()]);
+        i += 1;
+    }
+    mix.truncate(RECORDS);
+    let bytes: usize = mix.iter().map(|l| l.len() + 1).sum();
+
+    let mut rates = Vec::new();
+    let mut kills = 0;
+    for _ in 0..RUNS {
+        let mut parser = Parser::new();
+        kills = 0;
+        let start = Instant::now();
+        for raw in &mix {
+            if let Ok(Some(rec)) = record::parse(black_box(raw))
+                && rec.is_kernel()
+            {
+                let line = Line {
+                    seq: Some(rec.seq),
+                    usec: Some(rec.usec),
+                    facility: Some(0),
+                    stamp: Stamp::None,
+                    text: rec.text,
+                };
+                if let Outcome::Kill(k) = parser.feed(&line) {
+                    kills += 1;
+                    black_box(k);
+                }
+            }
+        }
+        rates.push(RECORDS as f64 / start.elapsed().as_secs_f64());
+    }
+    rates.sort_by(f64::total_cmp);
+    let median = rates[RUNS / 2];
+    println!(
+        "kmsg parser: {RECORDS} records ({:.1} MiB, {} ordinary distinct, {kills} kills) per run, {RUNS} runs",
+        bytes as f64 / 1048576.0,
+        ordinary.len()
+    );
+    println!(
+        "median {:.2} M records/s ({:.0} MiB/s), min {:.2} M/s, max {:.2} M/s, one core",
+        median / 1e6,
+        median * bytes as f64 / RECORDS as f64 / 1048576.0,
+        rates[0] / 1e6,
+        rates[RUNS - 1] / 1e6
+    );
+}

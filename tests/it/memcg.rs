@@ -1,0 +1,76 @@
+//! A memory cgroup with a small limit for real OOM kills: cgroup v2 where
+//! the unified hierarchy has the memory controller, else v1. Shared by the
+//! integration tests and the kill-latency benchmark.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+/// A memory cgroup with a small limit; removed on drop.
+pub struct MemCgroup {
+    dir: PathBuf,
+    /// Path as the kernel prints it in `task_memcg`.
+    pub name: String,
+}
+
+impl MemCgroup {
+    pub fn new(tag: &str) -> Self {
+        let name = format!("/oomx-{tag}-{}", std::process::id());
+        let v2_root = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+            .into_iter()
+            .map(Path::new)
+            .find(|root| {
+                std::fs::read_to_string(root.join("cgroup.controllers"))
+                    .is_ok_and(|c| c.split_whitespace().any(|x| x == "memory"))
+            });
+        let dir = match v2_root {
+            Some(root) => {
+                let _ = std::fs::write(root.join("cgroup.subtree_control"), "+memory");
+                let dir = root.join(&name[1..]);
+                std::fs::create_dir(&dir).unwrap();
+                std::fs::write(dir.join("memory.max"), "32M").unwrap();
+                let _ = std::fs::write(dir.join("memory.swap.max"), "0");
+                dir
+            }
+            None => {
+                let dir = Path::new("/sys/fs/cgroup/memory").join(&name[1..]);
+                std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+                std::fs::write(dir.join("memory.limit_in_bytes"), "32M").unwrap();
+                let _ = std::fs::write(dir.join("memory.swappiness"), "0");
+                let _ = std::fs::write(dir.join("memory.memsw.limit_in_bytes"), "32M");
+                dir
+            }
+        };
+        Self { dir, name }
+    }
+
+    /// Runs `tail /dev/zero` (which grows without bound) inside the cgroup
+    /// until the OOM killer kills it; returns its pid, exit status and when
+    /// it was reaped.
+    pub fn hog(&self) -> (u32, ExitStatus, Instant) {
+        let procs = self.dir.join("cgroup.procs");
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {} && exec tail /dev/zero",
+                procs.display()
+            ))
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let status = child.wait().unwrap();
+        (pid, status, Instant::now())
+    }
+}
+
+impl Drop for MemCgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("could not remove {}", self.dir.display());
+    }
+}
