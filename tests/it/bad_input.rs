@@ -169,3 +169,28 @@ fn recovery_is_logged() {
     assert_eq!(success(&e.metrics(), "vmstat"), Some(1.0));
     e.wait_log("collector recovered");
 }
+
+#[test]
+fn kmsg_without_permission_names_the_fix_and_serves_the_rest() {
+    if !require_root("run the exporter as an unprivileged user") {
+        return;
+    }
+    let restrict = std::fs::read_to_string("/proc/sys/kernel/dmesg_restrict").unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.uid(65534).gid(65534);
+    let e = Exporter::start_with(cmd, &[]);
+    let log = e.wait_log("kmsg reader down");
+    if restrict.trim() == "1" {
+        assert!(
+            log.contains("CAP_SYSLOG") && log.contains("dmesg_restrict"),
+            "{log}"
+        );
+    } else {
+        assert!(log.contains("/dev/kmsg"), "{log}");
+    }
+    let m = e.metrics();
+    assert_eq!(sample(&m, "oom_kmsg_up"), Some(0.0));
+    assert_eq!(success(&m, "kmsg"), Some(0.0));
+    assert_eq!(success(&m, "meminfo"), Some(1.0));
+    assert_eq!(sample(&m, "oom_kills_total"), Some(0.0));
+}

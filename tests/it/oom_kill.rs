@@ -203,3 +203,33 @@ fn kill_while_the_exporter_is_stopped_and_the_ring_buffer_overruns_is_still_coun
     let _ = e.metrics();
     assert_eq!(kills(&e.metrics()), 1.0, "counted twice");
 }
+
+#[test]
+fn without_kmsg_kills_are_still_counted_from_the_kernel_counter() {
+    if !require_root("cause an OOM kill") {
+        return;
+    }
+    let _kernel = KERNEL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cg = MemCgroup::new("nokmsg");
+    let e = Exporter::start(&["--path.kmsg=/nonexistent/kmsg"]);
+    let log = e.wait_log("kmsg reader down");
+    assert!(
+        log.contains("no such file") && log.contains("/dev/kmsg"),
+        "{log}"
+    );
+    let m = e.metrics();
+    assert_eq!(sample(&m, "oom_kmsg_up"), Some(0.0));
+    assert_eq!(kills(&m), 0.0);
+    assert!(
+        sample(&m, "oom_memory_available_bytes").is_some(),
+        "other collectors keep working"
+    );
+
+    let (_, status, _) = cg.hog();
+    assert_eq!(status.code(), None, "the hog should be killed: {status}");
+    let (m, _) = wait_for(&e, Duration::from_secs(20), |m| kills(m) >= 1.0);
+    assert_eq!(kills(&m), 1.0);
+    assert_eq!(sample(&m, "oom_kills_unattributed_total"), Some(1.0));
+}
