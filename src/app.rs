@@ -36,6 +36,7 @@ pub fn registry(config: &Config, tracker: Option<Arc<Tracker>>) -> Registry {
     registry.register_collector(Box::new(Exporter::new(collectors::build(
         &config.collectors,
         &procfs,
+        &config.process,
         tracker,
     ))));
     registry

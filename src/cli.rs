@@ -61,6 +61,27 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub history: u32,
 
+    /// Processes reported by rank: the N with the highest oom_score.
+    #[arg(long = "collector.process.top-n", value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub top_n: u32,
+
+    /// Also report every process whose comm or command line matches this
+    /// regular expression (unanchored), whatever its rank.
+    #[arg(long = "collector.process.include", value_name = "REGEX", value_parser = parse_regex)]
+    pub include: Option<regex::Regex>,
+
+    /// Never report processes whose comm or command line matches this
+    /// regular expression (unanchored).
+    #[arg(long = "collector.process.exclude", value_name = "REGEX", value_parser = parse_regex)]
+    pub exclude: Option<regex::Regex>,
+
+    /// Most processes reported because of --collector.process.include
+    /// beyond the top N (bounds the series count).
+    #[arg(long = "collector.process.include-max", value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub include_max: u32,
+
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
@@ -82,6 +103,26 @@ pub enum Command {
     /// Print the OOM kills in the kernel's ring buffer, or in a saved log
     /// (raw /dev/kmsg, dmesg, dmesg -T, syslog, journalctl -k), one per line.
     Kills(KillsArgs),
+    /// Print the processes the OOM killer would pick first, highest
+    /// oom_score first, with RSS, oom_score_adj and memory cgroup.
+    Top(TopArgs),
+}
+
+/// Arguments of `oom_exporter top`.
+#[derive(Debug, clap::Args)]
+pub struct TopArgs {
+    /// How many processes to print.
+    #[arg(short = 'n', value_name = "N", default_value_t = 20)]
+    pub n: usize,
+}
+
+fn parse_regex(s: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(s).map_err(|e| {
+        format!(
+            "invalid regular expression: {}",
+            e.to_string().lines().last().unwrap_or("")
+        )
+    })
 }
 
 /// Arguments of `oom_exporter kills`.
@@ -227,8 +268,19 @@ impl FromArgMatches for CollectorFlags {
 }
 
 impl Cli {
+    /// The process collector's selection flags.
+    pub fn process_selection(&self) -> crate::procscan::Selection {
+        crate::procscan::Selection {
+            top_n: self.top_n as usize,
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+            include_max: self.include_max as usize,
+        }
+    }
+
     /// Turns the parsed command line into a validated [`Config`].
     pub fn into_config(self) -> Result<Config, ConfigError> {
+        let process = self.process_selection();
         Config {
             // Already checked by the value parser; resolving again cannot fail
             // unless DNS changed in between, which falls back to the wildcard.
@@ -244,6 +296,7 @@ impl Cli {
                 history: self.history as usize,
                 ..Default::default()
             },
+            process,
             log: LogConfig {
                 level: self.log_level,
                 format: self.log_format,
@@ -287,7 +340,7 @@ mod tests {
         assert_eq!(cli.procfs, PathBuf::from("/proc"));
         assert_eq!(
             cli.collectors.enabled,
-            ["meminfo", "vmstat", "pressure", "sysctl", "kmsg"]
+            ["meminfo", "vmstat", "pressure", "sysctl", "process", "kmsg"]
         );
         assert_eq!(cli.kmsg, PathBuf::from("/dev/kmsg"));
         assert_eq!(cli.victim_ttl, Duration::from_secs(86_400));
@@ -299,7 +352,7 @@ mod tests {
         let cli = parse(&["--no-collector.vmstat"]).unwrap();
         assert_eq!(
             cli.collectors.enabled,
-            ["meminfo", "pressure", "sysctl", "kmsg"]
+            ["meminfo", "pressure", "sysctl", "process", "kmsg"]
         );
         let cli = parse(&["--no-collector.vmstat", "--collector.vmstat"]).unwrap();
         assert!(cli.collectors.enabled.contains(&"vmstat".to_owned()));
@@ -332,6 +385,21 @@ mod tests {
         assert_eq!(parse_duration("15"), Ok(Duration::from_secs(15)));
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn process_flags() {
+        let cli = parse(&[
+            "--collector.process.top-n=5",
+            "--collector.process.include=^(postgres|redis)",
+        ])
+        .unwrap();
+        assert_eq!(cli.top_n, 5);
+        assert!(cli.include.unwrap().is_match("postgres"));
+        assert!(parse(&["--collector.process.include=(unclosed"]).is_err());
+        assert!(parse(&["--collector.process.top-n=5000"]).is_err());
+        let cli = parse(&["top", "-n", "3"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Top(TopArgs { n: 3 }))));
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Config {
     pub kmsg: PathBuf,
     /// Bounds of the kill tracker.
     pub kill_limits: crate::kmsg::tracker::Limits,
+    /// Which processes the process collector reports.
+    pub process: crate::procscan::Selection,
     /// Logging settings.
     pub log: LogConfig,
 }

@@ -18,6 +18,8 @@
 //! | [`http`] | the axum router: `/metrics` with format negotiation, `/`, `/kills`, `/-/healthy`, `/-/ready` |
 //! | [`container`] | pod UID, container ID and systemd unit derived from a cgroup path |
 //! | [`kmsg`] | OOM kills from /dev/kmsg: record and log parsers, the kill tracker and the reader thread |
+//! | [`procscan`] | the per-process scan: top N by oom_score plus included processes |
+//! | [`singleflight`] | one /proc scan shared by scrapes that arrive together |
 //! | [`timefmt`] | RFC 3339 formatting of wall-clock times |
 //! | [`commands`] | `oom_exporter kills`: kills in the ring buffer or a saved log |
 //! | [`app`] | wires config, registry and server together; serves until a shutdown signal |
@@ -34,6 +36,8 @@ pub mod logging;
 pub mod metrics;
 pub mod parse;
 pub mod procfs;
+pub mod procscan;
+pub mod singleflight;
 pub mod timefmt;
 
 /// Version of this build, from Cargo.

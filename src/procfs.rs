@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 /// returns when the kernel was booted with `psi=0`.
 const EOPNOTSUPP: i32 = 95;
 
+/// `ESRCH`: the process exited while its files were being read.
+const ESRCH: i32 = 3;
+
 /// Why a file under the procfs root could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -33,6 +36,7 @@ impl ReadError {
         let path = path.to_path_buf();
         match source.kind() {
             io::ErrorKind::NotFound => Self::NotFound { path },
+            _ if source.raw_os_error() == Some(ESRCH) => Self::NotFound { path },
             io::ErrorKind::PermissionDenied => Self::PermissionDenied { path },
             io::ErrorKind::Unsupported => Self::Unsupported { path },
             _ if source.raw_os_error() == Some(EOPNOTSUPP) => Self::Unsupported { path },
@@ -104,6 +108,26 @@ impl ProcFs {
         self.root.join("sys/vm").join(name)
     }
 
+    /// Process ids with a directory under the root, in directory order.
+    pub fn pids(&self) -> Result<Vec<u32>, ReadError> {
+        let dir = std::fs::read_dir(&self.root).map_err(|e| ReadError::new(&self.root, e))?;
+        Ok(dir
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+            .collect())
+    }
+
+    /// `<root>/<pid>/<file>`
+    pub fn pid_file(&self, pid: u32, file: &str) -> PathBuf {
+        let mut path = self.root.join(pid.to_string());
+        path.push(file);
+        path
+    }
+
+    /// Reads a whole file as bytes.
+    pub fn read_bytes(&self, path: &Path) -> Result<Vec<u8>, ReadError> {
+        std::fs::read(path).map_err(|source| ReadError::new(path, source))
+    }
+
     /// Reads a whole file. Invalid UTF-8 is replaced rather than rejected, so
     /// one odd byte cannot hide the rest of the file from the parsers.
     pub fn read(&self, path: &Path) -> Result<String, ReadError> {
@@ -150,6 +174,15 @@ mod tests {
         );
         assert!(matches!(err, ReadError::Unsupported { .. }), "{err:?}");
         assert!(err.is_absent());
+    }
+
+    #[test]
+    fn process_gone_mid_read_is_absent() {
+        let err = ReadError::new(
+            Path::new("/proc/7/oom_score"),
+            io::Error::from_raw_os_error(3),
+        );
+        assert!(err.is_absent(), "{err:?}");
     }
 
     #[test]

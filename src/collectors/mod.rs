@@ -10,6 +10,7 @@
 mod kmsg;
 mod meminfo;
 mod pressure;
+mod process;
 mod sysctl;
 mod vmstat;
 
@@ -24,10 +25,12 @@ use crate::kmsg::tracker::Tracker;
 use crate::metrics::{self, MetricWriter};
 use crate::parse::LineError;
 use crate::procfs::{ProcFs, ReadError};
+use crate::procscan::{Scanner, Selection};
 
 pub use kmsg::Kmsg;
 pub use meminfo::Meminfo;
 pub use pressure::Pressure;
+pub use process::Process;
 pub use sysctl::Sysctl;
 pub use vmstat::Vmstat;
 
@@ -53,6 +56,11 @@ pub const ALL: &[(&str, bool, &str)] = &[
         Sysctl::NAME,
         true,
         "vm.overcommit_* and other OOM-related settings from /proc/sys/vm",
+    ),
+    (
+        Process::NAME,
+        true,
+        "RSS, oom_score and oom_score_adj of the top processes by oom_score (see --collector.process.*)",
     ),
     (
         Kmsg::NAME,
@@ -125,6 +133,7 @@ pub trait Collector: Send + Sync {
 pub fn build(
     enabled: &[String],
     procfs: &ProcFs,
+    selection: &Selection,
     tracker: Option<Arc<Tracker>>,
 ) -> Vec<Box<dyn Collector>> {
     let is_on = |name: &str| enabled.iter().any(|e| e == name);
@@ -140,6 +149,12 @@ pub fn build(
     }
     if is_on(Sysctl::NAME) {
         out.push(Box::new(Sysctl::new(procfs.clone())));
+    }
+    if is_on(Process::NAME) {
+        out.push(Box::new(Process::new(Scanner::new(
+            procfs.clone(),
+            selection.clone(),
+        ))));
     }
     if let (true, Some(tracker)) = (is_on(Kmsg::NAME), tracker) {
         out.push(Box::new(Kmsg::new(procfs.clone(), tracker)));

@@ -1,3 +1,4 @@
 //! Commands besides serving metrics.
 
 pub mod kills;
+pub mod top;

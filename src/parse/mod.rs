@@ -4,6 +4,7 @@
 
 pub mod meminfo;
 pub mod pressure;
+pub mod process;
 pub mod sysctl;
 pub mod vmstat;
 

@@ -1,0 +1,177 @@
+//! `process`: who the OOM killer would pick next. Per-process RSS,
+//! `oom_score` and `oom_score_adj` for the top N processes by `oom_score`
+//! plus the ones matching `--collector.process.include`, and summaries that
+//! need no per-process series.
+//!
+//! Series are built fresh from each scan, so a process that exits or drops
+//! out of the top N is gone from the next scrape. Per scrape there are at
+//! most `7 x (top-n + include-max) + 5` series from this collector.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::metrics::{self, Labels, MetricWriter};
+use crate::procscan::{Proc, Scan, Scanner};
+use crate::singleflight::SingleFlight;
+
+use super::{CollectError, Collector};
+
+/// Scans processes at scrape time; concurrent scrapes share one scan.
+pub struct Process {
+    scanner: Scanner,
+    flight: SingleFlight<Result<Scan, String>>,
+    scans: AtomicU64,
+}
+
+impl Process {
+    /// Name in `--collector.<name>`.
+    pub const NAME: &'static str = "process";
+
+    /// A collector over `scanner`.
+    pub fn new(scanner: Scanner) -> Self {
+        Self {
+            scanner,
+            flight: SingleFlight::default(),
+            scans: AtomicU64::new(0),
+        }
+    }
+
+    fn scan(&self) -> Arc<Result<Scan, String>> {
+        self.flight.run(|| {
+            self.scans.fetch_add(1, Ordering::Relaxed);
+            self.scanner.scan().map_err(|e| e.to_string())
+        })
+    }
+}
+
+fn labels(p: &Proc) -> [(&'static str, String); 6] {
+    [
+        ("pid", p.pid.to_string()),
+        ("comm", p.comm.clone()),
+        ("cgroup", p.cgroup.clone().unwrap_or_default()),
+        ("pod_uid", p.owner.pod_uid.clone().unwrap_or_default()),
+        (
+            "container_id",
+            p.owner.container_id.clone().unwrap_or_default(),
+        ),
+        ("unit", p.owner.unit.clone().unwrap_or_default()),
+    ]
+}
+
+type Family<'a> = (
+    &'a str,
+    &'a str,
+    Option<metrics::Unit>,
+    fn(&Proc) -> Option<i64>,
+);
+
+impl Collector for Process {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError> {
+        let scan = self.scan();
+        out.counter(
+            "process_scans",
+            "Scans of /proc by the process collector (scrapes arriving together share one)",
+            None,
+            self.scans.load(Ordering::Relaxed),
+        )?;
+        let scan = match scan.as_ref() {
+            Ok(scan) => scan,
+            Err(error) => {
+                return Err(CollectError::Malformed {
+                    path: "process scan".to_owned(),
+                    problems: vec![error.clone()],
+                });
+            }
+        };
+        let owned: Vec<[(&str, String); 6]> = scan.procs.iter().map(labels).collect();
+        let label_refs: Vec<Vec<(&str, &str)>> = owned
+            .iter()
+            .map(|l| l.iter().map(|(k, v)| (*k, v.as_str())).collect())
+            .collect();
+        let families: [Family<'_>; 7] = [
+            (
+                "process_resident_memory",
+                "Resident memory of the process (VmRSS)",
+                metrics::bytes(),
+                |p| Some(p.memory.resident as i64),
+            ),
+            (
+                "process_resident_anon",
+                "Resident anonymous memory (RssAnon, 4.5+)",
+                metrics::bytes(),
+                |p| p.memory.anon.map(|v| v as i64),
+            ),
+            (
+                "process_resident_file",
+                "Resident file-backed memory (RssFile, 4.5+)",
+                metrics::bytes(),
+                |p| p.memory.file.map(|v| v as i64),
+            ),
+            (
+                "process_resident_shmem",
+                "Resident shared memory (RssShmem, 4.5+)",
+                metrics::bytes(),
+                |p| p.memory.shmem.map(|v| v as i64),
+            ),
+            (
+                "process_swap",
+                "Swapped-out memory of the process (VmSwap)",
+                metrics::bytes(),
+                |p| p.memory.swap.map(|v| v as i64),
+            ),
+            (
+                "process_score",
+                "The kernel's oom_score: the highest is killed first (0-2000)",
+                None,
+                |p| Some(i64::from(p.oom_score)),
+            ),
+            (
+                "process_score_adj",
+                "oom_score_adj: -1000 never kill, 1000 kill first",
+                None,
+                |p| Some(i64::from(p.oom_score_adj)),
+            ),
+        ];
+        for (name, help, unit, value) in families {
+            let samples: Vec<(Labels<'_>, i64)> = scan
+                .procs
+                .iter()
+                .zip(&label_refs)
+                .filter_map(|(p, l)| value(p).map(|v| (&l[..], v)))
+                .collect();
+            out.gauges(name, help, unit, &samples)?;
+        }
+        out.gauge(
+            "processes_scanned",
+            "Processes whose oom_score was read in the last scan",
+            None,
+            scan.scanned as i64,
+        )?;
+        out.gauge(
+            "process_scan_denied",
+            "Processes left out of the last scan for lack of permission (e.g. hidepid)",
+            None,
+            scan.denied as i64,
+        )?;
+        if let Some(victim) = &scan.next_victim {
+            out.gauge(
+                "process_max_score",
+                "Highest oom_score of any user process: the OOM killer's next victim",
+                None,
+                i64::from(victim.oom_score),
+            )?;
+            let owned = labels(victim);
+            let refs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            out.info(
+                "process_next_victim",
+                "The process with the highest oom_score right now",
+                &refs,
+            )?;
+        }
+        Ok(())
+    }
+}

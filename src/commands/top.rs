@@ -1,0 +1,59 @@
+//! `oom_exporter top`: the processes the OOM killer would pick first, as
+//! people otherwise find out with `cat /proc/*/oom_score | sort -n`.
+
+use std::io::Write;
+
+use crate::procscan::{Scanner, Selection};
+
+/// Prints the top `n` processes by oom_score under `scanner`'s procfs.
+pub fn run(
+    scanner_for: impl FnOnce(Selection) -> Scanner,
+    base: &Selection,
+    n: usize,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let selection = Selection {
+        top_n: n,
+        include_max: 0,
+        ..base.clone()
+    };
+    let scan = scanner_for(selection).scan()?;
+    let rows: Vec<[String; 6]> = scan
+        .procs
+        .iter()
+        .map(|p| {
+            [
+                p.pid.to_string(),
+                p.comm.escape_debug().to_string(),
+                format!("{:.1}MiB", p.memory.resident as f64 / 1_048_576.0),
+                p.oom_score.to_string(),
+                p.oom_score_adj.to_string(),
+                p.cgroup.clone().unwrap_or_else(|| "-".to_owned()),
+            ]
+        })
+        .collect();
+    let header = ["PID", "COMM", "RSS", "OOM_SCORE", "OOM_SCORE_ADJ", "CGROUP"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut print = |cells: [&str; 6]| -> std::io::Result<()> {
+        let [pid, comm, rss, score, adj, cgroup] = cells;
+        writeln!(
+            out,
+            "{pid:>w0$}  {comm:<w1$}  {rss:>w2$}  {score:>w3$}  {adj:>w4$}  {cgroup}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4],
+        )
+    };
+    print(header)?;
+    for row in &rows {
+        print([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! The per-process scan: who the OOM killer would pick next.
+//!
+//! Cheap by construction: for every process only `oom_score` is read (plus
+//! `comm`, and `cmdline` when it does not match, if an include pattern is
+//! set). The details (`status`, `oom_score_adj`, `comm`, `cgroup`) are read
+//! only for the processes reported: the top N by `oom_score` and the
+//! included ones. Kernel threads (no `VmRSS`) are skipped. A process that
+//! exits mid-scan is skipped silently; permission errors are counted.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use regex::Regex;
+
+use crate::container;
+use crate::parse::process::{self, Memory};
+use crate::procfs::{ProcFs, ReadError};
+
+/// What to report.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// Processes reported by rank.
+    pub top_n: usize,
+    /// Always report processes whose comm or cmdline matches.
+    pub include: Option<Regex>,
+    /// Never report processes whose comm or cmdline matches.
+    pub exclude: Option<Regex>,
+    /// Most processes reported because of `include`, beyond the top N.
+    pub include_max: usize,
+}
+
+/// One reported process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proc {
+    pub pid: u32,
+    pub comm: String,
+    pub oom_score: u32,
+    pub oom_score_adj: i32,
+    pub memory: Memory,
+    /// Memory cgroup path, if known.
+    pub cgroup: Option<String>,
+    pub owner: container::Owner,
+    /// Reported because it matched `include`, not because of its rank.
+    pub included: bool,
+}
+
+/// The result of one scan.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Process directories whose `oom_score` was read.
+    pub scanned: usize,
+    /// Processes whose files could not be read for lack of permission.
+    pub denied: usize,
+    /// Reported processes, highest `oom_score` first.
+    pub procs: Vec<Proc>,
+    /// The process the OOM killer would pick now: the highest `oom_score`
+    /// among user processes, whatever `exclude` says.
+    pub next_victim: Option<Proc>,
+}
+
+/// Scans processes under one procfs root.
+#[derive(Debug)]
+pub struct Scanner {
+    procfs: ProcFs,
+    selection: Selection,
+    said_denied: AtomicBool,
+}
+
+enum Read<T> {
+    Ok(T),
+    Gone,
+    Denied,
+}
+
+impl Scanner {
+    /// A scanner of `procfs` reporting `selection`.
+    pub fn new(procfs: ProcFs, selection: Selection) -> Self {
+        Self {
+            procfs,
+            selection,
+            said_denied: AtomicBool::new(false),
+        }
+    }
+
+    fn read(&self, pid: u32, file: &str) -> Read<Vec<u8>> {
+        match self.procfs.read_bytes(&self.procfs.pid_file(pid, file)) {
+            Ok(bytes) => Read::Ok(bytes),
+            Err(ReadError::PermissionDenied { .. }) => Read::Denied,
+            Err(_) => Read::Gone,
+        }
+    }
+
+    fn matches(&self, re: &Regex, pid: u32, comm: Option<&str>) -> bool {
+        if let Some(comm) = comm {
+            if re.is_match(comm) {
+                return true;
+            }
+        } else if let Read::Ok(bytes) = self.read(pid, "comm")
+            && re.is_match(&process::comm(&bytes))
+        {
+            return true;
+        }
+        match self.read(pid, "cmdline") {
+            Read::Ok(bytes) => {
+                let cmdline: Vec<u8> = bytes
+                    .iter()
+                    .map(|&b| if b == 0 { b' ' } else { b })
+                    .collect();
+                re.is_match(String::from_utf8_lossy(&cmdline).trim_end())
+            }
+            _ => false,
+        }
+    }
+
+    /// Everything about one process, or why not.
+    fn details(&self, pid: u32, oom_score: u32, included: bool) -> Read<Option<Proc>> {
+        let memory = match self.read(pid, "status") {
+            Read::Ok(bytes) => match process::status_memory(&bytes) {
+                Ok(Some(m)) => m,
+                Ok(None) => return Read::Ok(None), // kernel thread
+                Err(_) => return Read::Gone,       // cut short by an exit
+            },
+            Read::Gone => return Read::Gone,
+            Read::Denied => return Read::Denied,
+        };
+        let comm = match self.read(pid, "comm") {
+            Read::Ok(bytes) => process::comm(&bytes),
+            Read::Gone => return Read::Gone,
+            Read::Denied => return Read::Denied,
+        };
+        let oom_score_adj = match self.read(pid, "oom_score_adj") {
+            Read::Ok(bytes) => {
+                process::oom_score_adj(&String::from_utf8_lossy(&bytes)).unwrap_or(0)
+            }
+            Read::Gone => return Read::Gone,
+            Read::Denied => return Read::Denied,
+        };
+        let cgroup = match self.read(pid, "cgroup") {
+            Read::Ok(bytes) => process::memory_cgroup(&bytes).ok().flatten(),
+            _ => None,
+        };
+        let owner = cgroup.as_deref().map(container::owner).unwrap_or_default();
+        Read::Ok(Some(Proc {
+            pid,
+            comm,
+            oom_score,
+            oom_score_adj,
+            memory,
+            cgroup,
+            owner,
+            included,
+        }))
+    }
+
+    /// One scan of every process.
+    pub fn scan(&self) -> Result<Scan, ReadError> {
+        let sel = &self.selection;
+        let mut scan = Scan::default();
+        let mut ranked: Vec<(u32, u32, bool)> = Vec::new();
+        for pid in self.procfs.pids()? {
+            let score = match self.read(pid, "oom_score") {
+                Read::Ok(bytes) => match process::oom_score(&String::from_utf8_lossy(&bytes)) {
+                    Ok(score) => score,
+                    Err(_) => continue,
+                },
+                Read::Gone => continue,
+                Read::Denied => {
+                    scan.denied += 1;
+                    continue;
+                }
+            };
+            scan.scanned += 1;
+            let included = sel
+                .include
+                .as_ref()
+                .is_some_and(|re| self.matches(re, pid, None));
+            ranked.push((score, pid, included));
+        }
+        // Highest score first; ties by pid for a stable order.
+        ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+
+        let includes_total = ranked.iter().filter(|r| r.2).count();
+        let (mut by_rank, mut by_include, mut includes_seen) = (0, 0, 0);
+        for &(score, pid, included) in &ranked {
+            includes_seen += usize::from(included);
+            let rank_slot = by_rank < sel.top_n;
+            let include_slot = included && by_include < sel.include_max;
+            if !rank_slot && !include_slot && scan.next_victim.is_some() {
+                let more_includes = by_include < sel.include_max && includes_seen < includes_total;
+                if more_includes {
+                    continue;
+                }
+                break;
+            }
+            let proc = match self.details(pid, score, included && !rank_slot) {
+                Read::Ok(Some(p)) => p,
+                Read::Ok(None) | Read::Gone => continue,
+                Read::Denied => {
+                    scan.denied += 1;
+                    continue;
+                }
+            };
+            if scan.next_victim.is_none() {
+                scan.next_victim = Some(proc.clone());
+            }
+            let excluded = sel
+                .exclude
+                .as_ref()
+                .is_some_and(|re| self.matches(re, pid, Some(&proc.comm)));
+            if excluded {
+                continue;
+            }
+            if rank_slot {
+                by_rank += 1;
+                scan.procs.push(proc);
+            } else if include_slot {
+                by_include += 1;
+                scan.procs.push(proc);
+            }
+        }
+        if scan.denied > 0 && !self.said_denied.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                denied = scan.denied,
+                procfs = %self.procfs.root().display(),
+                "some processes are unreadable (permission denied, e.g. proc mounted with hidepid); \
+                 they are left out; run the exporter as root to see them"
+            );
+        }
+        Ok(scan)
+    }
+}
