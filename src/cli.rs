@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser};
 
 use crate::collectors;
-use crate::config::{Config, ConfigError, DEFAULT_PORT, LogConfig, LogFormat, LogLevel};
+use crate::config::{Config, ConfigError, LogConfig, LogFormat, LogLevel};
 
 /// Prometheus exporter that tells you the Linux OOM killer is coming, and
 /// whom it killed.
@@ -22,8 +22,8 @@ pub struct Cli {
     /// Address on which to expose metrics and the web interface
     /// (`:PORT` listens on every IPv4 address).
     #[arg(long = "web.listen-address", value_name = "ADDR",
-          default_value_t = format!(":{DEFAULT_PORT}"), value_parser = parse_listen_address)]
-    pub listen_address: String,
+          default_value = DEFAULT_LISTEN, value_parser = resolve_listen_address)]
+    pub listen_address: SocketAddr,
 
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics",
@@ -163,11 +163,11 @@ fn version_line() -> String {
     )
 }
 
-/// Accepts `HOST:PORT`, `[V6]:PORT` or `:PORT`.
-fn parse_listen_address(s: &str) -> Result<String, String> {
-    resolve_listen_address(s).map(|_| s.to_owned())
-}
+/// The default of `--web.listen-address`: `config::DEFAULT_PORT` on every
+/// IPv4 address (the `defaults` test keeps the two equal).
+const DEFAULT_LISTEN: &str = ":10490";
 
+/// Accepts `HOST:PORT`, `[V6]:PORT` or `:PORT`, resolved once here.
 fn resolve_listen_address(s: &str) -> Result<SocketAddr, String> {
     if let Some(port) = s.strip_prefix(':') {
         let port: u16 = port.parse().map_err(|_| format!("bad port {port:?}"))?;
@@ -183,8 +183,11 @@ fn resolve_listen_address(s: &str) -> Result<SocketAddr, String> {
 }
 
 fn parse_telemetry_path(s: &str) -> Result<String, String> {
-    if !s.starts_with('/') || s == "/" || s.starts_with("/-/") {
-        return Err("must start with '/' and not be '/' or under '/-/'".to_owned());
+    if !s.starts_with('/') || s == "/" || s.starts_with("/-/") || s == "/kills" {
+        return Err("must start with '/' and not be '/', '/kills' or under '/-/'".to_owned());
+    }
+    if s.contains([':', '*', '{', '}']) || s.contains("//") {
+        return Err("must be a plain path without ':', '*', '{', '}' or '//'".to_owned());
     }
     Ok(s.to_owned())
 }
@@ -282,10 +285,7 @@ impl Cli {
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let process = self.process_selection();
         Config {
-            // Already checked by the value parser; resolving again cannot fail
-            // unless DNS changed in between, which falls back to the wildcard.
-            listen_address: resolve_listen_address(&self.listen_address)
-                .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))),
+            listen_address: self.listen_address,
             telemetry_path: self.telemetry_path,
             procfs: self.procfs,
             collectors: self.collectors.enabled,
@@ -327,6 +327,7 @@ pub fn exit_for(error: &clap::Error) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DEFAULT_PORT;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("oom_exporter").chain(args.iter().copied()))
@@ -335,7 +336,10 @@ mod tests {
     #[test]
     fn defaults() {
         let cli = parse(&[]).unwrap();
-        assert_eq!(cli.listen_address, ":10490");
+        assert_eq!(
+            cli.listen_address,
+            SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))
+        );
         assert_eq!(cli.telemetry_path, "/metrics");
         assert_eq!(cli.procfs, PathBuf::from("/proc"));
         assert_eq!(
@@ -417,6 +421,9 @@ mod tests {
         assert!(parse(&["--web.telemetry-path", "metrics"]).is_err());
         assert!(parse(&["--web.telemetry-path", "/"]).is_err());
         assert!(parse(&["--web.telemetry-path", "/-/healthy"]).is_err());
+        for bad in ["/kills", "/:x", "/*x", "/{x}", "//x"] {
+            assert!(parse(&["--web.telemetry-path", bad]).is_err(), "{bad}");
+        }
         assert!(parse(&["--web.telemetry-path", "/x/metrics"]).is_ok());
     }
 

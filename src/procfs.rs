@@ -88,11 +88,17 @@ impl ProcFs {
         self.root.join("uptime")
     }
 
+    /// Time since boot from `/proc/uptime`, in microseconds.
+    pub fn uptime_usec(&self) -> Option<u64> {
+        let text = self.read(&self.uptime()).ok()?;
+        let up: f64 = text.split_whitespace().next()?.parse().ok()?;
+        Some((up * 1e6) as u64)
+    }
+
     /// Wall-clock time of boot in seconds since the epoch (now minus
     /// `/proc/uptime`), to turn kmsg's boot-relative stamps into times.
     pub fn boot_time(&self) -> Option<f64> {
-        let text = self.read(&self.uptime()).ok()?;
-        let up: f64 = text.split_whitespace().next()?.parse().ok()?;
+        let up = self.uptime_usec()? as f64 / 1e6;
         Some(crate::timefmt::now_epoch() - up)
     }
 

@@ -32,8 +32,11 @@ impl Collector for Kmsg {
     }
 
     fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError> {
-        self.tracker
-            .reconcile(self.procfs.kernel_oom_kills(), Instant::now());
+        self.tracker.reconcile(
+            self.procfs.kernel_oom_kills(),
+            self.procfs.uptime_usec(),
+            Instant::now(),
+        );
         let s = self.tracker.snapshot();
         out.counter(
             "kills",

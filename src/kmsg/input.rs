@@ -52,21 +52,42 @@ pub fn lines(log: &str) -> Vec<Line<'_>> {
             });
             continue;
         }
-        let (stamp, rest) = strip_syslog(physical.trim_start());
+        let (stamp, rest, facility) = strip_syslog(physical.trim_start());
         for piece in split_joined(rest) {
-            out.push(dmesg_line(piece, stamp.clone()));
+            out.push(Line {
+                facility,
+                ..dmesg_line(piece, stamp.clone())
+            });
         }
     }
     out
 }
 
-/// Removes a syslog/journal prefix ending in `kernel: `.
-fn strip_syslog(line: &str) -> (Stamp, &str) {
-    let Some(at) = line
-        .get(..line.len().min(120))
-        .and_then(|head| head.find("kernel: "))
-    else {
-        return (Stamp::None, line);
+/// Syslog facility given to lines a syslog or journal form tags with
+/// something other than `kernel:`: userspace, never counted.
+const USER_FACILITY: u8 = 1;
+
+/// True when `line` starts like a syslog or journal line: a BSD stamp
+/// (`Jun 24 18:49:43 `) or an ISO 8601 one.
+fn looks_like_syslog(line: &str) -> bool {
+    let b = line.as_bytes();
+    let bsd = b.len() > 16
+        && b[..3].iter().all(u8::is_ascii_alphabetic)
+        && b[3] == b' '
+        && b[9] == b':'
+        && b[12] == b':';
+    bsd || line
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| iso_to_rfc3339(w).is_some())
+}
+
+/// Removes a syslog/journal prefix ending in `kernel: `. A syslog line with
+/// another tag comes back with `Some(USER_FACILITY)`.
+fn strip_syslog(line: &str) -> (Stamp, &str, Option<u8>) {
+    let Some(at) = line.find("kernel: ").filter(|&at| at < 120) else {
+        let facility = looks_like_syslog(line).then_some(USER_FACILITY);
+        return (Stamp::None, line, facility);
     };
     let (prefix, text) = (&line[..at], &line[at + "kernel: ".len()..]);
     let first = prefix.split_whitespace().next().unwrap_or("");
@@ -77,7 +98,7 @@ fn strip_syslog(line: &str) -> (Stamp, &str) {
     } else {
         Stamp::None
     };
-    (stamp, text)
+    (stamp, text, None)
 }
 
 /// `2025-06-24T18:49:43.123456+00:00` or journalctl's `...+0000` as RFC 3339.
@@ -140,6 +161,26 @@ fn dmesg_stamp_len(s: &str) -> Option<usize> {
     numeric.then(|| inner_end + 1 + usize::from(s[inner_end + 1..].starts_with(' ')))
 }
 
+/// Drops the `[ T1234] ` / `[ C3] ` caller field that kernels built with
+/// `CONFIG_PRINTK_CALLER` print after the time stamp.
+fn strip_caller(text: &str) -> &str {
+    let Some(rest) = text.strip_prefix('[') else {
+        return text;
+    };
+    let Some((inner, after)) = rest.split_once(']') else {
+        return text;
+    };
+    let inner = inner.trim_start();
+    let caller = inner.len() > 1
+        && matches!(inner.as_bytes()[0], b'T' | b'C')
+        && inner[1..].bytes().all(|b| b.is_ascii_digit());
+    if caller {
+        after.strip_prefix(' ').unwrap_or(after)
+    } else {
+        text
+    }
+}
+
 fn dmesg_line(piece: &str, stamp: Stamp) -> Line<'_> {
     if let Some(len) = dmesg_stamp_len(piece) {
         let inner = piece[1..piece.find(']').unwrap_or(1)].trim();
@@ -154,7 +195,7 @@ fn dmesg_line(piece: &str, stamp: Stamp) -> Line<'_> {
             usec,
             facility: None,
             stamp,
-            text: &piece[len..],
+            text: strip_caller(&piece[len..]),
         };
     }
     // `dmesg -T`: a bracketed wall-clock time in any locale, ending in a year.
@@ -252,6 +293,27 @@ mod tests {
         // Found by kmsg_fuzz: slicing the stamp at byte 15 split a character.
         let l = &lines("Jan  5 15:19:\u{1f574}27 kernel: text")[0];
         assert_eq!(l.text, "text");
+    }
+
+    #[test]
+    fn printk_caller_field_is_dropped() {
+        let l = &lines("[  100.000000][ T1234] bash invoked oom-killer: gfp_mask=0xcc0")[0];
+        assert_eq!(l.text, "bash invoked oom-killer: gfp_mask=0xcc0");
+        assert_eq!(lines("[  100.000000][    C1] x")[0].text, "x");
+        assert_eq!(lines("[  100.000000] [T] x")[0].text, "[T] x");
+    }
+
+    #[test]
+    fn userspace_syslog_lines_are_not_kernel() {
+        let l = &lines(
+            "Jun 24 18:49:43 host root: Out of memory: Killed process 1 (init) total-vm:1kB",
+        )[0];
+        assert_eq!(l.facility, Some(USER_FACILITY));
+        let l = &lines(
+            "Jun 24 18:49:43 host kernel: Out of memory: Killed process 1 (init) total-vm:1kB",
+        )[0];
+        assert_eq!(l.facility, None);
+        assert_eq!(lines("[ 1.0] Out of memory")[0].facility, None);
     }
 
     #[test]

@@ -119,6 +119,7 @@ struct Summary {
 /// Lines of the current event seen so far.
 #[derive(Debug, Default)]
 struct Event {
+    /// Boot time of the last OOM line of this event.
     last_usec: Option<u64>,
     invoked_by: Option<String>,
     summary: Option<Summary>,
@@ -128,8 +129,25 @@ struct Event {
     selected_memcg: Option<bool>,
     /// `Tasks in <path> are going to be killed due to memory.oom.group set`.
     group: Option<String>,
-    /// Victims already reported in this event (oom.group can repeat one).
+    /// The event's victim was killed: later kills without a new header or
+    /// summary (rate-limited) get none of this event's context, unless they
+    /// are members of its memory.oom.group.
+    closed: bool,
+    /// Victims of this event, to drop the repeats of a memory.oom.group scan.
     killed: Vec<u32>,
+}
+
+impl Event {
+    /// A context line (summary, `Task in`, `Kill process`) after the event's
+    /// kill starts a new event: its header was rate-limited away.
+    fn reopen_if_closed(&mut self) {
+        if self.closed {
+            *self = Event {
+                last_usec: self.last_usec,
+                ..Event::default()
+            };
+        }
+    }
 }
 
 /// The result of feeding one line.
@@ -160,27 +178,23 @@ impl Parser {
     /// Feeds one message line.
     pub fn feed(&mut self, line: &Line<'_>) -> Outcome {
         let text = line.text;
-        // Cheap filter: every line we care about contains one of these bytes
+        // Cheap filter: every line we care about contains one of these byte
         // sequences; most kernel log lines contain none.
         if !(text.contains("ill") || text.contains("Task") || text.contains("oom")) {
             return Outcome::Nothing;
         }
-        if let Some(usec) = line.usec {
-            if self
-                .event
-                .last_usec
-                .is_some_and(|last| usec.saturating_sub(last) > EVENT_WINDOW_USEC)
-            {
-                self.event = Event::default();
-            }
+        let stale = matches!((line.usec, self.event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > EVENT_WINDOW_USEC);
+        if stale {
+            self.event = Event::default();
         }
-        let outcome = self.classify(line);
-        if !matches!(outcome, Outcome::Nothing) || self.event.invoked_by.is_some() {
-            if let Some(usec) = line.usec {
-                self.event.last_usec = Some(usec);
-            }
+        self.classify(line)
+    }
+
+    /// Notes that `line` belongs to the current event.
+    fn touch(&mut self, line: &Line<'_>) {
+        if line.usec.is_some() {
+            self.event.last_usec = line.usec;
         }
-        outcome
     }
 
     fn classify(&mut self, line: &Line<'_>) -> Outcome {
@@ -194,27 +208,34 @@ impl Parser {
             return Outcome::Nothing;
         }
         if let Some(rest) = text.strip_prefix("oom-kill:") {
+            self.event.reopen_if_closed();
             self.event.summary = Some(parse_summary(rest));
+            self.touch(line);
             return Outcome::Nothing;
         }
         if let Some(rest) = text.strip_prefix("Task in ") {
             let (task, oom) = match rest.split_once(" killed as a result of limit of ") {
-                Some((task, oom)) => (task, Some(oom.trim().to_owned())),
+                Some((task, oom)) => (task, Some(unescape(oom.trim()))),
                 None => (rest.trim(), None),
             };
-            self.event.task_in = Some((task.to_owned(), oom));
+            self.event.reopen_if_closed();
+            self.event.task_in = Some((unescape(task), oom));
+            self.touch(line);
             return Outcome::Nothing;
         }
         if let Some(path) = text
             .strip_prefix("Tasks in ")
             .and_then(|r| r.strip_suffix(" are going to be killed due to memory.oom.group set"))
         {
-            self.event.group = Some(path.to_owned());
+            self.event.group = Some(unescape(path));
+            self.touch(line);
             return Outcome::Nothing;
         }
         if let Some((prefix, _)) = text.split_once("Kill process ") {
             if let Some(message) = oom_message(prefix) {
+                self.event.reopen_if_closed();
                 self.event.selected_memcg = Some(message.starts_with("Memory cgroup"));
+                self.touch(line);
             }
             return Outcome::Nothing;
         }
@@ -222,6 +243,7 @@ impl Parser {
             let Some(message) = oom_message(prefix) else {
                 return Outcome::Nothing;
             };
+            self.touch(line);
             return match parse_killed(rest) {
                 Some(killed) => self.kill(line, message, killed),
                 None => Outcome::Malformed("`Killed process` line without a pid and comm"),
@@ -231,7 +253,15 @@ impl Parser {
     }
 
     fn kill(&mut self, line: &Line<'_>, message: &str, k: Killed<'_>) -> Outcome {
-        if self.event.killed.contains(&k.pid) {
+        let memcg_message = message.starts_with("Memory cgroup");
+        // A member of the memory.oom.group scan that follows `Tasks in`: the
+        // kernel prints it with the memcg message, and may repeat the
+        // event's first victim.
+        let group_member = memcg_message && self.event.group.is_some();
+        if !group_member {
+            self.event.group = None;
+        }
+        if group_member && self.event.killed.contains(&k.pid) {
             return Outcome::Duplicate(k.pid);
         }
         if self.event.killed.len() >= MAX_EVENT_VICTIMS {
@@ -239,10 +269,17 @@ impl Parser {
         }
         self.event.killed.push(k.pid);
         let comm = unescape(k.comm);
+        let open = !self.event.closed;
         let summary = self.event.summary.as_ref().filter(|s| {
-            s.pid == Some(k.pid) || (s.pid.is_none() && s.task.as_deref() == Some(k.comm))
+            open && (s.pid == Some(k.pid) || (s.pid.is_none() && s.task.as_deref() == Some(k.comm)))
         });
-        let memcg_message = message.starts_with("Memory cgroup");
+        let from_message = if memcg_message {
+            Constraint::Memcg
+        } else if message.starts_with("Out of memory") {
+            Constraint::Global
+        } else {
+            Constraint::Unknown
+        };
         let (constraint, oom_memcg, task_memcg, uid) = if let Some(s) = summary {
             let constraint = if s.oom_memcg.is_some() {
                 Constraint::Memcg
@@ -251,26 +288,34 @@ impl Parser {
                     Some("CONSTRAINT_CPUSET") => Constraint::Cpuset,
                     Some("CONSTRAINT_MEMORY_POLICY") => Constraint::Mempolicy,
                     _ if s.global => Constraint::Global,
-                    _ => Constraint::Unknown,
+                    _ => from_message,
                 }
             };
             (constraint, s.oom_memcg.clone(), s.task_memcg.clone(), s.uid)
-        } else if let Some(group) = &self.event.group {
+        } else if let (true, Some(group)) = (group_member, &self.event.group) {
             let oom = self
                 .event
                 .summary
                 .as_ref()
                 .and_then(|s| s.oom_memcg.clone());
             (Constraint::Memcg, oom, Some(group.clone()), None)
-        } else if let Some((task, oom)) = self.event.task_in.take() {
+        } else if let (true, Some((task, oom))) = (open, self.event.task_in.take()) {
             (Constraint::Memcg, oom, Some(task), None)
-        } else if memcg_message || self.event.selected_memcg == Some(true) {
-            (Constraint::Memcg, None, None, None)
-        } else if message.starts_with("Out of memory") || self.event.selected_memcg == Some(false) {
-            (Constraint::Global, None, None, None)
+        } else if open && from_message == Constraint::Unknown {
+            match self.event.selected_memcg {
+                Some(true) => (Constraint::Memcg, None, None, None),
+                Some(false) => (Constraint::Global, None, None, None),
+                None => (Constraint::Unknown, None, None, None),
+            }
         } else {
-            (Constraint::Unknown, None, None, None)
+            (from_message, None, None, None)
         };
+        let invoked_by = if open || group_member {
+            self.event.invoked_by.clone()
+        } else {
+            None
+        };
+        self.event.closed = true;
         self.event.selected_memcg = None;
         let owner = task_memcg
             .as_deref()
@@ -306,24 +351,27 @@ impl Parser {
                 .iter()
                 .find(|(key, _)| *key == "oom_score_adj")
                 .and_then(|(_, v)| v.parse().ok()),
-            invoked_by: self.event.invoked_by.clone(),
-            oom_group: self.event.group.is_some(),
+            invoked_by,
+            oom_group: group_member,
         }))
     }
 }
 
 /// The message before `Kill process` / `Killed process`, if it is one the
-/// OOM killer prints: empty (3.x-4.x), `Out of memory`, `Memory cgroup out
-/// of memory`, `Out of memory (oom_kill_allocating_task)`.
+/// OOM killer prints: none (3.x-4.x), `Out of memory`, `Memory cgroup out of
+/// memory`, `Out of memory (oom_kill_allocating_task)`.
 fn oom_message(prefix: &str) -> Option<&str> {
     if prefix.is_empty() {
         return Some("");
     }
     let message = prefix.strip_suffix(": ")?;
-    message
-        .to_ascii_lowercase()
-        .contains("out of memory")
-        .then_some(message)
+    matches!(
+        message,
+        "Out of memory"
+            | "Memory cgroup out of memory"
+            | "Out of memory (oom_kill_allocating_task)"
+    )
+    .then_some(message)
 }
 
 /// The parts of a `Killed process` line after those two words.
@@ -398,7 +446,7 @@ fn parse_summary(rest: &str) -> Summary {
     for field in head.split(',').filter(|f| !f.is_empty()) {
         match field.split_once('=') {
             Some(("constraint", v)) if !v.is_empty() => s.constraint = Some(v.to_owned()),
-            Some(("oom_memcg", v)) => s.oom_memcg = Some(v.to_owned()),
+            Some(("oom_memcg", v)) => s.oom_memcg = Some(unescape(v)),
             None if field == "global_oom" => s.global = true,
             _ => {}
         }
@@ -408,7 +456,7 @@ fn parse_summary(rest: &str) -> Summary {
             Some(i) => (&tail[..i], Some(&tail[i + ",task=".len()..])),
             None => (tail, None),
         };
-        s.task_memcg = Some(memcg.to_owned());
+        s.task_memcg = Some(unescape(memcg));
         if let Some(task_part) = task_part {
             let (before_uid, uid) = match task_part.rfind(",uid=") {
                 Some(i) => (&task_part[..i], Some(&task_part[i + 5..])),
@@ -602,6 +650,63 @@ mod tests {
             assert!(matches!(p.feed(&line), Outcome::Kill(_)));
         }
         assert!(p.event.killed.len() <= MAX_EVENT_VICTIMS);
+    }
+
+    #[test]
+    fn a_later_headerless_kill_gets_no_stale_context() {
+        let kills = kills_in_log(
+            "[1.0] bash invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n\
+             [1.1] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a,task=x,pid=10,uid=0\n\
+             [1.2] Memory cgroup out of memory: Killed process 10 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n\
+             [1.3] Tasks in /a are going to be killed due to memory.oom.group set\n\
+             [1.4] Memory cgroup out of memory: Killed process 11 (y) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n\
+             [6.0] Out of memory: Killed process 20 (other) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n\
+             [9.9] Memory cgroup out of memory: Killed process 10 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n",
+        );
+        let pids: Vec<u32> = kills.iter().map(|k| k.pid).collect();
+        assert_eq!(
+            pids,
+            [10, 11, 20, 10],
+            "a pid seen before is a new kill outside the group scan"
+        );
+        assert!(kills[1].oom_group);
+        assert_eq!(kills[1].task_memcg.as_deref(), Some("/a"));
+        let other = &kills[2];
+        assert_eq!(other.constraint, Constraint::Global);
+        assert_eq!(
+            (
+                other.task_memcg.as_deref(),
+                other.invoked_by.as_deref(),
+                other.oom_group
+            ),
+            (None, None, false)
+        );
+        assert_eq!(kills[3].constraint, Constraint::Memcg);
+        assert_eq!(kills[3].task_memcg, None);
+    }
+
+    #[test]
+    fn escaped_cgroup_paths_are_unescaped() {
+        let k = one(
+            "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/caf\\xc3\\xa9,task_memcg=/caf\\xc3\\xa9,task=x,pid=5,uid=0\n\
+                     Memory cgroup out of memory: Killed process 5 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB",
+        );
+        assert_eq!(k.task_memcg.as_deref(), Some("/café"));
+        assert_eq!(k.oom_memcg.as_deref(), Some("/café"));
+    }
+
+    #[test]
+    fn only_the_kernels_own_messages_count() {
+        assert!(
+            kills_in_log("Out of memory in my app: Killed process 5 (x) total-vm:1kB").is_empty()
+        );
+        assert_eq!(
+            kills_in_log(
+                "Out of memory (oom_kill_allocating_task): Killed process 5 (x) total-vm:1kB"
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]

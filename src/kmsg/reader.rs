@@ -86,8 +86,8 @@ impl Reader {
     fn run(mut self) {
         let mut backoff = Duration::from_secs(1);
         loop {
-            match self.session() {
-                Ok(()) => backoff = Duration::from_secs(1),
+            match self.session(&mut backoff) {
+                Ok(()) => {}
                 Err(error) => {
                     self.tracker.set_up(false);
                     let message = explain(&self.path, &error);
@@ -104,10 +104,26 @@ impl Reader {
         }
     }
 
-    /// One open of the device: catch up, then tail until an error.
-    fn session(&mut self) -> Result<(), RMesgError> {
+    /// Reads the ring buffer once; an overrun during the read is counted
+    /// and the read retried.
+    fn backlog(&self, path: &str) -> Result<String, RMesgError> {
+        let mut tries = 0;
+        loop {
+            match kmsg_raw(Some(path.to_owned())) {
+                Err(error) if is_overrun(&error) && tries < 5 => {
+                    self.tracker.note_overrun();
+                    tries += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One open of the device: catch up, then tail until an error. The
+    /// backoff is reset once reading works.
+    fn session(&mut self, backoff: &mut Duration) -> Result<(), RMesgError> {
         let path = self.path.to_string_lossy().into_owned();
-        let backlog = kmsg_raw(Some(path.clone()))?;
+        let backlog = self.backlog(&path)?;
         let tail = KMsgEntriesIter::with_options(Some(path), true)?;
         self.boot_time = self.procfs.boot_time();
         // Records up to here were in the buffer when we (re)connected: on the
@@ -115,10 +131,14 @@ impl Reader {
         // what we saw before are kills we missed while down, and count.
         let first = !self.tracker.started();
         for line in backlog.lines() {
-            self.handle(line, !first);
+            self.handle(line, !first, false);
+        }
+        if first {
+            self.tracker.rebaseline(self.procfs.kernel_oom_kills());
         }
         self.tracker.mark_started();
         self.tracker.set_up(true);
+        *backoff = Duration::from_secs(1);
         if self.last_error.take().is_some() {
             tracing::info!(path = %self.path.display(), "kmsg reader up again");
         } else {
@@ -126,7 +146,7 @@ impl Reader {
         }
         for entry in tail {
             match entry {
-                Ok(entry) => self.handle(&entry.message, true),
+                Ok(entry) => self.handle(&entry.message, true, true),
                 Err(error) if is_overrun(&error) => {
                     self.tracker.note_overrun();
                     tracing::warn!(
@@ -142,8 +162,11 @@ impl Reader {
         )))
     }
 
-    /// One raw line: skip what was already seen, feed kernel records to the parser.
-    fn handle(&mut self, raw: &str, counted: bool) {
+    /// One raw line: skip what was already seen, feed kernel records to the
+    /// parser. `live` records are read as they are written: their time is
+    /// now; others get boot time plus their stamp (which drifts by any time
+    /// the machine spent suspended).
+    fn handle(&mut self, raw: &str, counted: bool, live: bool) {
         let rec = match record::parse(raw) {
             Ok(Some(rec)) => rec,
             Ok(None) => return,
@@ -173,8 +196,13 @@ impl Reader {
             Outcome::Kill(kill) => {
                 tracing::info!(pid = kill.pid, comm = %kill.comm, cgroup = kill.task_memcg.as_deref().unwrap_or(""),
                     constraint = kill.constraint.as_str(), before_start = !counted, "OOM kill");
-                self.tracker.record(*kill, self.boot_time, counted);
+                let epoch = match (live, self.boot_time, kill.boot_usec) {
+                    (false, Some(boot), Some(usec)) => boot + usec as f64 / 1e6,
+                    _ => crate::timefmt::now_epoch(),
+                };
+                self.tracker.record(*kill, epoch, counted);
             }
+            Outcome::Duplicate(_) if counted => self.tracker.note_duplicate(),
             Outcome::Malformed(reason) => {
                 self.tracker.note_malformed();
                 tracing::warn!(reason, record = raw, "OOM record not understood");
@@ -186,5 +214,11 @@ impl Reader {
 
 /// Reads the ring buffer once, without waiting: for `oom_exporter kills`.
 pub fn read_once(path: &Path) -> Result<String, String> {
-    kmsg_raw(Some(path.to_string_lossy().into_owned())).map_err(|e| explain(path, &e))
+    let mut tries = 0;
+    loop {
+        match kmsg_raw(Some(path.to_string_lossy().into_owned())) {
+            Err(error) if is_overrun(&error) && tries < 5 => tries += 1,
+            other => return other.map_err(|e| explain(path, &e)),
+        }
+    }
 }

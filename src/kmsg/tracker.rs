@@ -113,9 +113,13 @@ struct State {
     last_seq: Option<u64>,
     kills: u64,
     unattributed: u64,
-    /// Epoch times at which unattributed kills were counted: a record of a
-    /// kill from before such a time may be one of them.
-    credits: VecDeque<f64>,
+    /// Boot-relative times (µs, from /proc/uptime) at which unattributed
+    /// kills were counted: a late record of a kill from before such a time
+    /// may be one of them.
+    credits: VecDeque<u64>,
+    /// memory.oom.group repeats: the kernel counts each in `oom_kill`, but
+    /// they are one victim and one kill.
+    duplicates: u64,
     victims: HashMap<VictimKey, Victim>,
     evicted: u64,
     history: VecDeque<Entry>,
@@ -189,25 +193,38 @@ impl Tracker {
         self.lock().overruns += 1;
     }
 
+    /// The kernel printed (and counted) a victim of this event again.
+    pub fn note_duplicate(&self) {
+        self.lock().duplicates += 1;
+    }
+
+    /// After the first pass over the ring buffer: take the kernel's counter
+    /// as the baseline, so a kill listed as history is not also counted as
+    /// unattributed. Only right after start, before anything was counted.
+    pub fn rebaseline(&self, kernel_total: Option<u64>) {
+        let mut s = self.lock();
+        if !s.started && s.kills == 0 && s.deficit_since.is_none() && kernel_total.is_some() {
+            s.kernel_baseline = kernel_total;
+        }
+    }
+
     /// An OOM-looking record could not be parsed.
     pub fn note_malformed(&self) {
         self.lock().malformed += 1;
     }
 
-    /// Records a kill; `counted` is false for kills from before start.
-    pub fn record(&self, mut kill: Kill, boot_time: Option<f64>, counted: bool) {
+    /// Records a kill that happened at `epoch` (wall clock); `counted` is
+    /// false for kills from before start.
+    pub fn record(&self, mut kill: Kill, epoch: f64, counted: bool) {
         let limits = self.limits;
         let mut s = self.lock();
-        let epoch = match (boot_time, kill.boot_usec) {
-            (Some(boot), Some(usec)) => boot + usec as f64 / 1e6,
-            _ => timefmt::now_epoch(),
-        };
-        if kill.time.is_none() && boot_time.is_some() {
+        if kill.time.is_none() {
             kill.time = Some(timefmt::rfc3339(epoch));
         }
         s.last_kill = Some(s.last_kill.map_or(epoch, |l| l.max(epoch)));
         if counted {
-            if let Some(i) = s.credits.iter().position(|&at| epoch <= at) {
+            let usec = kill.boot_usec.unwrap_or(u64::MAX);
+            if let Some(i) = s.credits.iter().position(|&at| usec <= at) {
                 s.credits.remove(i);
             } else {
                 s.kills += 1;
@@ -246,7 +263,8 @@ impl Tracker {
     }
 
     /// Compares with the kernel's own counter; see the module docs.
-    pub fn reconcile(&self, kernel_total: Option<u64>, now: Instant) {
+    /// `uptime_usec` is the boot-relative time now.
+    pub fn reconcile(&self, kernel_total: Option<u64>, uptime_usec: Option<u64>, now: Instant) {
         let grace = self.limits.grace;
         let mut s = self.lock();
         let Some(kernel_total) = kernel_total else {
@@ -257,7 +275,7 @@ impl Tracker {
             return;
         };
         let kernel_delta = kernel_total.saturating_sub(base);
-        let explained = s.kills;
+        let explained = s.kills + s.duplicates;
         let deficit = kernel_delta.saturating_sub(explained);
         if deficit == 0 {
             s.deficit_since = None;
@@ -268,7 +286,7 @@ impl Tracker {
             Some(since) if now.duration_since(since) >= grace => {
                 s.kills += deficit;
                 s.unattributed += deficit;
-                let at = timefmt::now_epoch();
+                let at = uptime_usec.unwrap_or(0);
                 s.credits
                     .extend(std::iter::repeat_n(at, deficit.min(MAX_CREDITS) as usize));
                 let excess = s.credits.len().saturating_sub(MAX_CREDITS as usize);
@@ -334,7 +352,7 @@ mod tests {
     #[test]
     fn history_is_not_counted() {
         let t = Tracker::new(Limits::default(), Some(5));
-        t.record(kill(1, "old"), Some(1000.0), false);
+        t.record(kill(1, "old"), 1001.0, false);
         let s = t.snapshot();
         assert_eq!(s.kills, 0);
         assert!(s.victims.is_empty());
@@ -355,7 +373,7 @@ mod tests {
         };
         let t = Tracker::new(limits, None);
         for (i, comm) in ["a", "b", "a", "c"].iter().enumerate() {
-            t.record(kill(i as u32 + 10, comm), None, true);
+            t.record(kill(i as u32 + 10, comm), 1.0, true);
         }
         let s = t.snapshot();
         assert_eq!(s.kills, 4);
@@ -375,7 +393,7 @@ mod tests {
             ..Limits::default()
         };
         let t = Tracker::new(limits, None);
-        t.record(kill(1, "a"), None, true);
+        t.record(kill(1, "a"), 1.0, true);
         let s = t.snapshot();
         assert_eq!(s.kills, 1);
         assert!(s.victims.is_empty());
@@ -386,30 +404,72 @@ mod tests {
     fn kernel_counter_fills_gaps_after_the_grace_period_only() {
         let t = Tracker::new(Limits::default(), Some(10));
         let t0 = Instant::now();
+        let up = Some(100_000_000); // 100 s after boot
         // The kernel counted a kill; its record is still being printed.
-        t.reconcile(Some(11), t0);
+        t.reconcile(Some(11), up, t0);
         assert_eq!(t.snapshot().kills, 0);
         // The record arrives: no deficit any more.
-        t.record(kill(1, "a"), None, true);
-        t.reconcile(Some(11), t0 + Duration::from_secs(10));
+        t.record(kill(1, "a"), 1.0, true);
+        t.reconcile(Some(11), up, t0 + Duration::from_secs(10));
         assert_eq!(t.snapshot().kills, 1);
         // A kill whose record was lost: counted once the grace period passes.
-        t.reconcile(Some(12), t0 + Duration::from_secs(11));
+        t.reconcile(Some(12), up, t0 + Duration::from_secs(11));
         assert_eq!(t.snapshot().kills, 1);
-        t.reconcile(Some(12), t0 + Duration::from_secs(17));
+        t.reconcile(Some(12), up, t0 + Duration::from_secs(17));
         let s = t.snapshot();
         assert_eq!((s.kills, s.unattributed), (2, 1));
         // Its record turns up after all (it happened at boot + 1 s, long
         // before the deficit was counted): attributed, not counted again.
-        t.record(kill(2, "late"), Some(0.0), true);
+        t.record(kill(2, "late"), 1.0, true);
         let s = t.snapshot();
         assert_eq!(s.kills, 2);
         assert!(s.victims.iter().any(|(k, _, _)| k.comm == "late"));
-        t.reconcile(Some(12), t0 + Duration::from_secs(30));
+        t.reconcile(Some(12), up, t0 + Duration::from_secs(30));
         assert_eq!(t.snapshot().kills, 2);
-        // A new kill after that is counted normally.
-        t.record(kill(3, "new"), None, true);
+        // A new kill after that (its record is stamped after the credit) is
+        // counted normally.
+        let mut new = kill(3, "new");
+        new.boot_usec = Some(200_000_000);
+        t.record(new, 2.0, true);
         assert_eq!(t.snapshot().kills, 3);
+    }
+
+    #[test]
+    fn oom_group_repeats_are_not_unattributed_kills() {
+        // Sample 04: one victim printed twice; the kernel's counter rose by 2.
+        let log = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/kmsg/04-aks-k8s-cgroupv2-oom-group-duplicate-kill.txt"
+        ))
+        .unwrap();
+        let t = Tracker::new(Limits::default(), Some(100));
+        let mut parser = crate::kmsg::oom::Parser::new();
+        for line in crate::kmsg::input::lines(&log) {
+            match parser.feed(&line) {
+                crate::kmsg::oom::Outcome::Kill(k) => t.record(*k, 1.0, true),
+                crate::kmsg::oom::Outcome::Duplicate(_) => t.note_duplicate(),
+                _ => {}
+            }
+        }
+        let t0 = Instant::now();
+        t.reconcile(Some(102), Some(1), t0);
+        t.reconcile(Some(102), Some(1), t0 + Duration::from_secs(6));
+        let s = t.snapshot();
+        assert_eq!((s.kills, s.unattributed), (1, 0));
+    }
+
+    #[test]
+    fn rebaseline_only_before_anything_is_counted() {
+        let t = Tracker::new(Limits::default(), Some(5));
+        t.rebaseline(Some(7));
+        t.mark_started();
+        t.reconcile(Some(7), Some(1), Instant::now());
+        assert_eq!(t.snapshot().kills, 0);
+        t.rebaseline(Some(9)); // too late: ignored
+        let t0 = Instant::now();
+        t.reconcile(Some(9), Some(1), t0);
+        t.reconcile(Some(9), Some(1), t0 + Duration::from_secs(6));
+        assert_eq!(t.snapshot().kills, 2);
     }
 
     #[test]
@@ -429,7 +489,7 @@ mod tests {
         };
         let t = Tracker::new(limits, None);
         for pid in 1..=10 {
-            t.record(kill(pid, "x"), None, true);
+            t.record(kill(pid, "x"), 1.0, true);
         }
         let recent: Vec<u32> = t.recent(100).iter().map(|e| e.kill.pid).collect();
         assert_eq!(recent, [10, 9, 8]);

@@ -287,3 +287,12 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Serialises the tests that cause OOM kills, flood the kernel log, or
+/// assert kill counts that a concurrent kill would change.
+pub fn kernel_lock() -> std::sync::MutexGuard<'static, ()> {
+    static KERNEL: Mutex<()> = Mutex::new(());
+    KERNEL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -68,3 +68,24 @@ proptest! {
         prop_assert!(oom::kills_in_log(&log).len() <= kill_lines(&log));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Whatever the kills, the tracker keeps at most its limits.
+    #[test]
+    fn tracker_memory_is_bounded(kills in prop::collection::vec((0u32..500, "[a-z]{1,15}", any::<bool>()), 0..3000)) {
+        use oom_exporter::kmsg::tracker::{Limits, Tracker};
+        let limits = Limits { max_victims: 10, history: 20, ..Limits::default() };
+        let t = Tracker::new(limits, None);
+        for (pid, comm, counted) in kills {
+            let line = format!("3,1,1,-;Memory cgroup out of memory: Killed process {pid} ({comm}) total-vm:1kB");
+            for k in oom::kills_in_log(&line) {
+                t.record(k, 1.0, counted);
+            }
+        }
+        let s = t.snapshot();
+        prop_assert!(s.victims.len() <= 10);
+        prop_assert!(t.recent(usize::MAX).len() <= 20);
+    }
+}

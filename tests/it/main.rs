@@ -11,6 +11,7 @@ mod helpers;
 mod http;
 mod kills_cmd;
 mod kmsg_fuzz;
+mod kmsg_reader;
 mod kmsg_samples;
 mod memcg;
 mod oom_kill;

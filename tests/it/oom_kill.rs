@@ -5,14 +5,10 @@
 
 use std::io::Write;
 use std::process::Command;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Exporter, require_root, sample};
+use crate::helpers::{Exporter, kernel_lock, require_root, sample};
 use crate::memcg::MemCgroup;
-
-/// Serialises the tests that cause kills or flood the kernel log.
-static KERNEL: Mutex<()> = Mutex::new(());
 
 fn start() -> Exporter {
     let e = Exporter::start(&[]);
@@ -58,9 +54,7 @@ fn real_oom_kill_counted_once_attributed_listed_and_not_recounted_after_restart(
     if !require_root("create a memory cgroup and cause an OOM kill") {
         return;
     }
-    let _kernel = KERNEL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _kernel = kernel_lock();
     let cg = MemCgroup::new("kill");
     let e = start();
     assert_eq!(kills(&e.metrics()), 0.0, "oom_kills_total starts at 0");
@@ -155,9 +149,7 @@ fn kill_while_the_exporter_is_stopped_and_the_ring_buffer_overruns_is_still_coun
     if !require_root("stop the exporter, cause an OOM kill and flood /dev/kmsg") {
         return;
     }
-    let _kernel = KERNEL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _kernel = kernel_lock();
     let cg = MemCgroup::new("overrun");
     let e = start();
     let pid = e.child.id().to_string();
@@ -209,9 +201,7 @@ fn without_kmsg_kills_are_still_counted_from_the_kernel_counter() {
     if !require_root("cause an OOM kill") {
         return;
     }
-    let _kernel = KERNEL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _kernel = kernel_lock();
     let cg = MemCgroup::new("nokmsg");
     let e = Exporter::start(&["--path.kmsg=/nonexistent/kmsg"]);
     let log = e.wait_log("kmsg reader down");

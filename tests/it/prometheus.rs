@@ -123,11 +123,18 @@ fn prometheus_scrapes_values_that_match_proc() {
         return;
     }
     let exporter = Exporter::start(&[]);
-    let psi = std::path::Path::new("/proc/pressure/memory").exists();
-    let (mem_before, cpu_before) = (
-        psi_total_seconds("memory", "some"),
-        psi_total_seconds("cpu", "some"),
-    );
+    // Absent before 4.20; EOPNOTSUPP when booted with psi=0.
+    let psi = std::fs::read_to_string("/proc/pressure/memory").is_ok()
+        && std::fs::read_to_string("/proc/pressure/cpu").is_ok();
+    let (mem_before, cpu_before) = if psi {
+        (
+            psi_total_seconds("memory", "some"),
+            psi_total_seconds("cpu", "some"),
+        )
+    } else {
+        eprintln!("this kernel has no readable PSI: the PSI part of the check is skipped");
+        (0.0, 0.0)
+    };
     let prometheus = Prometheus::start(exporter.addr);
     let deadline = Instant::now() + Duration::from_secs(60);
 
