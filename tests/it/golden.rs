@@ -20,6 +20,11 @@ fn stable(metrics: &str) -> String {
 }
 
 fn check(tree: &str, extra: &[&str]) {
+    check_as(tree, tree, extra);
+}
+
+/// Like [`check`], with the golden file named `name`.
+fn check_as(tree: &str, name: &str, extra: &[&str]) {
     // The kmsg collector reads the live /dev/kmsg, not the fixture tree.
     let extra: Vec<&str> = extra
         .iter()
@@ -33,7 +38,7 @@ fn check(tree: &str, extra: &[&str]) {
         .collect();
     let exporter = Exporter::start(&args);
     let got = stable(&exporter.metrics());
-    let path = repo().join("tests/golden").join(format!("{tree}.prom"));
+    let path = repo().join("tests/golden").join(format!("{name}.prom"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &got).unwrap();
@@ -96,5 +101,28 @@ fn golden_hugepages_in_bytes() {
     check(
         "linux-hugepages",
         &["--collector.disable-defaults", "--collector.meminfo"],
+    );
+}
+
+#[test]
+fn golden_processes_top_n() {
+    check(
+        "processes",
+        &["--collector.disable-defaults", "--collector.process"],
+    );
+}
+
+#[test]
+fn golden_processes_include_exclude() {
+    check_as(
+        "processes",
+        "processes-include-exclude",
+        &[
+            "--collector.disable-defaults",
+            "--collector.process",
+            "--collector.process.top-n=5",
+            "--collector.process.include=^(postgres|sshd)$",
+            "--collector.process.exclude=^excluded",
+        ],
     );
 }

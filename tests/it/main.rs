@@ -15,5 +15,6 @@ mod kmsg_reader;
 mod kmsg_samples;
 mod memcg;
 mod oom_kill;
+mod process;
 mod prometheus;
 mod promtool;

@@ -43,7 +43,7 @@ fn promtool_check_metrics_is_clean_on_every_fixture() {
     if require_tool("promtool", "lint /metrics").is_none() {
         return;
     }
-    for tree in ["linux-6.18-swap-in-use", "linux-4.x-no-psi"] {
+    for tree in ["linux-6.18-swap-in-use", "linux-4.x-no-psi", "processes"] {
         let procfs = format!("--path.procfs={}", fixture(tree).display());
         let e = Exporter::start(&[&procfs]);
         let (ok, report) = lint(&e.metrics());

@@ -1,0 +1,200 @@
+//! The process collector on the live /proc and on a fixture tree.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{BIN, Exporter, copy_fixture, fixture, require_root, sample};
+
+/// A child that holds about 64 MiB and sleeps; killed on drop.
+struct Hog(Child);
+
+impl Hog {
+    fn start(adj: i32) -> Self {
+        let child = Command::new("perl")
+            .args(["-e", "$x = 'a' x 64_000_000; sleep 120"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("perl (Debian's perl-base) is needed");
+        let pid = child.id();
+        std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).unwrap();
+        // Wait until the memory is touched and the size settles.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut last = 0;
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            let rss = vm_rss(pid);
+            if rss >= 60 * 1024 * 1024 && rss == last {
+                break;
+            }
+            assert!(Instant::now() < deadline, "hog never settled (RSS {rss})");
+            last = rss;
+        }
+        Self(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Hog {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn vm_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The value of the first sample of `family` whose labels contain `pid="N"`.
+fn for_pid(metrics: &str, family: &str, pid: u32) -> Option<f64> {
+    let needle = format!("pid=\"{pid}\"");
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{family}{{")) && l.contains(&needle))
+        .find_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+}
+
+#[test]
+fn a_process_with_oom_score_adj_1000_is_the_next_victim() {
+    let hog = Hog::start(1000);
+    let pid = hog.pid();
+    let e = Exporter::start(&["--collector.disable-defaults", "--collector.process"]);
+    let m = e.metrics();
+    let score: f64 = std::fs::read_to_string(format!("/proc/{pid}/oom_score"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(score >= 1000.0, "oom_score {score}");
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("oom_process_next_victim_info{")
+                && l.contains(&format!("pid=\"{pid}\""))),
+        "pid {pid} is not the next victim:\n{}",
+        m.lines()
+            .filter(|l| l.contains("next_victim") || l.starts_with("oom_process_score{"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let reported = for_pid(&m, "oom_process_score", pid).unwrap();
+    assert!(
+        (reported - score).abs() <= 5.0,
+        "score {reported} vs {score}"
+    );
+    assert_eq!(for_pid(&m, "oom_process_score_adj", pid), Some(1000.0));
+    assert_eq!(sample(&m, "oom_process_max_score"), Some(reported));
+    let rss = for_pid(&m, "oom_process_resident_memory_bytes", pid).unwrap();
+    let now = vm_rss(pid) as f64;
+    assert!(
+        rss >= 60.0 * 1024.0 * 1024.0 && (rss - now).abs() < now * 0.1,
+        "RSS {rss} vs {now}"
+    );
+    assert!(for_pid(&m, "oom_process_resident_anon_bytes", pid).unwrap() >= 60.0 * 1024.0 * 1024.0);
+
+    // Gone from the next scrape once it exits: no stale series.
+    drop(hog);
+    let m = e.metrics();
+    assert!(
+        !m.contains(&format!("pid=\"{pid}\"")),
+        "stale series for {pid}"
+    );
+}
+
+#[test]
+fn an_included_process_is_reported_outside_the_top_n() {
+    let mut sleeper = Command::new("sleep").arg("123.4567").spawn().unwrap();
+    let pid = sleeper.id();
+    std::fs::write(format!("/proc/{pid}/oom_score_adj"), "-900").unwrap_or(());
+    let e = Exporter::start(&[
+        "--collector.disable-defaults",
+        "--collector.process",
+        "--collector.process.top-n=1",
+        r"--collector.process.include=^sleep 123\.4567$",
+    ]);
+    let m = e.metrics();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(
+        for_pid(&m, "oom_process_score", pid).is_some(),
+        "included pid {pid} missing"
+    );
+    let reported = m
+        .lines()
+        .filter(|l| l.starts_with("oom_process_score{"))
+        .count();
+    assert_eq!(reported, 2, "top 1 plus the included one");
+}
+
+#[test]
+fn top_command_prints_the_ranking() {
+    let out = Command::new(BIN)
+        .arg(format!("--path.procfs={}", fixture("processes").display()))
+        .args(["top", "-n", "3"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].contains("OOM_SCORE") && lines[0].contains("CGROUP"));
+    for (line, (pid, comm, score)) in lines[1..].iter().zip([
+        (1100, "java", 1999),
+        (2005, "excluded-job", 1500),
+        (1011, "worker-11", 707),
+    ]) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            (cells[0], cells[1], cells[3]),
+            (pid.to_string().as_str(), comm, score.to_string().as_str()),
+            "{line}"
+        );
+    }
+    assert!(lines[1].contains("7812.5MiB"), "{}", lines[1]);
+}
+
+#[test]
+fn unreadable_processes_are_counted_and_said_once() {
+    if !require_root("run the exporter as another user against mode-000 files") {
+        return;
+    }
+    let dir = copy_fixture("processes");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for pid in ["3000", "3001"] {
+        let file = dir.path().join(pid).join("oom_score");
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let mut cmd = Command::new(BIN);
+    cmd.uid(65534).gid(65534);
+    let e = Exporter::start_with(
+        cmd,
+        &[
+            &format!("--path.procfs={}", dir.path().display()),
+            "--collector.disable-defaults",
+            "--collector.process",
+        ],
+    );
+    for _ in 0..3 {
+        let m = e.metrics();
+        assert_eq!(sample(&m, "oom_process_scan_denied"), Some(2.0));
+        assert_eq!(
+            sample(&m, "oom_scrape_collector_success{collector=\"process\"}"),
+            Some(1.0)
+        );
+    }
+    let log = e.wait_log("permission denied");
+    assert_eq!(
+        log.matches("some processes are unreadable").count(),
+        1,
+        "{log}"
+    );
+}
