@@ -39,7 +39,7 @@ pub struct Proc {
     /// Memory cgroup path, if known.
     pub cgroup: Option<String>,
     pub owner: container::Owner,
-    /// Reported because it matched `include`, not because of its rank.
+    /// Matches `include`: a process the user marked critical.
     pub included: bool,
 }
 
@@ -191,7 +191,7 @@ impl Scanner {
                 }
                 break;
             }
-            let proc = match self.details(pid, score, included && !rank_slot) {
+            let proc = match self.details(pid, score, included) {
                 Read::Ok(Some(p)) => p,
                 Read::Ok(None) | Read::Gone => continue,
                 Read::Denied => {

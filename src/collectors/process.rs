@@ -5,7 +5,7 @@
 //!
 //! Series are built fresh from each scan, so a process that exits or drops
 //! out of the top N is gone from the next scrape. Per scrape there are at
-//! most `7 x (top-n + include-max) + 5` series from this collector.
+//! most `8 x (top-n + include-max) + 5` series from this collector.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -145,6 +145,19 @@ impl Collector for Process {
                 .collect();
             out.gauges(name, help, unit, &samples)?;
         }
+        let critical: Vec<(Labels<'_>, i64)> = scan
+            .procs
+            .iter()
+            .zip(&label_refs)
+            .filter(|(p, _)| p.included)
+            .map(|(_, l)| (&l[..], 1))
+            .collect();
+        out.gauges(
+            "process_included",
+            "1 for a reported process matching --collector.process.include: a critical service to keep protected",
+            None,
+            &critical,
+        )?;
         out.gauge(
             "processes_scanned",
             "Processes whose oom_score was read in the last scan",
