@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod alerting;
 mod alerts;
 mod bad_input;
 mod golden;
@@ -17,5 +18,5 @@ mod kmsg_samples;
 mod memcg;
 mod oom_kill;
 mod process;
-mod prometheus;
+pub mod prometheus;
 mod promtool;

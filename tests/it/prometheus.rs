@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{Exporter, free_port, request, require_tool};
 
-struct Prometheus {
+pub struct Prometheus {
     child: Child,
     addr: SocketAddr,
     _dir: tempfile::TempDir,
@@ -21,17 +21,19 @@ impl Drop for Prometheus {
 }
 
 impl Prometheus {
+    /// Scrapes `target` every second as job `oom`.
     fn start(target: SocketAddr) -> Self {
+        Self::start_with(&format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+             scrape_configs:\n  - job_name: oom\n    static_configs:\n      - targets: ['{target}']\n"
+        ))
+    }
+
+    /// Runs with the given configuration file contents.
+    pub fn start_with(config_text: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-                 scrape_configs:\n  - job_name: oom\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .unwrap();
+        std::fs::write(&config, config_text).unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
         let child = Command::new("prometheus")
@@ -52,12 +54,12 @@ impl Prometheus {
         }
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
     }
 
     /// The single value of an instant query, once Prometheus has one.
-    fn query_until(&self, promql: &str, deadline: Instant) -> f64 {
+    pub fn query_until(&self, promql: &str, deadline: Instant) -> f64 {
         loop {
             if let Some(v) = self.query(promql) {
                 return v;
@@ -71,7 +73,19 @@ impl Prometheus {
         }
     }
 
-    fn query(&self, promql: &str) -> Option<f64> {
+    /// The raw `data` of an instant query, or why it failed.
+    pub fn query_data(&self, promql: &str) -> Result<serde_json::Value, String> {
+        let path = format!("/api/v1/query?query={}", encode(promql));
+        let r = request(self.addr, "GET", &path, &[]);
+        let v: serde_json::Value =
+            serde_json::from_str(&r.body).map_err(|e| format!("{e}: {}", r.body))?;
+        if r.status != 200 {
+            return Err(format!("{}: {}", r.status, v["error"]));
+        }
+        Ok(v["data"].clone())
+    }
+
+    pub fn query(&self, promql: &str) -> Option<f64> {
         let path = format!("/api/v1/query?query={}", encode(promql));
         let Ok(stream) = std::net::TcpStream::connect(self.addr) else {
             return None;
