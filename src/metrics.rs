@@ -70,6 +70,21 @@ impl<'a, 'e> MetricWriter<'a, 'e> {
         if samples.is_empty() {
             return Ok(());
         }
+        self.gauges_declared(name, help, unit, samples)
+    }
+
+    /// Like [`MetricWriter::gauges`], but HELP and TYPE are written even
+    /// without samples (see [`MetricWriter::counters_declared`]).
+    pub fn gauges_declared<V>(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<Unit>,
+        samples: &[(Labels<'_>, V)],
+    ) -> fmt::Result
+    where
+        V: EncodeGaugeValue + fmt::Debug + Send + Sync + Copy,
+    {
         let mut enc =
             self.encoder
                 .encode_descriptor(name, help, unit.as_ref(), MetricType::Gauge)?;
@@ -93,6 +108,23 @@ impl<'a, 'e> MetricWriter<'a, 'e> {
         if samples.is_empty() {
             return Ok(());
         }
+        self.counters_declared(name, help, unit, samples)
+    }
+
+    /// Like [`MetricWriter::counters`], but the family's HELP and TYPE are
+    /// written even without samples: for families that are empty until
+    /// something happens (victims of OOM kills), so the exposition always
+    /// documents them.
+    pub fn counters_declared<V>(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<Unit>,
+        samples: &[(Labels<'_>, V)],
+    ) -> fmt::Result
+    where
+        V: EncodeCounterValue + fmt::Debug + Send + Sync + Copy,
+    {
         let mut enc =
             self.encoder
                 .encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;

@@ -74,13 +74,13 @@ impl Collector for Kmsg {
             .zip(&s.victims)
             .map(|(l, (_, _, t))| (&l[..], *t))
             .collect();
-        out.counters(
+        out.counters_declared(
             "victim_kills",
             "OOM kills since start by victim (comm, memory cgroup, constraint, pod, container, systemd unit); capped and aged out, see --collector.kmsg.max-victims",
             None,
             &counts,
         )?;
-        out.gauges(
+        out.gauges_declared(
             "victim_last_kill_timestamp",
             "Wall-clock time of the victim series' last OOM kill",
             metrics::seconds(),

@@ -8,28 +8,30 @@
 
 use crate::helpers::{Exporter, fixture, repo};
 
-fn stable(metrics: &str) -> String {
+fn stable(metrics: &str, volatile: &[&str]) -> String {
     metrics
         .lines()
         .filter(|l| {
             !l.starts_with("oom_scrape_collector_duration_seconds{")
                 && !l.starts_with("oom_exporter_build_info{")
+                && !volatile.iter().any(|v| l.starts_with(v))
         })
         .map(|l| format!("{l}\n"))
         .collect()
 }
 
 fn check(tree: &str, extra: &[&str]) {
-    check_as(tree, tree, extra);
+    check_as(tree, tree, extra, &[]);
 }
 
 /// Like [`check`], with the golden file named `name`.
-fn check_as(tree: &str, name: &str, extra: &[&str]) {
-    // The kmsg collector reads the live /dev/kmsg, not the fixture tree.
+fn check_as(tree: &str, name: &str, extra: &[&str], volatile: &[&str]) {
+    // The kmsg collector reads the live /dev/kmsg unless told otherwise.
+    let kmsg_given = extra.iter().any(|a| a.starts_with("--path.kmsg"));
     let extra: Vec<&str> = extra
         .iter()
         .copied()
-        .chain(["--no-collector.kmsg"])
+        .chain((!kmsg_given).then_some("--no-collector.kmsg"))
         .collect();
     let extra = extra.as_slice();
     let procfs = format!("--path.procfs={}", fixture(tree).display());
@@ -37,7 +39,10 @@ fn check_as(tree: &str, name: &str, extra: &[&str]) {
         .chain(extra.iter().copied())
         .collect();
     let exporter = Exporter::start(&args);
-    let got = stable(&exporter.metrics());
+    if kmsg_given {
+        exporter.wait_log("kmsg reader up");
+    }
+    let got = stable(&exporter.metrics(), volatile);
     let path = repo().join("tests/golden").join(format!("{name}.prom"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -123,6 +128,46 @@ fn golden_processes_include_exclude() {
             "--collector.process.top-n=5",
             "--collector.process.include=^(postgres|sshd)$",
             "--collector.process.exclude=^excluded",
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn golden_kmsg_history() {
+    // Raw records of four real kills (samples 05-08), all "before start".
+    let dir = tempfile::tempdir().unwrap();
+    let kmsg = dir.path().join("kmsg");
+    let mut records = String::new();
+    for n in ["05-", "06-", "07-", "08-"] {
+        let file = std::fs::read_dir(repo().join("tests/fixtures/kmsg"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(n))
+            .unwrap();
+        let text = std::fs::read_to_string(file).unwrap();
+        records.extend(
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| format!("{l}\n")),
+        );
+    }
+    std::fs::write(&kmsg, records).unwrap();
+    check_as(
+        "linux-6.18-psi-zswap",
+        "kmsg-history",
+        &[
+            "--collector.disable-defaults",
+            "--collector.kmsg",
+            &format!("--path.kmsg={}", kmsg.display()),
+        ],
+        // A file ends, so the reader goes down and reconnects: its state
+        // flaps; the last kill's time comes from the wall clock here (the
+        // fixture has no uptime).
+        &[
+            "oom_kmsg_up ",
+            "oom_scrape_collector_success{",
+            "oom_last_kill_timestamp_seconds ",
         ],
     );
 }
