@@ -136,4 +136,14 @@ fn a_real_oom_kill_reaches_alertmanager_within_a_minute() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+
+    // Against the same Prometheus, every dashboard query returns data.
+    for q in crate::dashboards::all_queries() {
+        let concrete = crate::dashboards::concrete(&q);
+        let data = prometheus
+            .query_data(&concrete)
+            .unwrap_or_else(|e| panic!("{concrete}: {e}"));
+        let series = data["result"].as_array().map_or(0, Vec::len);
+        assert!(series > 0, "dashboard query returned no data: {concrete}");
+    }
 }

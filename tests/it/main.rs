@@ -8,6 +8,7 @@
 mod alerting;
 mod alerts;
 mod bad_input;
+pub mod dashboards;
 mod golden;
 mod helpers;
 mod http;
