@@ -2,6 +2,12 @@
 use std::process::Command;
 
 fn main() {
+    // A container build has no .git: it passes the revision in instead.
+    if let Ok(revision) = std::env::var("OOM_EXPORTER_REVISION") {
+        println!("cargo:rustc-env=OOM_EXPORTER_REVISION={revision}");
+        println!("cargo:rerun-if-env-changed=OOM_EXPORTER_REVISION");
+        return;
+    }
     let revision = Command::new("git")
         .args(["describe", "--always", "--dirty", "--abbrev=12"])
         .output()

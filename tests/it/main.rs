@@ -9,6 +9,7 @@ mod alerting;
 mod alerts;
 mod bad_input;
 pub mod dashboards;
+mod deploy;
 mod golden;
 mod helpers;
 mod http;

@@ -1,0 +1,402 @@
+//! Deployment files, checked offline (there is no Docker engine or
+//! Kubernetes cluster here): the systemd unit with `systemd-analyze verify`,
+//! the Kubernetes manifests against the Kubernetes schemas
+//! (`kubernetes-validate`) plus structural checks of the custom resources,
+//! the generated PrometheusRule and dashboards ConfigMap for drift, the
+//! compose demo's files with promtool and amtool, the Dockerfile's shape;
+//! and, live, the privilege model: an unprivileged user with only
+//! CAP_SYSLOG counts a real OOM kill with its victim.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::helpers::{BIN, Exporter, kernel_lock, repo, require_root, require_tool, sample};
+use crate::memcg::MemCgroup;
+
+fn output(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn yaml_docs(path: &Path) -> Vec<Yaml> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn systemd_unit_verifies_and_keeps_least_privilege() {
+    let unit = std::fs::read_to_string(repo().join("deploy/systemd/oom_exporter.service")).unwrap();
+    for directive in [
+        "User=oom_exporter",
+        "AmbientCapabilities=CAP_SYSLOG",
+        "CapabilityBoundingSet=CAP_SYSLOG",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "OOMScoreAdjust=-900",
+        "MemoryMax=64M",
+        "Restart=on-failure",
+        "DeviceAllow=/dev/kmsg r",
+    ] {
+        assert!(
+            unit.lines().any(|l| l == directive),
+            "unit lacks {directive}"
+        );
+    }
+    // These would hide /dev/kmsg or other processes from the exporter.
+    for forbidden in [
+        "ProtectKernelLogs=yes",
+        "PrivateDevices=yes",
+        "ProtectProc=invisible",
+        "ProcSubset=pid",
+    ] {
+        assert!(!unit.contains(forbidden), "unit has {forbidden}");
+    }
+    if require_tool("systemd-analyze", "verify the systemd unit").is_none() {
+        return;
+    }
+    // verify needs ExecStart to exist: point it at the binary under test.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("oom_exporter.service");
+    std::fs::write(&copy, unit.replace("/usr/local/bin/oom_exporter", BIN)).unwrap();
+    let (ok, text) = output(Command::new("systemd-analyze").arg("verify").arg(&copy));
+    assert!(
+        ok && text.trim().is_empty(),
+        "systemd-analyze verify:\n{text}"
+    );
+}
+
+/// The kustomization rendered the way `kubectl kustomize` does for a plain
+/// resource list with a namespace: every resource, namespaced.
+fn rendered_kustomization() -> Vec<Yaml> {
+    let dir = repo().join("deploy/kubernetes");
+    let k = &yaml_docs(&dir.join("kustomization.yaml"))[0];
+    let namespace = k["namespace"].as_str().unwrap().to_owned();
+    let mut docs = Vec::new();
+    for r in k["resources"].as_vec().unwrap() {
+        for mut doc in yaml_docs(&dir.join(r.as_str().unwrap())) {
+            if doc["kind"].as_str() != Some("Namespace")
+                && let Yaml::Hash(meta) = &mut doc
+                && let Some(Yaml::Hash(m)) = meta.get_mut(&Yaml::String("metadata".into()))
+            {
+                m.insert(
+                    Yaml::String("namespace".into()),
+                    Yaml::String(namespace.clone()),
+                );
+            }
+            docs.push(doc);
+        }
+    }
+    docs
+}
+
+fn find<'a>(docs: &'a [Yaml], kind: &str) -> &'a Yaml {
+    docs.iter()
+        .find(|d| d["kind"].as_str() == Some(kind))
+        .unwrap_or_else(|| panic!("no {kind}"))
+}
+
+#[test]
+fn kubernetes_manifests_validate_against_the_schemas() {
+    let docs = rendered_kustomization();
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    for kind in [
+        "Namespace",
+        "ServiceAccount",
+        "DaemonSet",
+        "Service",
+        "PodMonitor",
+        "PrometheusRule",
+        "ConfigMap",
+    ] {
+        assert!(
+            kinds.contains(&kind),
+            "kustomization lacks a {kind}: {kinds:?}"
+        );
+    }
+    // The DaemonSet's least privilege and survival settings.
+    let ds = find(&docs, "DaemonSet");
+    let pod = &ds["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(
+        pod["priorityClassName"].as_str(),
+        Some("system-node-critical")
+    );
+    assert_eq!(pod["tolerations"][0]["operator"].as_str(), Some("Exists"));
+    assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+    assert_eq!(
+        c["securityContext"]["readOnlyRootFilesystem"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        c["securityContext"]["allowPrivilegeEscalation"].as_bool(),
+        Some(false)
+    );
+    assert_eq!(
+        c["securityContext"]["capabilities"]["drop"][0].as_str(),
+        Some("ALL")
+    );
+    assert_eq!(
+        c["securityContext"]["capabilities"]["add"]
+            .as_vec()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        c["securityContext"]["capabilities"]["add"][0].as_str(),
+        Some("SYSLOG")
+    );
+    assert_eq!(
+        c["resources"]["requests"], c["resources"]["limits"],
+        "Guaranteed QoS"
+    );
+    assert!(
+        c["args"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str() == Some("--path.procfs=/host/proc"))
+    );
+    for m in c["volumeMounts"].as_vec().unwrap() {
+        assert_eq!(m["readOnly"].as_bool(), Some(true), "{m:?}");
+    }
+    // Custom resources, structurally: the PodMonitor selects the pods and
+    // their port; the PrometheusRule carries the rules.
+    let pm = find(&docs, "PodMonitor");
+    assert_eq!(pm["apiVersion"].as_str(), Some("monitoring.coreos.com/v1"));
+    assert_eq!(
+        pm["spec"]["selector"]["matchLabels"],
+        ds["spec"]["template"]["metadata"]["labels"]
+    );
+    assert_eq!(
+        pm["spec"]["podMetricsEndpoints"][0]["port"],
+        c["ports"][0]["name"]
+    );
+    let pr = find(&docs, "PrometheusRule");
+    assert_eq!(pr["apiVersion"].as_str(), Some("monitoring.coreos.com/v1"));
+    let rules: usize = pr["spec"]["groups"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|g| g["rules"].as_vec().unwrap().len())
+        .sum();
+    assert!(rules >= 14, "{rules} rules");
+    let cm = find(&docs, "ConfigMap");
+    assert_eq!(
+        cm["metadata"]["labels"]["grafana_dashboard"].as_str(),
+        Some("1")
+    );
+    for (_, json) in cm["data"].as_hash().unwrap() {
+        serde_json::from_str::<serde_json::Value>(json.as_str().unwrap()).unwrap();
+    }
+
+    // Core kinds against the Kubernetes 1.31 schemas.
+    let Some(tool) = require_tool(
+        "kubernetes-validate",
+        "validate the manifests against the Kubernetes schemas",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (i, doc) in docs.iter().enumerate() {
+        if doc["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("monitoring.coreos.com"))
+        {
+            continue;
+        }
+        let mut text = String::new();
+        yaml_rust2::YamlEmitter::new(&mut text).dump(doc).unwrap();
+        let file = dir.path().join(format!("{i}.yaml"));
+        std::fs::write(&file, text).unwrap();
+        let (ok, out) = output(
+            Command::new(&tool)
+                .args(["--strict", "-k", "1.31.0"])
+                .arg(&file),
+        );
+        assert!(ok, "{}: {out}", doc["kind"].as_str().unwrap_or("?"));
+    }
+}
+
+#[test]
+fn generated_prometheusrule_and_dashboards_match_the_sources() {
+    if require_tool("python3", "run deploy/kubernetes/generate.py --check").is_none() {
+        return;
+    }
+    let (ok, out) = output(
+        Command::new("python3")
+            .arg(repo().join("deploy/kubernetes/generate.py"))
+            .arg("--check"),
+    );
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn compose_demo_files_parse_and_pass_promtool_and_amtool() {
+    let compose_dir = repo().join("deploy/compose");
+    let compose = &yaml_docs(&compose_dir.join("docker-compose.yml"))[0];
+    for service in ["oom_exporter", "prometheus", "alertmanager", "grafana"] {
+        assert!(
+            !compose["services"][service].is_badvalue(),
+            "no {service} service"
+        );
+    }
+    // Mounts point at the repository's own files.
+    for (_, service) in compose["services"].as_hash().unwrap() {
+        for v in service["volumes"].as_vec().into_iter().flatten() {
+            let source = v.as_str().unwrap().split(':').next().unwrap();
+            if source.starts_with('.') {
+                assert!(compose_dir.join(source).exists(), "{source} does not exist");
+            }
+        }
+    }
+    let exporter = &compose["services"]["oom_exporter"];
+    assert_eq!(exporter["cap_add"][0].as_str(), Some("SYSLOG"));
+    assert_eq!(exporter["read_only"].as_bool(), Some(true));
+    if require_tool("promtool", "check the demo's Prometheus config").is_none() {
+        return;
+    }
+    // The layout inside the Prometheus container: the config next to alerts/.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        compose_dir.join("prometheus.yml"),
+        dir.path().join("prometheus.yml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(repo().join("alerts"), dir.path().join("alerts")).unwrap();
+    let (ok, out) = output(
+        Command::new("promtool")
+            .arg("check")
+            .arg("config")
+            .arg(dir.path().join("prometheus.yml")),
+    );
+    assert!(ok && out.contains("rules found"), "{out}");
+    if require_tool("amtool", "check the demo's Alertmanager config").is_none() {
+        return;
+    }
+    let (ok, out) = output(
+        Command::new("amtool")
+            .arg("check-config")
+            .arg(repo().join("deploy/alertmanager.yml")),
+    );
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn dockerfile_builds_in_stages_and_runs_unprivileged() {
+    let text = std::fs::read_to_string(repo().join("deploy/container/Dockerfile")).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(
+        lines.iter().filter(|l| l.starts_with("FROM ")).count() >= 2,
+        "multi-stage"
+    );
+    let user = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("USER");
+    assert!(
+        !user.starts_with('0') && !user.starts_with("root"),
+        "runs as {user}"
+    );
+    let entry = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("ENTRYPOINT "))
+        .expect("ENTRYPOINT");
+    assert!(entry.contains("--path.procfs=/host/proc"), "{entry}");
+    for l in &lines {
+        if let Some(args) = l.strip_prefix("COPY ").filter(|a| !a.starts_with("--from")) {
+            let parts: Vec<&str> = args.split_whitespace().collect();
+            for source in &parts[..parts.len() - 1] {
+                assert!(
+                    repo().join(source).exists(),
+                    "COPY {source}: not in the repository"
+                );
+            }
+        }
+    }
+}
+
+/// Runs the binary as nobody with `caps` (e.g. `+syslog`) only, through setpriv.
+fn unprivileged(caps: Option<&str>) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+    match caps {
+        Some(c) => cmd.args([
+            format!("--inh-caps={c}"),
+            format!("--ambient-caps={c}"),
+            format!("--bounding-set=-all,{c}"),
+        ]),
+        None => cmd.args([
+            "--inh-caps=-all".to_owned(),
+            "--bounding-set=-all".to_owned(),
+        ]),
+    };
+    cmd.arg(BIN);
+    cmd
+}
+
+#[test]
+fn least_privilege_counts_a_real_kill_with_and_without_cap_syslog() {
+    if !require_root("switch users, set kernel.dmesg_restrict and cause OOM kills")
+        || require_tool("setpriv", "drop privileges").is_none()
+    {
+        return;
+    }
+    let _kernel = kernel_lock();
+    struct Restore(String);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = std::fs::write("/proc/sys/kernel/dmesg_restrict", self.0.trim());
+        }
+    }
+    let _restore = Restore(std::fs::read_to_string("/proc/sys/kernel/dmesg_restrict").unwrap());
+    std::fs::write("/proc/sys/kernel/dmesg_restrict", "1").unwrap();
+    let cg = MemCgroup::new("privs");
+    let wait = |e: &Exporter, what: &str, ok: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let m = e.metrics();
+            if ok(&m) {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "{what}:\n{}", e.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    // Nobody with CAP_SYSLOG only: reads /dev/kmsg, names the victim.
+    let e = Exporter::start_with(unprivileged(Some("+syslog")), &[]);
+    wait(&e, "kmsg never up with CAP_SYSLOG", &|m| {
+        sample(m, "oom_kmsg_up") == Some(1.0)
+    });
+    let (_, status, _) = cg.hog();
+    assert_eq!(status.code(), None, "the hog should be killed: {status}");
+    let m = wait(&e, "kill not counted", &|m| {
+        sample(m, "oom_kills_total") == Some(1.0)
+    });
+    assert!(
+        m.contains(&format!("comm=\"tail\",cgroup=\"{}\"", cg.name)),
+        "victim not named"
+    );
+    drop(e);
+
+    // Nobody without it: says what is missing, still counts the kill.
+    let e = Exporter::start_with(unprivileged(None), &[]);
+    let log = e.wait_log("kmsg reader down");
+    assert!(log.contains("CAP_SYSLOG"), "{log}");
+    let (_, status, _) = cg.hog();
+    assert_eq!(status.code(), None, "the hog should be killed: {status}");
+    let m = wait(&e, "kill not counted from the kernel counter", &|m| {
+        sample(m, "oom_kills_total") == Some(1.0)
+    });
+    assert_eq!(sample(&m, "oom_kills_unattributed_total"), Some(1.0));
+    assert_eq!(sample(&m, "oom_kmsg_up"), Some(0.0));
+}
