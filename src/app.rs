@@ -1,6 +1,6 @@
 //! Wires the configuration, the registry and the HTTP server together.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use crate::http::{self, AppState};
 use crate::kmsg::reader;
 use crate::kmsg::tracker::Tracker;
 use crate::procfs::ProcFs;
+use crate::server::{self, Web};
 
 /// How long in-flight requests may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
@@ -62,30 +63,40 @@ pub async fn serve(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let web = Web::new(config.web_config.clone()).context("web configuration")?;
     let tracker = start_kmsg(config);
     let state = Arc::new(AppState {
         registry: registry(config, tracker.clone()),
         telemetry_path: config.telemetry_path.clone(),
         tracker,
+        scrapes: Arc::new(tokio::sync::Semaphore::new(config.max_requests)),
     });
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
-        })
-        .into_future();
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => return result.context("HTTP server failed"),
-        () = shutdown => {}
-    }
-    tracing::info!("shutting down");
-    let _ = stop_tx.send(true);
-    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
-        Ok(result) => result.context("HTTP server failed"),
-        Err(_) => {
-            tracing::warn!(grace = ?SHUTDOWN_GRACE, "requests still running after the grace period; closing them");
-            Ok(())
+    let reloader = tokio::spawn(watch_web_config(Arc::clone(&web)));
+    server::serve(
+        listener,
+        http::router(state),
+        web,
+        config.header_timeout,
+        shutdown,
+        SHUTDOWN_GRACE,
+    )
+    .await;
+    reloader.abort();
+    Ok(())
+}
+
+/// Reloads the web configuration on SIGHUP and when the file changes
+/// (checked every 5 s), without touching the listener.
+async fn watch_web_config(web: Arc<Web>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                web.reload("SIGHUP");
+            }
+            _ = tick.tick() => web.reload_if_changed(),
         }
     }
 }

@@ -25,6 +25,22 @@ pub struct Cli {
           default_value = DEFAULT_LISTEN, value_parser = resolve_listen_address)]
     pub listen_address: SocketAddr,
 
+    /// Web configuration (exporter-toolkit format: tls_server_config,
+    /// http_server_config.headers, basic_auth_users); reloaded on SIGHUP and
+    /// when the file changes.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config: Option<PathBuf>,
+
+    /// Scrapes served at the same time; more get 503 (0: no limit).
+    #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
+    pub max_requests: usize,
+
+    /// Time a client has to send its request headers or finish the TLS
+    /// handshake before the connection is closed (e.g. 10s).
+    #[arg(long = "web.header-timeout", value_name = "DURATION", default_value = "10s",
+          value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics",
           value_parser = parse_telemetry_path)]
@@ -297,6 +313,13 @@ impl Cli {
                 ..Default::default()
             },
             process,
+            web_config: self.web_config,
+            max_requests: if self.max_requests == 0 {
+                tokio::sync::Semaphore::MAX_PERMITS
+            } else {
+                self.max_requests
+            },
+            header_timeout: self.header_timeout,
             log: LogConfig {
                 level: self.log_level,
                 format: self.log_format,

@@ -27,6 +27,12 @@ pub struct Config {
     pub process: crate::procscan::Selection,
     /// Logging settings.
     pub log: LogConfig,
+    /// `--web.config.file`: TLS, basic auth, headers.
+    pub web_config: Option<PathBuf>,
+    /// Scrapes served at once; more get 503.
+    pub max_requests: usize,
+    /// Time a client has to send its request headers (and TLS handshake).
+    pub header_timeout: std::time::Duration,
 }
 
 /// How to log.
@@ -66,6 +72,9 @@ pub enum ConfigError {
     /// `--path.procfs` does not name a directory.
     #[error("--path.procfs {}: not a directory", .0.display())]
     ProcfsNotADirectory(PathBuf),
+    /// The web configuration file is unreadable or invalid.
+    #[error("--web.config.file {0}")]
+    WebConfig(String),
     /// Every collector is disabled.
     #[error("no collector enabled; enable at least one with --collector.<name>")]
     NoCollectors,
@@ -84,6 +93,9 @@ impl Config {
         }
         if self.collectors.is_empty() {
             return Err(ConfigError::NoCollectors);
+        }
+        if let Some(path) = &self.web_config {
+            crate::webconfig::load(path).map_err(|e| ConfigError::WebConfig(e.to_string()))?;
         }
         Ok(self)
     }

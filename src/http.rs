@@ -27,6 +27,8 @@ pub struct AppState {
     pub telemetry_path: String,
     /// The kmsg reader's state, for `/kills` (None when kmsg is disabled).
     pub tracker: Option<Arc<Tracker>>,
+    /// Scrapes allowed at once (`--web.max-requests`); more get 503.
+    pub scrapes: Arc<tokio::sync::Semaphore>,
 }
 
 /// Builds the router; tests call it directly with `tower::ServiceExt::oneshot`.
@@ -80,6 +82,13 @@ async fn kills(State(state): State<Arc<AppState>>, Query(q): Query<KillsQuery>) 
 }
 
 async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let Ok(_permit) = Arc::clone(&state.scrapes).try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many concurrent scrapes (--web.max-requests)\n",
+        )
+            .into_response();
+    };
     let openmetrics = wants_openmetrics(headers.get(header::ACCEPT));
     // Collectors do blocking file I/O: keep it off the async workers.
     let encoded = tokio::task::spawn_blocking(move || encode(&state.registry, openmetrics)).await;
@@ -155,6 +164,7 @@ mod tests {
             registry: Registry::with_prefix("oom"),
             telemetry_path: "/metrics".to_owned(),
             tracker: None,
+            scrapes: Arc::new(tokio::sync::Semaphore::new(40)),
         }))
     }
 

@@ -22,6 +22,8 @@
 //! | [`singleflight`] | one /proc scan shared by scrapes that arrive together |
 //! | [`timefmt`] | RFC 3339 formatting of wall-clock times |
 //! | [`commands`] | `oom_exporter kills`: kills in the ring buffer or a saved log |
+//! | [`webconfig`] | `--web.config.file` (exporter-toolkit format): TLS, basic auth, headers |
+//! | [`server`] | the accept loop: TLS, connection and request limits, graceful shutdown |
 //! | [`app`] | wires config, registry and server together; serves until a shutdown signal |
 
 pub mod app;
@@ -37,8 +39,10 @@ pub mod metrics;
 pub mod parse;
 pub mod procfs;
 pub mod procscan;
+pub mod server;
 pub mod singleflight;
 pub mod timefmt;
+pub mod webconfig;
 
 /// Version of this build, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
