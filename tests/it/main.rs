@@ -22,3 +22,4 @@ mod oom_kill;
 mod process;
 pub mod prometheus;
 mod promtool;
+mod web;
