@@ -23,3 +23,4 @@ mod process;
 pub mod prometheus;
 mod promtool;
 mod web;
+mod webconfig_fuzz;
