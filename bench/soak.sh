@@ -5,6 +5,7 @@
 # Usage: bench/soak.sh [DURATION]      (default 180s)
 #   OOM_EXPORTER  binary (default target/release/oom_exporter, built if missing)
 #   CONNECTIONS   wrk connections (default 16), THREADS wrk threads (default 2)
+#   OOM_ARGS      extra exporter flags, e.g. to bench only some collectors
 #
 # Reports wrk's throughput and latency percentiles, and the exporter's RSS
 # (VmRSS) after warm-up, every 30 s, and at the end, plus its peak (VmHWM).
@@ -23,7 +24,8 @@ if ! command -v wrk >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$OOM_EXPORTER" --web.listen-address="127.0.0.1:$port" --log.level=warn --web.max-requests=0 &
+read -r -a extra <<<"${OOM_ARGS:-}"
+"$OOM_EXPORTER" --web.listen-address="127.0.0.1:$port" --log.level=warn --web.max-requests=0 "${extra[@]}" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/metrics" && break; sleep 0.1; done
@@ -42,5 +44,5 @@ samples+=("${more[@]}" "$end_rss")
 echo "$out"
 echo
 echo "RSS MiB after warm-up: $start_rss; every 30 s: ${samples[*]}; at the end: $end_rss; peak (VmHWM): $(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' /proc/$pid/status)"
-echo "- command: \`bench/soak.sh $DURATION\` (wrk -t$THREADS -c$CONNECTIONS)"
+echo "- command: \`OOM_ARGS='${OOM_ARGS:-}' bench/soak.sh $DURATION\` (wrk -t$THREADS -c$CONNECTIONS)"
 echo "- date: $(date -u +%F), kernel $(uname -r), $(nproc) CPUs, $("$OOM_EXPORTER" --version)"

@@ -38,6 +38,7 @@ pub fn registry(config: &Config, tracker: Option<Arc<Tracker>>) -> Registry {
         &config.collectors,
         &procfs,
         &config.process,
+        &(config.sysfs.clone(), config.cgroups.clone()),
         tracker,
     ))));
     registry

@@ -51,6 +51,30 @@ pub struct Cli {
     #[arg(long = "path.procfs", value_name = "DIR", default_value = "/proc")]
     pub procfs: PathBuf,
 
+    /// sysfs mountpoint; the memory cgroup hierarchy is under
+    /// <DIR>/fs/cgroup (e.g. /host/sys in a container).
+    #[arg(long = "path.sysfs", value_name = "DIR", default_value = "/sys")]
+    pub sysfs: PathBuf,
+
+    /// Most cgroups reported (each has up to 13 series).
+    #[arg(long = "collector.cgroup.max", value_name = "N", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub cgroup_max: u32,
+
+    /// Also report cgroups whose path matches this regular expression.
+    #[arg(long = "collector.cgroup.include", value_name = "REGEX", value_parser = parse_regex)]
+    pub cgroup_include: Option<regex::Regex>,
+
+    /// Never report cgroups whose path matches this regular expression.
+    #[arg(long = "collector.cgroup.exclude", value_name = "REGEX", value_parser = parse_regex)]
+    pub cgroup_exclude: Option<regex::Regex>,
+
+    /// How long a vanished cgroup keeps its last values (so a final OOM
+    /// kill is seen) before its series are dropped (e.g. 15m).
+    #[arg(long = "collector.cgroup.retention", value_name = "DURATION", default_value = "15m",
+          value_parser = parse_duration)]
+    pub cgroup_retention: Duration,
+
     /// Kernel log device to tail for OOM kills.
     #[arg(
         long = "path.kmsg",
@@ -313,6 +337,13 @@ impl Cli {
                 ..Default::default()
             },
             process,
+            sysfs: self.sysfs,
+            cgroups: crate::collectors::CgroupSelection {
+                max: self.cgroup_max as usize,
+                include: self.cgroup_include,
+                exclude: self.cgroup_exclude,
+                retention: self.cgroup_retention,
+            },
             web_config: self.web_config,
             max_requests: if self.max_requests == 0 {
                 tokio::sync::Semaphore::MAX_PERMITS
@@ -367,7 +398,9 @@ mod tests {
         assert_eq!(cli.procfs, PathBuf::from("/proc"));
         assert_eq!(
             cli.collectors.enabled,
-            ["meminfo", "vmstat", "pressure", "sysctl", "process", "kmsg"]
+            [
+                "meminfo", "vmstat", "pressure", "sysctl", "process", "cgroup", "kmsg"
+            ]
         );
         assert_eq!(cli.kmsg, PathBuf::from("/dev/kmsg"));
         assert_eq!(cli.victim_ttl, Duration::from_secs(86_400));
@@ -379,7 +412,7 @@ mod tests {
         let cli = parse(&["--no-collector.vmstat"]).unwrap();
         assert_eq!(
             cli.collectors.enabled,
-            ["meminfo", "pressure", "sysctl", "process", "kmsg"]
+            ["meminfo", "pressure", "sysctl", "process", "cgroup", "kmsg"]
         );
         let cli = parse(&["--no-collector.vmstat", "--collector.vmstat"]).unwrap();
         assert!(cli.collectors.enabled.contains(&"vmstat".to_owned()));

@@ -25,6 +25,10 @@ pub struct Config {
     pub kill_limits: crate::kmsg::tracker::Limits,
     /// Which processes the process collector reports.
     pub process: crate::procscan::Selection,
+    /// Root of sysfs (`--path.sysfs`).
+    pub sysfs: PathBuf,
+    /// Which cgroups the cgroup collector reports.
+    pub cgroups: crate::collectors::CgroupSelection,
     /// Logging settings.
     pub log: LogConfig,
     /// `--web.config.file`: TLS, basic auth, headers.

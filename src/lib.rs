@@ -16,6 +16,7 @@
 //! | [`metrics`] | small helpers that write constant gauges and counters through prometheus-client's encoder |
 //! | [`collectors`] | one file per collector; [`collectors::Exporter`] runs them at scrape time and reports their health |
 //! | [`http`] | the axum router: `/metrics` with format negotiation, `/`, `/kills`, `/-/healthy`, `/-/ready` |
+//! | [`cgroupfs`] | finds the memory cgroup hierarchy (v1, v2, hybrid) under `--path.sysfs` and walks it |
 //! | [`container`] | pod UID, container ID and systemd unit derived from a cgroup path |
 //! | [`kmsg`] | OOM kills from /dev/kmsg: record and log parsers, the kill tracker and the reader thread |
 //! | [`procscan`] | the per-process scan: top N by oom_score plus included processes |
@@ -27,6 +28,7 @@
 //! | [`app`] | wires config, registry and server together; serves until a shutdown signal |
 
 pub mod app;
+pub mod cgroupfs;
 pub mod cli;
 pub mod collectors;
 pub mod commands;

@@ -7,6 +7,7 @@
 //! fails drops only what it could not read, logs the failure once per
 //! distinct error, and never turns the scrape into an HTTP error.
 
+mod cgroup;
 mod kmsg;
 mod meminfo;
 mod pressure;
@@ -27,6 +28,7 @@ use crate::parse::LineError;
 use crate::procfs::{ProcFs, ReadError};
 use crate::procscan::{Scanner, Selection};
 
+pub use cgroup::{Cgroup, CgroupSelection, read_sample};
 pub use kmsg::Kmsg;
 pub use meminfo::Meminfo;
 pub use pressure::Pressure;
@@ -61,6 +63,11 @@ pub const ALL: &[(&str, bool, &str)] = &[
         Process::NAME,
         true,
         "RSS, oom_score and oom_score_adj of the top processes by oom_score (see --collector.process.*)",
+    ),
+    (
+        Cgroup::NAME,
+        true,
+        "usage, limits, pressure and OOM events of limited, Kubernetes and systemd memory cgroups (see --collector.cgroup.*)",
     ),
     (
         Kmsg::NAME,
@@ -134,6 +141,7 @@ pub fn build(
     enabled: &[String],
     procfs: &ProcFs,
     selection: &Selection,
+    cgroups: &(std::path::PathBuf, CgroupSelection),
     tracker: Option<Arc<Tracker>>,
 ) -> Vec<Box<dyn Collector>> {
     let is_on = |name: &str| enabled.iter().any(|e| e == name);
@@ -155,6 +163,9 @@ pub fn build(
             procfs.clone(),
             selection.clone(),
         ))));
+    }
+    if is_on(Cgroup::NAME) {
+        out.push(Box::new(Cgroup::new(cgroups.0.clone(), cgroups.1.clone())));
     }
     if let (true, Some(tracker)) = (is_on(Kmsg::NAME), tracker) {
         out.push(Box::new(Kmsg::new(procfs.clone(), tracker)));

@@ -32,6 +32,11 @@ fn check_as(tree: &str, name: &str, extra: &[&str], volatile: &[&str]) {
         .iter()
         .copied()
         .chain((!kmsg_given).then_some("--no-collector.kmsg"))
+        // Likewise the cgroup collector reads the live /sys.
+        .chain(
+            (!extra.iter().any(|a| a.starts_with("--path.sysfs")))
+                .then_some("--no-collector.cgroup"),
+        )
         .collect();
     let extra = extra.as_slice();
     let procfs = format!("--path.procfs={}", fixture(tree).display());
@@ -169,5 +174,40 @@ fn golden_kmsg_history() {
             "oom_scrape_collector_success{",
             "oom_last_kill_timestamp_seconds ",
         ],
+    );
+}
+
+#[test]
+fn golden_cgroup_v2_hierarchy() {
+    let sysfs = format!(
+        "--path.sysfs={}",
+        repo().join("tests/fixtures/sys-cgroup-v2").display()
+    );
+    check_as(
+        "linux-6.18-psi-zswap",
+        "cgroup-v2",
+        &["--collector.disable-defaults", "--collector.cgroup", &sysfs],
+        &[],
+    );
+}
+
+#[test]
+fn golden_cgroup_v2_capped() {
+    let sysfs = format!(
+        "--path.sysfs={}",
+        repo().join("tests/fixtures/sys-cgroup-v2").display()
+    );
+    check_as(
+        "linux-6.18-psi-zswap",
+        "cgroup-v2-capped",
+        &[
+            "--collector.disable-defaults",
+            "--collector.cgroup",
+            &sysfs,
+            "--collector.cgroup.max=3",
+            "--collector.cgroup.exclude=^/system.slice/docker",
+            "--collector.cgroup.include=^/misc/unlimited$",
+        ],
+        &[],
     );
 }

@@ -8,6 +8,7 @@
 mod alerting;
 mod alerts;
 mod bad_input;
+mod cgroup;
 pub mod dashboards;
 mod deploy;
 mod golden;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 /// A memory cgroup with a small limit; removed on drop.
 pub struct MemCgroup {
     dir: PathBuf,
+    v2: bool,
     /// Path as the kernel prints it in `task_memcg`.
     pub name: String,
 }
@@ -41,7 +42,41 @@ impl MemCgroup {
                 dir
             }
         };
-        Self { dir, name }
+        let v2 = v2_root.is_some();
+        Self { dir, name, v2 }
+    }
+
+    /// True on cgroup v2.
+    #[allow(dead_code)]
+    pub fn is_v2(&self) -> bool {
+        self.v2
+    }
+
+    /// The cgroup's directory.
+    #[allow(dead_code)]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A child cgroup with its own `limit` (e.g. "32M"), removed on drop
+    /// (before its parent, as a field drop order would not guarantee).
+    #[allow(dead_code)]
+    pub fn child(&self, name: &str, limit: &str) -> MemCgroup {
+        let dir = self.dir.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        if self.v2 {
+            let _ = std::fs::write(self.dir.join("cgroup.subtree_control"), "+memory");
+            std::fs::write(dir.join("memory.max"), limit).unwrap();
+            let _ = std::fs::write(dir.join("memory.swap.max"), "0");
+        } else {
+            std::fs::write(dir.join("memory.limit_in_bytes"), limit).unwrap();
+            let _ = std::fs::write(dir.join("memory.swappiness"), "0");
+        }
+        MemCgroup {
+            dir,
+            name: format!("{}/{name}", self.name),
+            v2: self.v2,
+        }
     }
 
     /// Runs `tail /dev/zero` (which grows without bound) inside the cgroup

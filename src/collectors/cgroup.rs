@@ -1,0 +1,360 @@
+//! `cgroup`: memory usage, limits, pressure and OOM events of the memory
+//! cgroups that can run out on their own: those with a limit, plus
+//! Kubernetes pod and container cgroups and systemd services, up to
+//! `--collector.cgroup.max`. v1 and v2 (see [`crate::cgroupfs`]).
+//!
+//! A cgroup that disappears (a container OOM-killed and replaced) keeps its
+//! last values for `--collector.cgroup.retention`, so Prometheus sees the
+//! final `oom_kill` increase, and is then dropped.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+
+use crate::cgroupfs::{self, Hierarchy};
+use crate::container;
+use crate::metrics::{self, Labels, MetricWriter};
+use crate::parse::cgroup as parse;
+use crate::parse::pressure::{self, Pressure};
+
+use super::{CollectError, Collector};
+
+/// Which cgroups to report.
+#[derive(Debug, Clone)]
+pub struct CgroupSelection {
+    pub max: usize,
+    pub include: Option<Regex>,
+    pub exclude: Option<Regex>,
+    pub retention: Duration,
+}
+
+/// Values of one cgroup; `None` where the hierarchy has no such file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sample {
+    pub usage: Option<u64>,
+    pub limit: Option<u64>,
+    pub high: Option<u64>,
+    pub swap_usage: Option<u64>,
+    pub swap_limit: Option<u64>,
+    pub limit_hits: Option<u64>,
+    pub high_events: Option<u64>,
+    pub oom: Option<u64>,
+    pub oom_kill: Option<u64>,
+    pub oom_group_kill: Option<u64>,
+    pub under_oom: Option<u64>,
+    pub pressure: Option<Pressure>,
+}
+
+/// One cgroup's sample read now, for `top --cgroups` and the collector.
+pub fn read_sample(h: &Hierarchy, path: &str) -> Option<Sample> {
+    let dir = h.dir(path);
+    let text = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+    let num = |f: &str| text(f).and_then(|t| parse::bytes(&t).ok());
+    let lim = |f: &str| text(f).and_then(|t| parse::limit(&t).ok()).flatten();
+    let mut s = Sample::default();
+    match h {
+        Hierarchy::V2(_) => {
+            s.usage = Some(num("memory.current")?);
+            s.limit = lim("memory.max");
+            s.high = lim("memory.high");
+            s.swap_usage = num("memory.swap.current");
+            s.swap_limit = lim("memory.swap.max");
+            if let Some(events) = text("memory.events") {
+                let e = parse::keyed(&events).unwrap_or_default();
+                s.limit_hits = e.get("max").copied();
+                s.high_events = e.get("high").copied();
+                s.oom = e.get("oom").copied();
+                s.oom_kill = e.get("oom_kill").copied();
+                s.oom_group_kill = e.get("oom_group_kill").copied();
+            }
+            s.pressure = text("memory.pressure").map(|t| pressure::parse(&t).0);
+        }
+        Hierarchy::V1(_) => {
+            s.usage = Some(num("memory.usage_in_bytes")?);
+            s.limit = lim("memory.limit_in_bytes");
+            s.swap_usage = num("memory.memsw.usage_in_bytes")
+                .zip(s.usage)
+                .map(|(both, mem)| both.saturating_sub(mem));
+            s.limit_hits = num("memory.failcnt");
+            if let Some(control) = text("memory.oom_control") {
+                let c = parse::keyed(&control).unwrap_or_default();
+                s.oom_kill = c.get("oom_kill").copied();
+                s.under_oom = c.get("under_oom").copied();
+            }
+        }
+    }
+    Some(s)
+}
+
+/// Whether `path` is worth a series without a limit of its own.
+fn notable(path: &str) -> bool {
+    let o = container::owner(path);
+    o.pod_uid.is_some()
+        || o.container_id.is_some()
+        || o.unit.as_deref().is_some_and(|u| u.ends_with(".service"))
+}
+
+/// Reads memory cgroups under `<sysfs>/fs/cgroup`.
+pub struct Cgroup {
+    sysfs: PathBuf,
+    selection: CgroupSelection,
+    /// Last values and when each cgroup was last seen.
+    seen: Mutex<BTreeMap<String, (Sample, Instant)>>,
+    said_none: Mutex<bool>,
+}
+
+impl Cgroup {
+    /// Name in `--collector.<name>`.
+    pub const NAME: &'static str = "cgroup";
+
+    /// A collector over the hierarchy under `sysfs`.
+    pub fn new(sysfs: PathBuf, selection: CgroupSelection) -> Self {
+        Self {
+            sysfs,
+            selection,
+            seen: Mutex::new(BTreeMap::new()),
+            said_none: Mutex::new(false),
+        }
+    }
+
+    /// The cgroups to report now, by path, and how many were left out.
+    pub fn select(&self, h: &Hierarchy, all: &[String]) -> (Vec<String>, usize) {
+        let sel = &self.selection;
+        let limit_file = if h.version() == 2 {
+            "memory.max"
+        } else {
+            "memory.limit_in_bytes"
+        };
+        let mut chosen = Vec::new();
+        let mut dropped = 0;
+        for path in all {
+            if sel.exclude.as_ref().is_some_and(|re| re.is_match(path)) {
+                continue;
+            }
+            let included = sel.include.as_ref().is_some_and(|re| re.is_match(path));
+            let limited = || {
+                std::fs::read_to_string(h.dir(path).join(limit_file))
+                    .ok()
+                    .and_then(|t| parse::limit(&t).ok())
+                    .flatten()
+                    .is_some()
+            };
+            if included || notable(path) || limited() {
+                if chosen.len() < sel.max {
+                    chosen.push(path.clone());
+                } else {
+                    dropped += 1;
+                }
+            }
+        }
+        (chosen, dropped)
+    }
+}
+
+type Family = (
+    &'static str,
+    &'static str,
+    bool,
+    Option<metrics::Unit>,
+    fn(&Sample) -> Option<u64>,
+);
+
+const FAMILIES: &[Family] = &[
+    (
+        "cgroup_memory_usage",
+        "Memory used by the cgroup (v2 memory.current, v1 memory.usage_in_bytes)",
+        false,
+        Some(metrics::Unit::Bytes),
+        |s| s.usage,
+    ),
+    (
+        "cgroup_memory_limit",
+        "The cgroup's hard memory limit (v2 memory.max, v1 memory.limit_in_bytes); absent when unlimited",
+        false,
+        Some(metrics::Unit::Bytes),
+        |s| s.limit,
+    ),
+    (
+        "cgroup_memory_high",
+        "The cgroup's throttling threshold (v2 memory.high); absent when unset",
+        false,
+        Some(metrics::Unit::Bytes),
+        |s| s.high,
+    ),
+    (
+        "cgroup_swap_usage",
+        "Swap used by the cgroup (v2 memory.swap.current; v1 memsw minus memory usage)",
+        false,
+        Some(metrics::Unit::Bytes),
+        |s| s.swap_usage,
+    ),
+    (
+        "cgroup_swap_limit",
+        "The cgroup's swap limit (v2 memory.swap.max); absent when unlimited",
+        false,
+        Some(metrics::Unit::Bytes),
+        |s| s.swap_limit,
+    ),
+    (
+        "cgroup_memory_limit_hits",
+        "Times the cgroup's usage hit its limit (v2 memory.events max, v1 memory.failcnt)",
+        true,
+        None,
+        |s| s.limit_hits,
+    ),
+    (
+        "cgroup_memory_high_events",
+        "Times the cgroup was throttled above memory.high (v2 memory.events high)",
+        true,
+        None,
+        |s| s.high_events,
+    ),
+    (
+        "cgroup_oom_events",
+        "OOM situations in the cgroup (v2 memory.events oom), killed or not",
+        true,
+        None,
+        |s| s.oom,
+    ),
+    (
+        "cgroup_oom_kills",
+        "Processes OOM-killed in the cgroup or below it (v2 memory.events oom_kill, v1 memory.oom_control oom_kill)",
+        true,
+        None,
+        |s| s.oom_kill,
+    ),
+    (
+        "cgroup_oom_group_kills",
+        "memory.oom.group kills of the whole cgroup (v2 memory.events oom_group_kill)",
+        true,
+        None,
+        |s| s.oom_group_kill,
+    ),
+    (
+        "cgroup_under_oom",
+        "1 while the cgroup is in an OOM situation (v1 memory.oom_control under_oom)",
+        false,
+        None,
+        |s| s.under_oom,
+    ),
+];
+
+impl Collector for Cgroup {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError> {
+        let Some(h) = cgroupfs::detect(&self.sysfs) else {
+            let mut said = self
+                .said_none
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if !*said {
+                tracing::info!(sysfs = %self.sysfs.display(), "no memory cgroup hierarchy found; cgroup series are absent");
+                *said = true;
+            }
+            out.gauge(
+                "cgroup_hierarchy_version",
+                "Memory cgroup hierarchy in use: 1 (v1), 2 (v2), 0 (none found)",
+                None,
+                0,
+            )?;
+            return Ok(());
+        };
+        let all = cgroupfs::walk(&h);
+        let (chosen, dropped) = self.select(&h, &all);
+        let now = Instant::now();
+        let existing: HashSet<&String> = all.iter().collect();
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        for path in &chosen {
+            if let Some(sample) = read_sample(&h, path) {
+                seen.insert(path.clone(), (sample, now));
+            }
+        }
+        let retention = self.selection.retention;
+        let chosen_set: HashSet<&String> = chosen.iter().collect();
+        // Report what was read now, and vanished cgroups within retention.
+        seen.retain(|path, (_, at)| {
+            chosen_set.contains(path)
+                || (!existing.contains(path) && now.duration_since(*at) < retention)
+        });
+        let samples: Vec<(&String, &Sample)> = seen.iter().map(|(p, (s, _))| (p, s)).collect();
+        let owners: Vec<[(&str, String); 4]> = samples
+            .iter()
+            .map(|(p, _)| {
+                let o = container::owner(p);
+                [
+                    ("cgroup", (*p).clone()),
+                    ("pod_uid", o.pod_uid.unwrap_or_default()),
+                    ("container_id", o.container_id.unwrap_or_default()),
+                    ("unit", o.unit.unwrap_or_default()),
+                ]
+            })
+            .collect();
+        let labels: Vec<Vec<(&str, &str)>> = owners
+            .iter()
+            .map(|l| l.iter().map(|(k, v)| (*k, v.as_str())).collect())
+            .collect();
+        for (name, help, counter, unit, value) in FAMILIES {
+            let values: Vec<(Labels<'_>, u64)> = samples
+                .iter()
+                .zip(&labels)
+                .filter_map(|((_, s), l)| value(s).map(|v| (&l[..], v)))
+                .collect();
+            if *counter {
+                out.counters(name, help, unit.clone(), &values)?;
+            } else {
+                out.gauges(name, help, unit.clone(), &values)?;
+            }
+        }
+        let kind_labels: Vec<Vec<(&str, &str)>> = labels
+            .iter()
+            .flat_map(|l| {
+                ["some", "full"].map(|k| l.iter().copied().chain([("kind", k)]).collect())
+            })
+            .collect();
+        let stalls: Vec<(Labels<'_>, f64)> = samples
+            .iter()
+            .flat_map(|(_, s)| {
+                let p = s.pressure.unwrap_or_default();
+                [p.some, p.full].map(|r| (s.pressure.is_some(), r))
+            })
+            .zip(&kind_labels)
+            .filter_map(|((has, r), l)| {
+                has.then_some(r)
+                    .flatten()
+                    .map(|r| (&l[..], r.total_us as f64 / 1e6))
+            })
+            .collect();
+        out.counters(
+            "cgroup_pressure_stalled",
+            "Time tasks in the cgroup were stalled on memory (v2 memory.pressure total): some = at least one, full = all",
+            metrics::seconds(),
+            &stalls,
+        )?;
+        out.gauge(
+            "cgroup_hierarchy_version",
+            "Memory cgroup hierarchy in use: 1 (v1), 2 (v2), 0 (none found)",
+            None,
+            i64::from(h.version()),
+        )?;
+        out.gauge(
+            "cgroups_scanned",
+            "Memory cgroups found in the last walk",
+            None,
+            all.len() as i64,
+        )?;
+        out.gauge("cgroups_reported", "Memory cgroups with series (selected now, plus vanished ones kept for the retention period)", None, samples.len() as i64)?;
+        out.gauge(
+            "cgroups_dropped",
+            "Cgroups that qualified but were left out by --collector.cgroup.max",
+            None,
+            dropped as i64,
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! The cgroup collector: live on this machine's hierarchy (v1 here, v2
+//! where the unified hierarchy has the memory controller), and on a v2
+//! fixture tree (golden.rs).
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::{Exporter, kernel_lock, require_root, sample};
+
+fn series(name: &str, cgroup: &str) -> String {
+    format!("{name}{{cgroup=\"{cgroup}\",pod_uid=\"\",container_id=\"\",unit=\"\"}}")
+}
+
+#[test]
+fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
+    if !require_root("create memory cgroups and cause an OOM kill") {
+        return;
+    }
+    let _kernel = kernel_lock();
+    // /oomx-cg-PID (64M) / child (32M): the hog runs in the child.
+    let parent = crate::memcg::MemCgroup::new("cg");
+    let v2 = parent.is_v2();
+    let limit_file = if v2 {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    // v1: memory+swap limit first, the memory limit may not exceed it.
+    let _ = std::fs::write(parent.dir().join("memory.memsw.limit_in_bytes"), "64M");
+    std::fs::write(parent.dir().join(limit_file), "64M").unwrap();
+    let child = parent.child("child", "32M");
+    let e = Exporter::start(&[
+        "--collector.disable-defaults",
+        "--collector.cgroup",
+        "--collector.cgroup.retention=4s",
+    ]);
+    let m = e.metrics();
+    assert_eq!(
+        sample(&m, &series("oom_cgroup_memory_limit_bytes", &parent.name)),
+        Some(64.0 * 1048576.0)
+    );
+    assert_eq!(
+        sample(&m, &series("oom_cgroup_memory_limit_bytes", &child.name)),
+        Some(32.0 * 1048576.0)
+    );
+    assert_eq!(
+        sample(&m, &series("oom_cgroup_oom_kills_total", &child.name)),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&m, "oom_cgroup_hierarchy_version"),
+        Some(if v2 { 2.0 } else { 1.0 })
+    );
+
+    let (_, status, _) = child.hog();
+    assert_eq!(status.code(), None, "the hog should be killed: {status}");
+    let m = e.metrics();
+    assert_eq!(
+        sample(&m, &series("oom_cgroup_oom_kills_total", &child.name)),
+        Some(1.0),
+        "{m}"
+    );
+    // v2 counts a kill in every ancestor's memory.events; v1 only in the
+    // victim's own cgroup.
+    let parent_kills = if v2 { 1.0 } else { 0.0 };
+    assert_eq!(
+        sample(&m, &series("oom_cgroup_oom_kills_total", &parent.name)),
+        Some(parent_kills)
+    );
+    assert!(
+        sample(
+            &m,
+            &series("oom_cgroup_memory_limit_hits_total", &child.name)
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(sample(&m, &series("oom_cgroup_memory_usage_bytes", &child.name)).is_some());
+
+    // Removed: the final values stay for the retention period, then go.
+    let name = child.name.clone();
+    drop(child);
+    let m = e.metrics();
+    assert_eq!(
+        sample(&m, &series("oom_cgroup_oom_kills_total", &name)),
+        Some(1.0),
+        "dropped too early"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while e.metrics().contains(&format!("cgroup=\"{name}\"")) {
+        assert!(Instant::now() < deadline, "vanished cgroup never dropped");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
