@@ -129,6 +129,15 @@ def host():
                                          {"id": "filterByValue", "options": {"filters": [{"fieldName": "Value #A", "config": {"id": "isNull"}}], "type": "exclude", "match": "any"}},
                                          {"id": "organize", "options": {"excludeByName": {"Time": True, "job": True}, "renameByName": {"Value #A": "RSS", "Value #B": "oom_score_adj"}}},
                                          {"id": "sortBy", "options": {"sort": [{"field": "RSS", "desc": True}]}}]}),
+        panel("Cgroups by usage of their limit", "Memory cgroups with a limit (containers, pods, services), fullest first: usage / limit. At 100% the kernel OOM-kills inside the cgroup.",
+              "percentunit", [(f"topk(10, oom_cgroup_memory_usage_bytes{{{SEL}}} / oom_cgroup_memory_limit_bytes{{{SEL}}})", "{{instance}} {{cgroup}}")],
+              0, 42, 8, 9),
+        panel("Memory pressure per cgroup", "Share of time all tasks of the cgroup waited for memory (PSI full, cgroup v2 only).",
+              "percentunit", [(f"topk(10, rate(oom_cgroup_pressure_stalled_seconds_total{{{SEL},kind=\"full\"}}[$__rate_interval]))", "{{instance}} {{cgroup}}")],
+              8, 42, 8, 9),
+        panel("OOM kills per cgroup", "Processes OOM-killed per interval, by memory cgroup, from the cgroup's own counters (no /dev/kmsg needed). On cgroup v2 a kill also counts in every ancestor.",
+              "short", [(f"topk(10, increase(oom_cgroup_oom_kills_total{{{SEL}}}[$__rate_interval]))", "{{instance}} {{cgroup}}")],
+              16, 42, 8, 9),
     ]
     return {
         "uid": "oom-exporter-host", "title": "OOM exporter / Host", "tags": ["oom_exporter"],

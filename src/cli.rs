@@ -151,9 +151,14 @@ pub enum Command {
 /// Arguments of `oom_exporter top`.
 #[derive(Debug, clap::Args)]
 pub struct TopArgs {
-    /// How many processes to print.
+    /// How many processes (or cgroups) to print.
     #[arg(short = 'n', value_name = "N", default_value_t = 20)]
     pub n: usize,
+
+    /// Print memory cgroups with a limit, fullest first (usage/limit),
+    /// instead of processes.
+    #[arg(long)]
+    pub cgroups: bool,
 }
 
 fn parse_regex(s: &str) -> Result<regex::Regex, String> {
@@ -459,7 +464,13 @@ mod tests {
         assert!(parse(&["--collector.process.include=(unclosed"]).is_err());
         assert!(parse(&["--collector.process.top-n=5000"]).is_err());
         let cli = parse(&["top", "-n", "3"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Top(TopArgs { n: 3 }))));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Top(TopArgs {
+                n: 3,
+                cgroups: false
+            }))
+        ));
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::parse::LineError;
 use crate::procfs::{ProcFs, ReadError};
 use crate::procscan::{Scanner, Selection};
 
-pub use cgroup::{Cgroup, CgroupSelection, read_sample};
+pub use cgroup::{Cgroup, CgroupSelection, Sample as CgroupSample, read_sample};
 pub use kmsg::Kmsg;
 pub use meminfo::Meminfo;
 pub use pressure::Pressure;

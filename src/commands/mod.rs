@@ -1,4 +1,36 @@
-//! Commands besides serving metrics.
+//! Commands besides serving metrics: `kills` and `top`.
 
 pub mod kills;
 pub mod top;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::procfs::ProcFs;
+use crate::procscan::Scanner;
+
+/// Runs `command` with the global flags of `cli`, printing to stdout.
+pub fn run(command: Command, cli: &Cli) -> ExitCode {
+    let procfs = ProcFs::new(&cli.procfs);
+    let mut stdout = std::io::stdout().lock();
+    let (name, result) = match command {
+        Command::Kills(args) => ("kills", kills::run(&args, &cli.kmsg, &procfs, &mut stdout)),
+        Command::Top(args) if args.cgroups => {
+            ("top", top::cgroups(&cli.sysfs, args.n, &mut stdout))
+        }
+        Command::Top(args) => {
+            let scanner = |selection| Scanner::new(procfs.clone(), selection);
+            (
+                "top",
+                top::run(scanner, &cli.process_selection(), args.n, &mut stdout),
+            )
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("oom_exporter {name}: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

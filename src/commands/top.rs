@@ -57,3 +57,49 @@ pub fn run(
     }
     Ok(())
 }
+
+/// Prints the `n` memory cgroups closest to their limit under `sysfs`.
+pub fn cgroups(sysfs: &std::path::Path, n: usize, out: &mut dyn Write) -> anyhow::Result<()> {
+    let Some(h) = crate::cgroupfs::detect(sysfs) else {
+        anyhow::bail!(
+            "no memory cgroup hierarchy under {}/fs/cgroup",
+            sysfs.display()
+        );
+    };
+    let mut rows: Vec<(f64, String, crate::collectors::CgroupSample)> = crate::cgroupfs::walk(&h)
+        .into_iter()
+        .filter_map(|path| {
+            let s = crate::collectors::read_sample(&h, &path)?;
+            let ratio = s.usage? as f64 / s.limit? as f64;
+            Some((ratio, path, s))
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    writeln!(
+        out,
+        "{:>6}  {:>10}  {:>10}  {:>9}  {:<36}  CGROUP",
+        "USE%", "USAGE", "LIMIT", "OOM_KILLS", "POD/UNIT"
+    )?;
+    for (ratio, path, s) in rows.into_iter().take(n) {
+        let owner = crate::container::owner(&path);
+        let mib = |v: Option<u64>| {
+            v.map_or("-".to_owned(), |b| {
+                format!("{:.1}MiB", b as f64 / 1_048_576.0)
+            })
+        };
+        writeln!(
+            out,
+            "{:>5.1}%  {:>10}  {:>10}  {:>9}  {:<36}  {}",
+            ratio * 100.0,
+            mib(s.usage),
+            mib(s.limit),
+            s.oom_kill.map_or("-".to_owned(), |k| k.to_string()),
+            owner
+                .pod_uid
+                .or(owner.unit)
+                .unwrap_or_else(|| "-".to_owned()),
+            path
+        )?;
+    }
+    Ok(())
+}

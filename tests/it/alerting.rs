@@ -137,9 +137,16 @@ fn a_real_oom_kill_reaches_alertmanager_within_a_minute() {
         std::thread::sleep(Duration::from_millis(250));
     }
 
-    // Against the same Prometheus, every dashboard query returns data.
+    // Against the same Prometheus, every dashboard query returns data,
+    // except those this kernel cannot feed: per-cgroup PSI exists only on
+    // cgroup v2 (its v2 form is covered by the golden cgroup-v2 output).
+    let v1 = prometheus.query("oom_cgroup_hierarchy_version") == Some(1.0);
     for q in crate::dashboards::all_queries() {
         let concrete = crate::dashboards::concrete(&q);
+        if v1 && concrete.contains("oom_cgroup_pressure_stalled") {
+            eprintln!("cgroup v1 host: no per-cgroup PSI, not expecting data for {concrete}");
+            continue;
+        }
         let data = prometheus
             .query_data(&concrete)
             .unwrap_or_else(|e| panic!("{concrete}: {e}"));

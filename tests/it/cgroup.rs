@@ -91,3 +91,24 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+#[test]
+fn top_cgroups_ranks_by_usage_over_limit() {
+    let sysfs = crate::helpers::repo().join("tests/fixtures/sys-cgroup-v2");
+    let out = std::process::Command::new(crate::helpers::BIN)
+        .arg(format!("--path.sysfs={}", sysfs.display()))
+        .args(["top", "--cgroups", "-n", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("  USE%"));
+    assert!(
+        lines[1].starts_with(" 99.0%") && lines[1].contains("cri-containerd-25a38b5b"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains("5931aa75-4603-4e65-b552-7c71cf55cfb5"));
+}
