@@ -54,6 +54,11 @@ pub fn detect(sysfs: &Path) -> Option<Hierarchy> {
         .then_some(Hierarchy::V1(v1))
 }
 
+fn is_leaf(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).is_ok_and(|m| m.nlink() == 2)
+}
+
 /// Every cgroup below the root (not the root itself), as `/a/b` paths,
 /// parents before children. Directories that vanish mid-walk are skipped.
 pub fn walk(h: &Hierarchy) -> Vec<String> {
@@ -71,8 +76,13 @@ pub fn walk(h: &Hierarchy) -> Vec<String> {
             .collect();
         children.sort_unstable_by(|a, b| b.cmp(a));
         for child in children {
-            out.push(child.clone());
-            stack.push(child);
+            // A directory's link count is 2 plus its subdirectories on
+            // cgroupfs (and ext4, tmpfs): at exactly 2 it is a leaf and
+            // listing it can be skipped, most cgroups being leaves.
+            if !is_leaf(&h.dir(&child)) {
+                stack.push(child.clone());
+            }
+            out.push(child);
         }
     }
     out

@@ -48,17 +48,42 @@ pub struct Sample {
     pub pressure: Option<Pressure>,
 }
 
+fn limit_file(h: &Hierarchy) -> &'static str {
+    match h {
+        Hierarchy::V2(_) => "memory.max",
+        Hierarchy::V1(_) => "memory.limit_in_bytes",
+    }
+}
+
+fn read_text(path: &std::path::Path) -> Option<String> {
+    crate::procfs::read_file(path)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+}
+
+/// The cgroup's limit, `Some(None)` when unlimited, `None` when unreadable.
+fn read_limit(h: &Hierarchy, path: &str) -> Option<Option<u64>> {
+    read_text(&h.dir(path).join(limit_file(h))).and_then(|t| parse::limit(&t).ok())
+}
+
 /// One cgroup's sample read now, for `top --cgroups` and the collector.
 pub fn read_sample(h: &Hierarchy, path: &str) -> Option<Sample> {
+    read_sample_with(h, path, read_limit(h, path)?)
+}
+
+/// Like [`read_sample`], with the limit already read.
+fn read_sample_with(h: &Hierarchy, path: &str, limit: Option<u64>) -> Option<Sample> {
     let dir = h.dir(path);
-    let text = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+    let text = |f: &str| read_text(&dir.join(f));
     let num = |f: &str| text(f).and_then(|t| parse::bytes(&t).ok());
     let lim = |f: &str| text(f).and_then(|t| parse::limit(&t).ok()).flatten();
-    let mut s = Sample::default();
+    let mut s = Sample {
+        limit,
+        ..Sample::default()
+    };
     match h {
         Hierarchy::V2(_) => {
             s.usage = Some(num("memory.current")?);
-            s.limit = lim("memory.max");
             s.high = lim("memory.high");
             s.swap_usage = num("memory.swap.current");
             s.swap_limit = lim("memory.swap.max");
@@ -74,7 +99,6 @@ pub fn read_sample(h: &Hierarchy, path: &str) -> Option<Sample> {
         }
         Hierarchy::V1(_) => {
             s.usage = Some(num("memory.usage_in_bytes")?);
-            s.limit = lim("memory.limit_in_bytes");
             s.swap_usage = num("memory.memsw.usage_in_bytes")
                 .zip(s.usage)
                 .map(|(both, mem)| both.saturating_sub(mem));
@@ -120,34 +144,31 @@ impl Cgroup {
         }
     }
 
-    /// The cgroups to report now, by path, and how many were left out.
-    pub fn select(&self, h: &Hierarchy, all: &[String]) -> (Vec<String>, usize) {
+    /// The cgroups to report now with their samples, and how many were
+    /// left out by the cap. Each limit is read once.
+    pub fn select(&self, h: &Hierarchy, all: &[String]) -> (Vec<(String, Sample)>, usize) {
         let sel = &self.selection;
-        let limit_file = if h.version() == 2 {
-            "memory.max"
-        } else {
-            "memory.limit_in_bytes"
-        };
         let mut chosen = Vec::new();
         let mut dropped = 0;
         for path in all {
             if sel.exclude.as_ref().is_some_and(|re| re.is_match(path)) {
                 continue;
             }
-            let included = sel.include.as_ref().is_some_and(|re| re.is_match(path));
-            let limited = || {
-                std::fs::read_to_string(h.dir(path).join(limit_file))
-                    .ok()
-                    .and_then(|t| parse::limit(&t).ok())
-                    .flatten()
-                    .is_some()
+            let Some(limit) = read_limit(h, path) else {
+                continue; // vanished mid-walk
             };
-            if included || notable(path) || limited() {
-                if chosen.len() < sel.max {
-                    chosen.push(path.clone());
-                } else {
-                    dropped += 1;
-                }
+            let wanted = limit.is_some()
+                || notable(path)
+                || sel.include.as_ref().is_some_and(|re| re.is_match(path));
+            if !wanted {
+                continue;
+            }
+            if chosen.len() >= sel.max {
+                dropped += 1;
+                continue;
+            }
+            if let Some(sample) = read_sample_with(h, path, limit) {
+                chosen.push((path.clone(), sample));
             }
         }
         (chosen, dropped)
@@ -270,13 +291,11 @@ impl Collector for Cgroup {
         let now = Instant::now();
         let existing: HashSet<&String> = all.iter().collect();
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        for path in &chosen {
-            if let Some(sample) = read_sample(&h, path) {
-                seen.insert(path.clone(), (sample, now));
-            }
+        let chosen_set: HashSet<String> = chosen.iter().map(|(p, _)| p.clone()).collect();
+        for (path, sample) in chosen {
+            seen.insert(path, (sample, now));
         }
         let retention = self.selection.retention;
-        let chosen_set: HashSet<&String> = chosen.iter().collect();
         // Report what was read now, and vanished cgroups within retention.
         seen.retain(|path, (_, at)| {
             chosen_set.contains(path)

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the cgroup collector on a hierarchy of COUNT
+# memory cgroups, live (this host's hierarchy, as root) and on a v2 fixture
+# tree, against the floor of reading the same files once per cgroup
+# (../shared/tools/procfloor pointed at the cgroups, which are named 1..COUNT).
+#
+# Usage: bench/cgroup-scan.sh [COUNT]     (default 2000; as root)
+#   OOM_EXPORTER  binary (default target/release/oom_exporter, built if missing)
+#   SCRAPES       scrapes per setup (default 30)
+set -euo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/.."
+COUNT=${1:-2000}
+SCRAPES=${SCRAPES:-30}
+OOM_EXPORTER=${OOM_EXPORTER:-target/release/oom_exporter}
+FLOOR=../shared/tools/procfloor
+[ -x "$OOM_EXPORTER" ] || cargo build --release --locked
+[ -x "$FLOOR" ] || { echo "error: $FLOOR not found" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "error: needs root for the live hierarchy" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+live=/sys/fs/cgroup/memory/oomx-bench-$$
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    if [ -d "$live" ]; then for ((i = 1; i <= COUNT; i++)); do rmdir "$live/$i" 2>/dev/null || true; done; rmdir "$live" 2>/dev/null || true; fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# bench NAME SYSFS FLOORDIR FILES...
+bench() {
+    local name=$1 sysfs=$2 floordir=$3; shift 3
+    local port
+    port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+    "$OOM_EXPORTER" --web.listen-address="127.0.0.1:$port" --log.level=warn --path.sysfs="$sysfs" \
+        --collector.disable-defaults --collector.cgroup --collector.cgroup.max=100000 &
+    pid=$!
+    for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/metrics" && break; sleep 0.1; done
+    local reported
+    reported=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^oom_cgroups_reported/ {print $2}')
+    : >"$tmp/t"
+    local t0; t0=$(ticks "$pid")
+    for ((i = 0; i < SCRAPES; i++)); do
+        curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/metrics" >>"$tmp/t"
+    done
+    local cpu ms floor_line floor_ms
+    cpu=$(awk -v d=$(($(ticks "$pid") - t0)) -v n="$SCRAPES" -v c="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", d * 1000 / c / n}')
+    ms=$(median <"$tmp/t" | awk '{printf "%.2f", $1 * 1000}')
+    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+    floor_line=$("$FLOOR" -n 11 -p "$floordir" "$@")
+    floor_ms=$(sed -n 's/.*median_scan_ms=\([0-9.]*\).*/\1/p' <<<"$floor_line")
+    echo "| $name | $reported | $ms | $cpu | $floor_ms | $(awk -v a="$ms" -v b="$floor_ms" 'BEGIN {printf "%.2fx", a / b}') |"
+}
+
+echo "| hierarchy | cgroups reported | median ms per scrape | CPU ms per scrape | floor ms | vs floor |"
+echo "|---|---:|---:|---:|---:|---:|"
+
+# Live v1: COUNT cgroups with a limit each.
+mkdir "$live"
+for ((i = 1; i <= COUNT; i++)); do mkdir "$live/$i"; echo 64M >"$live/$i/memory.limit_in_bytes"; done
+bench "live v1, $COUNT cgroups" /sys "$live" memory.limit_in_bytes memory.usage_in_bytes memory.memsw.usage_in_bytes memory.failcnt memory.oom_control
+
+# v2 fixture: COUNT cgroups under one parent, the files of a real v2 cgroup.
+root="$tmp/sys/fs/cgroup"
+mkdir -p "$root/bench"
+echo "cpu io memory pids" >"$root/cgroup.controllers"
+for ((i = 1; i <= COUNT; i++)); do
+    d="$root/bench/$i"; mkdir "$d"
+    echo 1048576 >"$d/memory.current"; echo 67108864 >"$d/memory.max"; echo max >"$d/memory.high"
+    echo 0 >"$d/memory.swap.current"; echo max >"$d/memory.swap.max"
+    printf 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n' >"$d/memory.events"
+    printf 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n' >"$d/memory.pressure"
+done
+bench "v2 fixture, $COUNT cgroups" "$tmp/sys" "$root/bench" memory.max memory.current memory.high memory.swap.current memory.swap.max memory.events memory.pressure
+echo
+echo "- command: \`bench/cgroup-scan.sh $COUNT\` (SCRAPES=$SCRAPES), date $(date -u +%F), kernel $(uname -r), $(nproc) CPUs"
