@@ -31,8 +31,14 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
     let e = Exporter::start(&[
         "--collector.disable-defaults",
         "--collector.cgroup",
+        "--collector.kmsg",
         "--collector.cgroup.retention=4s",
     ]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sample(&e.metrics(), "oom_kmsg_up") != Some(1.0) {
+        assert!(Instant::now() < deadline, "kmsg reader not up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let m = e.metrics();
     assert_eq!(
         sample(&m, &series("oom_cgroup_memory_limit_bytes", &parent.name)),
@@ -53,12 +59,25 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
 
     let (_, status, _) = child.hog();
     assert_eq!(status.code(), None, "the hog should be killed: {status}");
-    let m = e.metrics();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut m = e.metrics();
+    while sample(&m, "oom_kills_total") != Some(1.0) {
+        assert!(Instant::now() < deadline, "kmsg did not count the kill");
+        std::thread::sleep(Duration::from_millis(50));
+        m = e.metrics();
+    }
     assert_eq!(
         sample(&m, &series("oom_cgroup_oom_kills_total", &child.name)),
         Some(1.0),
         "{m}"
     );
+    // The cross-check: the kmsg attribution names the cgroup whose own
+    // counter counted the kill.
+    let victim = format!(
+        "oom_victim_kills_total{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\"}}",
+        child.name
+    );
+    assert_eq!(sample(&m, &victim), Some(1.0), "{m}");
     // v2 counts a kill in every ancestor's memory.events; v1 only in the
     // victim's own cgroup.
     let parent_kills = if v2 { 1.0 } else { 0.0 };
@@ -86,7 +105,11 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
         "dropped too early"
     );
     let deadline = Instant::now() + Duration::from_secs(15);
-    while e.metrics().contains(&format!("cgroup=\"{name}\"")) {
+    let still_there = |m: &str| {
+        m.lines()
+            .any(|l| l.starts_with("oom_cgroup_") && l.contains(&format!("cgroup=\"{name}\"")))
+    };
+    while still_there(&e.metrics()) {
         assert!(Instant::now() < deadline, "vanished cgroup never dropped");
         std::thread::sleep(Duration::from_millis(250));
     }
