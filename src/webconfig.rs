@@ -80,6 +80,11 @@ pub struct WebSettings {
     pub dummy_hash: String,
     /// Extra response headers.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Credentials already verified, as keyed hashes (random keys per
+    /// process): a scraper pays bcrypt once, not on every scrape. Bounded;
+    /// emptied with every reload since settings are rebuilt.
+    verified: std::sync::Mutex<std::collections::HashSet<u64>>,
+    keys: std::collections::hash_map::RandomState,
 }
 
 impl std::fmt::Debug for WebSettings {
@@ -101,6 +106,8 @@ impl WebSettings {
             users: BTreeMap::new(),
             dummy_hash: String::new(),
             headers: Vec::new(),
+            verified: std::sync::Mutex::new(std::collections::HashSet::new()),
+            keys: std::collections::hash_map::RandomState::new(),
         }
     }
 
@@ -113,8 +120,33 @@ impl WebSettings {
         let Some((user, password)) = authorization.and_then(parse_basic) else {
             return false;
         };
+        let key = {
+            use std::hash::BuildHasher;
+            self.keys.hash_one((&user, &password))
+        };
+        let mut verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verified.contains(&key) {
+            return true;
+        }
+        drop(verified);
         match self.users.get(&user) {
-            Some(hash) => bcrypt::verify(&password, hash).unwrap_or(false),
+            Some(hash) => {
+                let ok = bcrypt::verify(&password, hash).unwrap_or(false);
+                if ok {
+                    verified = self
+                        .verified
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if verified.len() >= 64 {
+                        verified.clear();
+                    }
+                    verified.insert(key);
+                }
+                ok
+            }
             None => {
                 // Same work as a wrong password, then no.
                 let _ = bcrypt::verify(&password, &self.dummy_hash);
