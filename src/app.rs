@@ -95,9 +95,13 @@ async fn watch_web_config(web: Arc<Web>) {
     loop {
         tokio::select! {
             Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
-                web.reload("SIGHUP");
+                let web = Arc::clone(&web);
+                let _ = tokio::task::spawn_blocking(move || web.reload("SIGHUP")).await;
             }
-            _ = tick.tick() => web.reload_if_changed(),
+            _ = tick.tick() => {
+                let web = Arc::clone(&web);
+                let _ = tokio::task::spawn_blocking(move || web.reload_if_changed()).await;
+            }
         }
     }
 }

@@ -32,8 +32,9 @@ pub struct Cli {
     pub web_config: Option<PathBuf>,
 
     /// Scrapes served at the same time; more get 503 (0: no limit).
-    #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40)]
-    pub max_requests: usize,
+    #[arg(long = "web.max-requests", value_name = "N", default_value_t = 40,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub max_requests: u32,
 
     /// Time a client has to send its request headers or finish the TLS
     /// handshake before the connection is closed (e.g. 10s).
@@ -195,6 +196,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "d" => n.saturating_mul(86_400),
         _ => return Err(format!("unknown unit {unit:?} (use s, m, h or d)")),
     };
+    if secs > 366 * 86_400 {
+        return Err(format!("{s} is longer than a year"));
+    }
     Ok(Duration::from_secs(secs))
 }
 
@@ -353,7 +357,7 @@ impl Cli {
             max_requests: if self.max_requests == 0 {
                 tokio::sync::Semaphore::MAX_PERMITS
             } else {
-                self.max_requests
+                self.max_requests as usize
             },
             header_timeout: self.header_timeout,
             log: LogConfig {

@@ -27,12 +27,19 @@ use crate::webconfig::{self, WebSettings};
 
 /// Most open connections; more are closed as soon as they are accepted.
 pub const MAX_CONNECTIONS: usize = 512;
+/// Longest life of a connection: a client that stops reading its responses
+/// cannot hold a slot longer (Prometheus simply reconnects).
+pub const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(60);
+/// bcrypt checks running at once; more unverified requests get 429 at once,
+/// so a flood of bad credentials cannot starve scrapes.
+pub const MAX_PASSWORD_CHECKS: usize = 2;
 /// Largest request head (request line and headers).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// The current web settings, swapped whole on reload.
 pub struct Web {
     path: Option<PathBuf>,
+    checks: Arc<Semaphore>,
     current: RwLock<Arc<WebSettings>>,
     stamp: RwLock<Option<(SystemTime, u64)>>,
 }
@@ -45,6 +52,7 @@ impl Web {
             None => WebSettings::plain(),
         };
         let web = Self {
+            checks: Arc::new(Semaphore::new(MAX_PASSWORD_CHECKS)),
             stamp: RwLock::new(path.as_deref().and_then(file_stamp)),
             path,
             current: RwLock::new(Arc::new(settings)),
@@ -63,6 +71,7 @@ impl Web {
     }
 
     /// Reads the file again; a broken file keeps the previous settings.
+    /// Blocking (file reads, bcrypt): call it from a blocking thread.
     pub fn reload(&self, why: &str) {
         let Some(path) = &self.path else { return };
         *self
@@ -109,15 +118,26 @@ async fn web_layer(State(web): State<Arc<Web>>, request: Request, next: Next) ->
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let authorized = if settings.users.is_empty() {
-        true
-    } else {
-        // bcrypt is slow on purpose: keep it off the async workers.
-        let settings = Arc::clone(&settings);
-        let authorization = authorization.map(str::to_owned);
-        tokio::task::spawn_blocking(move || settings.authorized(authorization.as_deref()))
+    let authorized = match settings.quick_check(authorization) {
+        Some(answer) => answer,
+        None => {
+            let Ok(permit) = Arc::clone(&web.checks).try_acquire_owned() else {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many password checks at once\n",
+                )
+                    .into_response();
+            };
+            // bcrypt is slow on purpose: keep it off the async workers.
+            let settings = Arc::clone(&settings);
+            let authorization = authorization.map(str::to_owned);
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                settings.authorized(authorization.as_deref())
+            })
             .await
             .unwrap_or(false)
+        }
     };
     let mut response = if authorized {
         next.run(request).await
@@ -180,7 +200,8 @@ pub async fn serve(
                     match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
                         Ok(Ok(stream)) => {
                             let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            let _ = watcher.watch(conn).await;
+                            let _ = tokio::time::timeout(MAX_CONNECTION_LIFE, watcher.watch(conn))
+                                .await;
                         }
                         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -188,7 +209,7 @@ pub async fn serve(
                 }
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(tcp), service);
-                    let _ = watcher.watch(conn).await;
+                    let _ = tokio::time::timeout(MAX_CONNECTION_LIFE, watcher.watch(conn)).await;
                 }
             }
         });

@@ -111,39 +111,50 @@ impl WebSettings {
         }
     }
 
+    /// The answer without bcrypt, when there is one: `Some(true)` with no
+    /// users or for credentials verified before, `Some(false)` without
+    /// usable credentials, `None` when bcrypt must decide.
+    pub fn quick_check(&self, authorization: Option<&str>) -> Option<bool> {
+        if self.users.is_empty() {
+            return Some(true);
+        }
+        let Some((user, password)) = authorization.and_then(parse_basic) else {
+            return Some(false);
+        };
+        let key = self.key(&user, &password);
+        let verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        verified.contains(&key).then_some(true)
+    }
+
+    fn key(&self, user: &str, password: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.keys.hash_one((user, password))
+    }
+
     /// Whether `authorization` (the header's value) names a user with the
     /// right password. With no users configured everyone is allowed.
     pub fn authorized(&self, authorization: Option<&str>) -> bool {
-        if self.users.is_empty() {
-            return true;
+        if let Some(answer) = self.quick_check(authorization) {
+            return answer;
         }
         let Some((user, password)) = authorization.and_then(parse_basic) else {
             return false;
         };
-        let key = {
-            use std::hash::BuildHasher;
-            self.keys.hash_one((&user, &password))
-        };
-        let mut verified = self
-            .verified
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if verified.contains(&key) {
-            return true;
-        }
-        drop(verified);
         match self.users.get(&user) {
             Some(hash) => {
                 let ok = bcrypt::verify(&password, hash).unwrap_or(false);
                 if ok {
-                    verified = self
+                    let mut verified = self
                         .verified
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                     if verified.len() >= 64 {
                         verified.clear();
                     }
-                    verified.insert(key);
+                    verified.insert(self.key(&user, &password));
                 }
                 ok
             }
@@ -157,9 +168,10 @@ impl WebSettings {
 }
 
 fn parse_basic(header: &str) -> Option<(String, String)> {
-    let encoded = header
-        .strip_prefix("Basic ")
-        .or_else(|| header.strip_prefix("basic "))?;
+    let (scheme, encoded) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;
@@ -194,12 +206,14 @@ pub fn parse(text: &str, path: &Path) -> Result<WebSettings, WebConfigError> {
             )));
         }
     }
-    if let Some(first) = file.basic_auth_users.values().next() {
-        let cost = first
-            .split('$')
-            .nth(2)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(bcrypt::DEFAULT_COST);
+    // The dummy hash costs what the dearest user's does, so an unknown user
+    // never answers faster than a wrong password.
+    let cost = file
+        .basic_auth_users
+        .values()
+        .filter_map(|h| h.split('$').nth(2).and_then(|c| c.parse::<u32>().ok()))
+        .max();
+    if let Some(cost) = cost {
         settings.dummy_hash =
             bcrypt::hash("oom_exporter unknown user", cost).map_err(|e| invalid(e.to_string()))?;
     }
@@ -327,6 +341,9 @@ fn tls_config(tls: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig
         .map_err(|e| e.to_string())?;
     let auth = tls.client_auth_type.as_deref().unwrap_or("NoClientCert");
     let builder = match auth {
+        "NoClientCert" if tls.client_ca_file.is_some() => {
+            return Err("client_ca_file is set but client_auth_type is NoClientCert".to_owned());
+        }
         "NoClientCert" => builder.with_no_client_auth(),
         "VerifyClientCertIfGiven" | "RequireAndVerifyClientCert" => {
             let Some(ca) = &tls.client_ca_file else {

@@ -432,3 +432,55 @@ fn concurrent_scrapes_past_the_limit_get_503_and_health_stays_cheap() {
         .unwrap();
     assert_eq!(blocked.join().unwrap(), 200);
 }
+
+#[test]
+fn a_flood_of_bad_passwords_does_not_stall_a_known_scraper() {
+    let pki = Pki::new();
+    let web = pki.web_config(&format!(
+        "basic_auth_users:\n  prometheus: {}\n",
+        bcrypt::hash("s3cret", 10).unwrap()
+    ));
+    let e = start(&web, &[]);
+    use base64::Engine;
+    let basic = |p: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("prometheus:{p}"))
+        )
+    };
+    // Verified once (one bcrypt), then remembered.
+    assert_eq!(
+        e.get("/metrics", &[("Authorization", &basic("s3cret"))])
+            .status,
+        200
+    );
+    let addr = e.addr;
+    let flood: Vec<_> = (0..40)
+        .map(|_| {
+            let bad = basic("wrong");
+            std::thread::spawn(move || {
+                request(addr, "GET", "/-/healthy", &[("Authorization", &bad)]).status
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    assert_eq!(
+        e.get("/metrics", &[("Authorization", &basic("s3cret"))])
+            .status,
+        200
+    );
+    let took = started.elapsed();
+    let statuses: Vec<u16> = flood.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(
+        took < Duration::from_secs(1),
+        "known scraper waited {took:?} behind the flood"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&429),
+        "no request was turned away: {statuses:?}"
+    );
+}
