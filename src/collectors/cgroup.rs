@@ -145,11 +145,12 @@ impl Cgroup {
     }
 
     /// The cgroups to report now with their samples, and how many were
-    /// left out by the cap. Each limit is read once.
+    /// left out by the cap. Each limit is read once. Under the cap, the
+    /// cgroups matching `include` come first, then those with a limit,
+    /// then Kubernetes and systemd ones without.
     pub fn select(&self, h: &Hierarchy, all: &[String]) -> (Vec<(String, Sample)>, usize) {
         let sel = &self.selection;
-        let mut chosen = Vec::new();
-        let mut dropped = 0;
+        let mut candidates: Vec<(u8, &String, Option<u64>)> = Vec::new();
         for path in all {
             if sel.exclude.as_ref().is_some_and(|re| re.is_match(path)) {
                 continue;
@@ -157,20 +158,24 @@ impl Cgroup {
             let Some(limit) = read_limit(h, path) else {
                 continue; // vanished mid-walk
             };
-            let wanted = limit.is_some()
-                || notable(path)
-                || sel.include.as_ref().is_some_and(|re| re.is_match(path));
-            if !wanted {
+            let rank = if sel.include.as_ref().is_some_and(|re| re.is_match(path)) {
+                0
+            } else if limit.is_some() {
+                1
+            } else if notable(path) {
+                2
+            } else {
                 continue;
-            }
-            if chosen.len() >= sel.max {
-                dropped += 1;
-                continue;
-            }
-            if let Some(sample) = read_sample_with(h, path, limit) {
-                chosen.push((path.clone(), sample));
-            }
+            };
+            candidates.push((rank, path, limit));
         }
+        candidates.sort_by_key(|(rank, _, _)| *rank);
+        let dropped = candidates.len().saturating_sub(sel.max);
+        let chosen = candidates
+            .into_iter()
+            .take(sel.max)
+            .filter_map(|(_, path, limit)| Some((path.clone(), read_sample_with(h, path, limit)?)))
+            .collect();
         (chosen, dropped)
     }
 }
@@ -301,6 +306,20 @@ impl Collector for Cgroup {
             chosen_set.contains(path)
                 || (!existing.contains(path) && now.duration_since(*at) < retention)
         });
+        // Vanished cgroups count against the cap too: with more than the
+        // cap, the longest gone are dropped first.
+        let mut vanished: Vec<(String, Instant)> = seen
+            .iter()
+            .filter(|(p, _)| !chosen_set.contains(*p))
+            .map(|(p, (_, at))| (p.clone(), *at))
+            .collect();
+        let excess = seen
+            .len()
+            .saturating_sub(self.selection.max.max(chosen_set.len()));
+        vanished.sort_by_key(|(_, at)| *at);
+        for (path, _) in vanished.into_iter().take(excess) {
+            seen.remove(&path);
+        }
         let samples: Vec<(&String, &Sample)> = seen.iter().map(|(p, (s, _))| (p, s)).collect();
         let owners: Vec<[(&str, String); 4]> = samples
             .iter()
