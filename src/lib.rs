@@ -22,7 +22,7 @@
 //! | [`procscan`] | the per-process scan: top N by oom_score plus included processes |
 //! | [`singleflight`] | one /proc scan shared by scrapes that arrive together |
 //! | [`timefmt`] | RFC 3339 formatting of wall-clock times |
-//! | [`commands`] | `oom_exporter kills`: kills in the ring buffer or a saved log |
+//! | [`commands`] | `oom_exporter kills` (kills in the ring buffer or a saved log) and `top` (processes or cgroups closest to the OOM killer) |
 //! | [`webconfig`] | `--web.config.file` (exporter-toolkit format): TLS, basic auth, headers |
 //! | [`server`] | the accept loop: TLS, connection and request limits, graceful shutdown |
 //! | [`app`] | wires config, registry and server together; serves until a shutdown signal |
