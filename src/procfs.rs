@@ -101,6 +101,23 @@ impl ProcFs {
         self.root.join("pressure").join(resource)
     }
 
+    /// The `hidepid=` option of the procfs mounted at the root, when it hides
+    /// other users' processes from this (non-root) exporter: then they are
+    /// not even listed, so no read fails and nothing else would tell.
+    /// Looked up in the exporter's own `/proc/self/mountinfo`.
+    pub fn hidden_pids(&self) -> Option<String> {
+        let root = std::fs::canonicalize(&self.root).ok()?;
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let is_root = status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+        if is_root {
+            return None;
+        }
+        hidepid_option(&mountinfo, &root.to_string_lossy())
+    }
+
     /// `<root>/uptime`
     pub fn uptime(&self) -> PathBuf {
         self.root.join("uptime")
@@ -165,9 +182,48 @@ impl ProcFs {
     }
 }
 
+/// The hiding `hidepid=` (or `subset=pid`) option of the proc mount at
+/// `mount_point` in a mountinfo text.
+fn hidepid_option(mountinfo: &str, mount_point: &str) -> Option<String> {
+    mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let point = left.split_whitespace().nth(4)?;
+        let mut fields = right.split_whitespace();
+        let (fstype, _source, options) = (fields.next()?, fields.next()?, fields.next()?);
+        if fstype != "proc" || point != mount_point {
+            return None;
+        }
+        options
+            .split(',')
+            .find(|o| {
+                matches!(
+                    *o,
+                    "hidepid=1"
+                        | "hidepid=2"
+                        | "hidepid=noaccess"
+                        | "hidepid=invisible"
+                        | "subset=pid"
+                )
+            })
+            .map(str::to_owned)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidepid_from_mountinfo() {
+        let info = "22 28 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw,hidepid=invisible\n\
+                    23 28 0:22 / /host/proc ro,relatime - proc proc rw\n";
+        assert_eq!(
+            hidepid_option(info, "/proc").as_deref(),
+            Some("hidepid=invisible")
+        );
+        assert_eq!(hidepid_option(info, "/host/proc"), None);
+        assert_eq!(hidepid_option(info, "/nowhere"), None);
+    }
 
     #[test]
     fn paths_are_built_from_the_root() {

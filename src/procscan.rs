@@ -50,6 +50,9 @@ pub struct Scan {
     pub scanned: usize,
     /// Processes whose files could not be read for lack of permission.
     pub denied: usize,
+    /// The procfs hides other users' processes from the exporter
+    /// (`hidepid=`): they are missing from `scanned`, not counted in `denied`.
+    pub hidden: Option<String>,
     /// Reported processes, highest `oom_score` first.
     pub procs: Vec<Proc>,
     /// The process the OOM killer would pick now: the highest `oom_score`
@@ -63,6 +66,7 @@ pub struct Scanner {
     procfs: ProcFs,
     selection: Selection,
     said_denied: AtomicBool,
+    said_hidden: AtomicBool,
 }
 
 enum Read<T> {
@@ -78,6 +82,7 @@ impl Scanner {
             procfs,
             selection,
             said_denied: AtomicBool::new(false),
+            said_hidden: AtomicBool::new(false),
         }
     }
 
@@ -216,6 +221,17 @@ impl Scanner {
                 by_include += 1;
                 scan.procs.push(proc);
             }
+        }
+        scan.hidden = self.procfs.hidden_pids();
+        if let Some(option) = &scan.hidden
+            && !self.said_hidden.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                option = %option,
+                procfs = %self.procfs.root().display(),
+                "proc is mounted with hidepid: other users' processes are invisible to this exporter; \
+                 run it as root or mount proc without hidepid for a complete ranking"
+            );
         }
         if scan.denied > 0 && !self.said_denied.swap(true, Ordering::Relaxed) {
             tracing::warn!(

@@ -5,7 +5,7 @@
 //!
 //! Series are built fresh from each scan, so a process that exits or drops
 //! out of the top N is gone from the next scrape. Per scrape there are at
-//! most `8 x (top-n + include-max) + 5` series from this collector.
+//! most `8 x (top-n + include-max) + 6` series from this collector.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -157,6 +157,12 @@ impl Collector for Process {
             "1 for a reported process matching --collector.process.include: a critical service to keep protected",
             None,
             &critical,
+        )?;
+        out.gauge(
+            "process_scan_hidepid",
+            "1 if proc is mounted with hidepid and hides other users' processes from this exporter (run as root), else 0",
+            None,
+            i64::from(scan.hidden.is_some()),
         )?;
         out.gauge(
             "processes_scanned",

@@ -198,3 +198,39 @@ fn unreadable_processes_are_counted_and_said_once() {
         "{log}"
     );
 }
+
+#[test]
+fn hidepid_is_detected_and_said() {
+    if !require_root("mount a procfs with hidepid and run the exporter as another user") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "proc", "-o", "hidepid=invisible", "proc"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount proc with hidepid");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(dir.path().to_path_buf());
+    let mut cmd = Command::new(BIN);
+    cmd.uid(65534).gid(65534);
+    let e = Exporter::start_with(
+        cmd,
+        &[
+            &format!("--path.procfs={}", dir.path().display()),
+            "--collector.disable-defaults",
+            "--collector.process",
+        ],
+    );
+    let m = e.metrics();
+    assert_eq!(sample(&m, "oom_process_scan_hidepid"), Some(1.0), "{m}");
+    e.wait_log("hidepid");
+    drop(e);
+}
