@@ -41,7 +41,7 @@ pub struct Web {
     path: Option<PathBuf>,
     checks: Arc<Semaphore>,
     current: RwLock<Arc<WebSettings>>,
-    stamp: RwLock<Option<(SystemTime, u64)>>,
+    stamp: RwLock<Vec<Option<(SystemTime, u64)>>>,
 }
 
 impl Web {
@@ -51,9 +51,10 @@ impl Web {
             Some(p) => webconfig::load(p)?,
             None => WebSettings::plain(),
         };
+        let stamp = stamps(path.as_deref(), &settings.files);
         let web = Self {
             checks: Arc::new(Semaphore::new(MAX_PASSWORD_CHECKS)),
-            stamp: RwLock::new(path.as_deref().and_then(file_stamp)),
+            stamp: RwLock::new(stamp),
             path,
             current: RwLock::new(Arc::new(settings)),
         };
@@ -74,12 +75,18 @@ impl Web {
     /// Blocking (file reads, bcrypt): call it from a blocking thread.
     pub fn reload(&self, why: &str) {
         let Some(path) = &self.path else { return };
+        let old_files = self.current().files.clone();
         *self
             .stamp
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = file_stamp(path);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = stamps(Some(path), &old_files);
         match webconfig::load(path) {
             Ok(settings) => {
+                *self
+                    .stamp
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    stamps(Some(path), &settings.files);
                 *self
                     .current
                     .write()
@@ -92,18 +99,28 @@ impl Web {
         }
     }
 
-    /// Reloads if the file changed since the last load.
+    /// Reloads if the file, or a certificate, key or CA file it names,
+    /// changed since the last load.
     pub fn reload_if_changed(&self) {
         let Some(path) = &self.path else { return };
-        let now = file_stamp(path);
-        let before = *self
+        let now = stamps(Some(path), &self.current().files);
+        let before = self
             .stamp
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         if now != before {
             self.reload("file changed");
         }
     }
+}
+
+fn stamps(config: Option<&std::path::Path>, files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
+    config
+        .into_iter()
+        .chain(files.iter().map(PathBuf::as_path))
+        .map(file_stamp)
+        .collect()
 }
 
 fn file_stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {

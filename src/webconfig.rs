@@ -80,6 +80,10 @@ pub struct WebSettings {
     pub dummy_hash: String,
     /// Extra response headers.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Certificate, key and CA files in use: a change to any of them
+    /// (certificate rotation) reloads the settings like a change to the
+    /// configuration file.
+    pub files: Vec<PathBuf>,
     /// Credentials already verified, as keyed hashes (random keys per
     /// process): a scraper pays bcrypt once, not on every scrape. Bounded;
     /// emptied with every reload since settings are rebuilt.
@@ -106,6 +110,7 @@ impl WebSettings {
             users: BTreeMap::new(),
             dummy_hash: String::new(),
             headers: Vec::new(),
+            files: Vec::new(),
             verified: std::sync::Mutex::new(std::collections::HashSet::new()),
             keys: std::collections::hash_map::RandomState::new(),
         }
@@ -228,6 +233,18 @@ pub fn parse(text: &str, path: &Path) -> Result<WebSettings, WebConfigError> {
         }
     }
     if let Some(tls) = file.tls_server_config {
+        let resolve = |p: &PathBuf| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                base.join(p)
+            }
+        };
+        settings.files = [&tls.cert_file, &tls.key_file, &tls.client_ca_file]
+            .into_iter()
+            .flatten()
+            .map(resolve)
+            .collect();
         settings.tls = Some(TlsAcceptor::from(Arc::new(
             tls_config(&tls, base).map_err(invalid)?,
         )));

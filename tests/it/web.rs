@@ -484,3 +484,32 @@ fn a_flood_of_bad_passwords_does_not_stall_a_known_scraper() {
         "no request was turned away: {statuses:?}"
     );
 }
+
+#[test]
+fn a_rotated_certificate_is_picked_up_without_a_signal() {
+    let old = Pki::new();
+    let web = old.web_config(TLS);
+    let e = start(&web, &[]);
+    assert_eq!(
+        tls_get(&old, e.addr, "/-/healthy", None, false).unwrap().0,
+        200
+    );
+    // Rotate: a certificate from another CA lands in the same files.
+    let new = Pki::new();
+    for f in ["server.pem", "server-key.pem"] {
+        std::fs::copy(new.path(f), old.path(f)).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while tls_get(&new, e.addr, "/-/healthy", None, false).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "rotated certificate not served:\n{}",
+            e.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        tls_get(&old, e.addr, "/-/healthy", None, false).is_err(),
+        "old certificate still served"
+    );
+}
