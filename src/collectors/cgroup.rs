@@ -45,6 +45,10 @@ pub struct Sample {
     pub oom_kill: Option<u64>,
     pub oom_group_kill: Option<u64>,
     pub under_oom: Option<u64>,
+    /// v1: memory+swap limit (`memory.memsw.limit_in_bytes`), when set.
+    pub memsw_limit: Option<u64>,
+    /// v1: times memory+swap hit its limit (`memory.memsw.failcnt`).
+    pub memsw_limit_hits: Option<u64>,
     pub pressure: Option<Pressure>,
 }
 
@@ -103,6 +107,8 @@ fn read_sample_with(h: &Hierarchy, path: &str, limit: Option<u64>) -> Option<Sam
                 .zip(s.usage)
                 .map(|(both, mem)| both.saturating_sub(mem));
             s.limit_hits = num("memory.failcnt");
+            s.memsw_limit = lim("memory.memsw.limit_in_bytes");
+            s.memsw_limit_hits = num("memory.memsw.failcnt");
             if let Some(control) = text("memory.oom_control") {
                 let c = parse::keyed(&control).unwrap_or_default();
                 s.oom_kill = c.get("oom_kill").copied();
@@ -148,15 +154,24 @@ impl Cgroup {
     /// left out by the cap. Each limit is read once. Under the cap, the
     /// cgroups matching `include` come first, then those with a limit,
     /// then Kubernetes and systemd ones without.
-    pub fn select(&self, h: &Hierarchy, all: &[String]) -> (Vec<(String, Sample)>, usize) {
+    pub fn select(&self, h: &Hierarchy, all: &[String]) -> Selected {
         let sel = &self.selection;
+        let mut problems = Vec::new();
+        // A file that cannot be read in a cgroup that still exists is a
+        // problem; in one that is gone, the cgroup simply vanished.
+        let mut unreadable = |path: &str, what: &str| {
+            if h.dir(path).exists() {
+                problems.push(format!("{}: {what} unreadable", h.dir(path).display()));
+            }
+        };
         let mut candidates: Vec<(u8, &String, Option<u64>)> = Vec::new();
         for path in all {
             if sel.exclude.as_ref().is_some_and(|re| re.is_match(path)) {
                 continue;
             }
             let Some(limit) = read_limit(h, path) else {
-                continue; // vanished mid-walk
+                unreadable(path, limit_file(h));
+                continue;
             };
             let rank = if sel.include.as_ref().is_some_and(|re| re.is_match(path)) {
                 0
@@ -171,13 +186,29 @@ impl Cgroup {
         }
         candidates.sort_by_key(|(rank, _, _)| *rank);
         let dropped = candidates.len().saturating_sub(sel.max);
-        let chosen = candidates
-            .into_iter()
-            .take(sel.max)
-            .filter_map(|(_, path, limit)| Some((path.clone(), read_sample_with(h, path, limit)?)))
-            .collect();
-        (chosen, dropped)
+        let mut chosen = Vec::new();
+        for (_, path, limit) in candidates.into_iter().take(sel.max) {
+            match read_sample_with(h, path, limit) {
+                Some(sample) => chosen.push((path.clone(), sample)),
+                None => unreadable(path, "memory usage"),
+            }
+        }
+        Selected {
+            chosen,
+            dropped,
+            problems,
+        }
     }
+}
+
+/// What [`Cgroup::select`] found.
+pub struct Selected {
+    /// The cgroups reported now, with their samples.
+    pub chosen: Vec<(String, Sample)>,
+    /// Qualifying cgroups left out by the cap.
+    pub dropped: usize,
+    /// Files that could not be read in cgroups that still exist.
+    pub problems: Vec<String>,
 }
 
 type Family = (
@@ -266,6 +297,20 @@ const FAMILIES: &[Family] = &[
         None,
         |s| s.under_oom,
     ),
+    (
+        "cgroup_memsw_limit",
+        "The cgroup's memory+swap limit (v1 memory.memsw.limit_in_bytes); absent when unlimited",
+        false,
+        Some(metrics::Unit::Bytes),
+        |s| s.memsw_limit,
+    ),
+    (
+        "cgroup_memsw_limit_hits",
+        "Times the cgroup's memory+swap usage hit its limit (v1 memory.memsw.failcnt)",
+        true,
+        None,
+        |s| s.memsw_limit_hits,
+    ),
 ];
 
 impl Collector for Cgroup {
@@ -292,7 +337,11 @@ impl Collector for Cgroup {
             return Ok(());
         };
         let all = cgroupfs::walk(&h);
-        let (chosen, dropped) = self.select(&h, &all);
+        let Selected {
+            chosen,
+            dropped,
+            problems,
+        } = self.select(&h, &all);
         let now = Instant::now();
         let existing: HashSet<&String> = all.iter().collect();
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
@@ -393,6 +442,13 @@ impl Collector for Cgroup {
             None,
             dropped as i64,
         )?;
-        Ok(())
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(CollectError::Malformed {
+                path: h.root().display().to_string(),
+                problems: problems.into_iter().take(5).collect(),
+            })
+        }
     }
 }

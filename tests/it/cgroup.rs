@@ -141,3 +141,33 @@ fn top_cgroups_ranks_by_usage_over_limit() {
     );
     assert!(lines[1].contains("5931aa75-4603-4e65-b552-7c71cf55cfb5"));
 }
+
+#[test]
+fn an_unreadable_cgroup_file_is_reported_and_the_rest_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(crate::helpers::repo().join("tests/fixtures/sys-cgroup-v2/fs"))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let broken = dir
+        .path()
+        .join("fs/cgroup/system.slice/postgresql.service/memory.current");
+    std::fs::remove_file(&broken).unwrap();
+    std::fs::create_dir(&broken).unwrap(); // read() fails with EISDIR
+    let e = Exporter::start(&[
+        "--collector.disable-defaults",
+        "--collector.cgroup",
+        &format!("--path.sysfs={}", dir.path().display()),
+    ]);
+    let m = e.metrics();
+    assert_eq!(
+        sample(&m, "oom_scrape_collector_success{collector=\"cgroup\"}"),
+        Some(0.0)
+    );
+    assert!(!m.contains("cgroup=\"/system.slice/postgresql.service\""));
+    assert!(m.contains("cgroup=\"/system.slice/cron.service\""));
+    e.wait_log("postgresql.service: memory usage unreadable");
+}
