@@ -77,7 +77,10 @@ pub async fn serve(
         listener,
         http::router(state),
         web,
-        config.header_timeout,
+        server::ConnectionLimits {
+            header_timeout: config.header_timeout,
+            lifetime: config.connection_lifetime,
+        },
         shutdown,
         SHUTDOWN_GRACE,
     )

@@ -42,6 +42,12 @@ pub struct Cli {
           value_parser = parse_duration)]
     pub header_timeout: Duration,
 
+    /// Longest life of a connection, so a client that stops reading its
+    /// responses cannot hold one forever (scrapers just reconnect).
+    #[arg(long = "web.connection-lifetime", value_name = "DURATION", default_value = "60s",
+          value_parser = parse_duration)]
+    pub connection_lifetime: Duration,
+
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics",
           value_parser = parse_telemetry_path)]
@@ -360,6 +366,7 @@ impl Cli {
                 self.max_requests as usize
             },
             header_timeout: self.header_timeout,
+            connection_lifetime: self.connection_lifetime,
             log: LogConfig {
                 level: self.log_level,
                 format: self.log_format,

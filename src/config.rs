@@ -37,6 +37,8 @@ pub struct Config {
     pub max_requests: usize,
     /// Time a client has to send its request headers (and TLS handshake).
     pub header_timeout: std::time::Duration,
+    /// Longest life of a connection.
+    pub connection_lifetime: std::time::Duration,
 }
 
 /// How to log.

@@ -27,9 +27,6 @@ use crate::webconfig::{self, WebSettings};
 
 /// Most open connections; more are closed as soon as they are accepted.
 pub const MAX_CONNECTIONS: usize = 512;
-/// Longest life of a connection: a client that stops reading its responses
-/// cannot hold a slot longer (Prometheus simply reconnects).
-pub const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(60);
 /// bcrypt checks running at once; more unverified requests get 429 at once,
 /// so a flood of bad credentials cannot starve scrapes.
 pub const MAX_PASSWORD_CHECKS: usize = 2;
@@ -172,13 +169,23 @@ async fn web_layer(State(web): State<Arc<Web>>, request: Request, next: Next) ->
     response
 }
 
+/// Time limits of one connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// To send request headers, or finish the TLS handshake.
+    pub header_timeout: Duration,
+    /// Longest life of a connection: a client that stops reading its
+    /// responses cannot hold a slot longer (Prometheus simply reconnects).
+    pub lifetime: Duration,
+}
+
 /// Serves `router` on `listener` until `shutdown`; open connections then get
 /// `grace` to finish.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     web: Arc<Web>,
-    header_timeout: Duration,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) {
@@ -207,18 +214,18 @@ pub async fn serve(
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
-            .header_read_timeout(header_timeout)
+            .header_read_timeout(limits.header_timeout)
             .max_buf_size(MAX_HEADER_BYTES);
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _slot = slot;
             match tls {
                 Some(acceptor) => {
-                    match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await {
                         Ok(Ok(stream)) => {
                             let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            let _ = tokio::time::timeout(MAX_CONNECTION_LIFE, watcher.watch(conn))
-                                .await;
+                            let _ =
+                                tokio::time::timeout(limits.lifetime, watcher.watch(conn)).await;
                         }
                         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -226,7 +233,7 @@ pub async fn serve(
                 }
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(tcp), service);
-                    let _ = tokio::time::timeout(MAX_CONNECTION_LIFE, watcher.watch(conn)).await;
+                    let _ = tokio::time::timeout(limits.lifetime, watcher.watch(conn)).await;
                 }
             }
         });

@@ -513,3 +513,48 @@ fn a_rotated_certificate_is_picked_up_without_a_signal() {
         "old certificate still served"
     );
 }
+
+#[test]
+fn a_client_that_never_reads_is_cut_off_after_the_connection_lifetime() {
+    let procfs = format!(
+        "--path.procfs={}",
+        fixture("linux-6.18-psi-zswap").display()
+    );
+    let e = Exporter::start(&[
+        &procfs,
+        "--no-collector.kmsg",
+        "--no-collector.process",
+        "--no-collector.cgroup",
+        "--web.connection-lifetime=2s",
+    ]);
+    let mut greedy = TcpStream::connect(e.addr).unwrap();
+    // Pipelined requests whose answers are never read fill the socket
+    // buffers and leave the server waiting to write.
+    let started = Instant::now();
+    let burst = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(5000);
+    greedy
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = greedy.write_all(burst.as_bytes());
+    std::thread::sleep(Duration::from_secs(3));
+    // Cut off: reading now ends (after whatever was buffered) well before
+    // another 5000 responses could have been written.
+    greedy
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut sink = Vec::new();
+    let _ = greedy.read_to_end(&mut sink);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(12),
+        "connection held for {took:?}"
+    );
+    let answers = String::from_utf8_lossy(&sink)
+        .matches("HTTP/1.1 200")
+        .count();
+    assert!(
+        answers < 5000,
+        "all {answers} pipelined requests were answered: not cut off"
+    );
+    assert_eq!(e.get("/-/healthy", &[]).status, 200);
+}
