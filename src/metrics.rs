@@ -6,7 +6,7 @@
 use std::fmt;
 
 use prometheus_client::encoding::{
-    DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeMetric,
+    DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeMetric, MetricEncoder,
 };
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
@@ -85,11 +85,26 @@ impl<'a, 'e> MetricWriter<'a, 'e> {
     where
         V: EncodeGaugeValue + fmt::Debug + Send + Sync + Copy,
     {
-        let mut enc =
-            self.encoder
-                .encode_descriptor(name, help, unit.as_ref(), MetricType::Gauge)?;
+        self.family(name, help, unit, MetricType::Gauge, samples, |v, enc| {
+            ConstGauge::new(v).encode(enc)
+        })
+    }
+
+    /// One descriptor, then one sample per label set written by `write`.
+    fn family<V: Copy>(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<Unit>,
+        metric_type: MetricType,
+        samples: &[(Labels<'_>, V)],
+        write: impl Fn(V, MetricEncoder<'_>) -> fmt::Result,
+    ) -> fmt::Result {
+        let mut enc = self
+            .encoder
+            .encode_descriptor(name, help, unit.as_ref(), metric_type)?;
         for (labels, value) in samples {
-            ConstGauge::new(*value).encode(enc.encode_family(labels)?)?;
+            write(*value, enc.encode_family(labels)?)?;
         }
         Ok(())
     }
@@ -125,13 +140,9 @@ impl<'a, 'e> MetricWriter<'a, 'e> {
     where
         V: EncodeCounterValue + fmt::Debug + Send + Sync + Copy,
     {
-        let mut enc =
-            self.encoder
-                .encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
-        for (labels, value) in samples {
-            ConstCounter::new(*value).encode(enc.encode_family(labels)?)?;
-        }
-        Ok(())
+        self.family(name, help, unit, MetricType::Counter, samples, |v, enc| {
+            ConstCounter::new(v).encode(enc)
+        })
     }
 
     /// An info metric (`<name>_info 1` with the given labels).

@@ -88,6 +88,15 @@ fn start(web: &Path, extra: &[&str]) -> Exporter {
     Exporter::start(&args)
 }
 
+/// An `Authorization: Basic` value.
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
 /// GET over TLS with the test CA, optionally with a client certificate.
 fn tls_get(
     pki: &Pki,
@@ -122,11 +131,7 @@ fn tls_get(
     let mut tls = rustls::StreamOwned::new(conn, sock);
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     if let Some((u, p)) = auth {
-        use base64::Engine;
-        req.push_str(&format!(
-            "Authorization: Basic {}\r\n",
-            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-        ));
+        req.push_str(&format!("Authorization: {}\r\n", basic(u, p)));
     }
     req.push_str("\r\n");
     tls.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
@@ -252,13 +257,7 @@ fn reload_on_sighup_and_on_change_keeps_the_listener_and_survives_a_broken_file(
     let pki = Pki::new();
     let web = pki.web_config(&users("one"));
     let e = start(&web, &[]);
-    use base64::Engine;
-    let basic = |p: &str| {
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("prometheus:{p}"))
-        )
-    };
+    let basic = |p: &str| basic("prometheus", p);
     assert_eq!(
         e.get("/metrics", &[("Authorization", &basic("one"))])
             .status,
@@ -441,13 +440,7 @@ fn a_flood_of_bad_passwords_does_not_stall_a_known_scraper() {
         bcrypt::hash("s3cret", 10).unwrap()
     ));
     let e = start(&web, &[]);
-    use base64::Engine;
-    let basic = |p: &str| {
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("prometheus:{p}"))
-        )
-    };
+    let basic = |p: &str| basic("prometheus", p);
     // Verified once (one bcrypt), then remembered.
     assert_eq!(
         e.get("/metrics", &[("Authorization", &basic("s3cret"))])
