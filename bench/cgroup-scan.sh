@@ -62,14 +62,16 @@ echo "|---|---:|---:|---:|---:|---:|"
 # Live v1: COUNT cgroups with a limit each.
 mkdir "$live"
 for ((i = 1; i <= COUNT; i++)); do mkdir "$live/$i"; echo 64M >"$live/$i/memory.limit_in_bytes"; done
-bench "live v1, $COUNT cgroups" /sys "$live" memory.limit_in_bytes memory.usage_in_bytes memory.memsw.usage_in_bytes memory.failcnt memory.oom_control
+bench "live v1, $COUNT cgroups" /sys "$live" memory.limit_in_bytes memory.usage_in_bytes memory.memsw.usage_in_bytes memory.failcnt memory.oom_control \
+    memory.memsw.limit_in_bytes memory.memsw.failcnt
 
-# v2 fixture: COUNT cgroups under one parent, the files of a real v2 cgroup.
+# v2 fixture: COUNT cgroups under one parent, each (and the parent) with the
+# files of a real v2 cgroup.
 root="$tmp/sys/fs/cgroup"
 mkdir -p "$root/bench"
 echo "cpu io memory pids" >"$root/cgroup.controllers"
-for ((i = 1; i <= COUNT; i++)); do
-    d="$root/bench/$i"; mkdir "$d"
+for d in "$root/bench" $(seq -f "$root/bench/%g" "$COUNT"); do
+    mkdir -p "$d"
     echo 1048576 >"$d/memory.current"; echo 67108864 >"$d/memory.max"; echo max >"$d/memory.high"
     echo 0 >"$d/memory.swap.current"; echo max >"$d/memory.swap.max"
     printf 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n' >"$d/memory.events"

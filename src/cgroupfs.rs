@@ -5,7 +5,12 @@
 //! - v1: `<sysfs>/fs/cgroup/memory`. A hybrid host such as this development
 //!   VM (v1 memory controller, a v2 hierarchy without it) uses v1.
 
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use rustix::buffer::spare_capacity;
+use rustix::fs::{CWD, Dir, FileType, Mode, OFlags, fstat, openat};
 
 /// A memory cgroup hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,36 +59,130 @@ pub fn detect(sysfs: &Path) -> Option<Hierarchy> {
         .then_some(Hierarchy::V1(v1))
 }
 
-fn is_leaf(dir: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(dir).is_ok_and(|m| m.nlink() == 2)
+/// An open cgroup directory; its files are opened relative to it, which
+/// spares the kernel a path lookup per file.
+#[derive(Debug)]
+pub struct CgroupDir {
+    fd: OwnedFd,
+}
+
+/// Deepest cgroup level walked (systemd and Kubernetes nest 4 to 6 deep).
+const MAX_DEPTH: usize = 32;
+
+impl CgroupDir {
+    /// Opens the directory at `path`.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        Self::open_at(CWD, path)
+    }
+
+    fn open_at(dir: impl AsFd, name: impl rustix::path::Arg) -> io::Result<Self> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        Ok(Self {
+            fd: openat(dir, name, flags, Mode::empty())?,
+        })
+    }
+
+    /// Reads file `name` of this cgroup into `buf` (cleared first).
+    ///
+    /// Cgroup files are printed whole by the first read when the buffer
+    /// is large enough, and a regular file (fixture trees) returns all that
+    /// is left, so a read that does not fill the buffer ends the file: no
+    /// second read just to see end-of-file.
+    pub fn read<'b>(&self, name: &str, buf: &'b mut Vec<u8>) -> io::Result<&'b str> {
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        buf.clear();
+        loop {
+            if buf.capacity() - buf.len() < 512 {
+                buf.reserve(4096);
+            }
+            let room = buf.capacity() - buf.len();
+            match rustix::io::read(&fd, spare_capacity(buf)) {
+                Ok(n) if n < room => break,
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        std::str::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Names of the subdirectories.
+    fn children(&self) -> Vec<String> {
+        let Ok(dir) = Dir::read_from(&self.fd) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = dir
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type() == FileType::Directory)
+            .filter_map(|e| e.file_name().to_str().ok().map(str::to_owned))
+            .filter(|n| n != "." && n != "..")
+            .collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// One cgroup found by [`visit`].
+#[derive(Debug)]
+pub struct Found<'a> {
+    /// `/a/b`, relative to the hierarchy's root.
+    pub path: &'a str,
+    /// The open directory.
+    pub dir: &'a CgroupDir,
+    /// Its inode number: a cgroup removed and created again under the same
+    /// path has a new one.
+    pub ino: u64,
+}
+
+/// Calls `f` for every cgroup below the root (not the root itself), parents
+/// before children, and returns how many there were. Directories that
+/// vanish mid-walk are skipped. Leaves (most cgroups) are not listed.
+pub fn visit(h: &Hierarchy, mut f: impl FnMut(Found<'_>)) -> usize {
+    let Ok(root) = CgroupDir::open(h.root()) else {
+        return 0;
+    };
+    let mut count = 0;
+    visit_children(&root, "", 0, &mut f, &mut count);
+    count
+}
+
+fn visit_children(
+    parent: &CgroupDir,
+    path: &str,
+    depth: usize,
+    f: &mut impl FnMut(Found<'_>),
+    count: &mut usize,
+) {
+    for name in parent.children() {
+        let Ok(dir) = CgroupDir::open_at(&parent.fd, name.as_str()) else {
+            continue;
+        };
+        let Ok(st) = fstat(&dir.fd) else {
+            continue;
+        };
+        let child = format!("{path}/{name}");
+        *count += 1;
+        f(Found {
+            path: &child,
+            dir: &dir,
+            ino: st.st_ino,
+        });
+        // A directory's link count is 2 plus its subdirectories on
+        // cgroupfs (and ext4, tmpfs): at 2 it is a leaf, not listed.
+        if st.st_nlink != 2 && depth < MAX_DEPTH {
+            visit_children(&dir, &child, depth + 1, f, count);
+        }
+    }
 }
 
 /// Every cgroup below the root (not the root itself), as `/a/b` paths,
-/// parents before children. Directories that vanish mid-walk are skipped.
+/// parents before children.
 pub fn walk(h: &Hierarchy) -> Vec<String> {
     let mut out = Vec::new();
-    let mut stack = vec![String::new()];
-    while let Some(path) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(h.dir(&path)) else {
-            continue;
-        };
-        let mut children: Vec<String> = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .filter_map(|e| e.file_name().into_string().ok())
-            .map(|name| format!("{path}/{name}"))
-            .collect();
-        children.sort_unstable_by(|a, b| b.cmp(a));
-        for child in children {
-            // A directory's link count is 2 plus its subdirectories on
-            // cgroupfs (and ext4, tmpfs): at exactly 2 it is a leaf and
-            // listing it can be skipped, most cgroups being leaves.
-            if !is_leaf(&h.dir(&child)) {
-                stack.push(child.clone());
-            }
-            out.push(child);
-        }
-    }
+    visit(h, |c| out.push(c.path.to_owned()));
     out
 }

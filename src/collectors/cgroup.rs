@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use crate::cgroupfs::{self, Hierarchy};
+use crate::cgroupfs::{self, CgroupDir, Hierarchy};
 use crate::container;
 use crate::metrics::{self, Labels, MetricWriter};
 use crate::parse::cgroup as parse;
@@ -59,28 +59,30 @@ fn limit_file(h: &Hierarchy) -> &'static str {
     }
 }
 
-fn read_text(path: &std::path::Path) -> Option<String> {
-    crate::procfs::read_file(path)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-}
-
 /// The cgroup's limit, `Some(None)` when unlimited, `None` when unreadable.
-fn read_limit(h: &Hierarchy, path: &str) -> Option<Option<u64>> {
-    read_text(&h.dir(path).join(limit_file(h))).and_then(|t| parse::limit(&t).ok())
+fn read_limit(h: &Hierarchy, dir: &CgroupDir, buf: &mut Vec<u8>) -> Option<Option<u64>> {
+    dir.read(limit_file(h), buf)
+        .ok()
+        .and_then(|t| parse::limit(t).ok())
 }
 
-/// One cgroup's sample read now, for `top --cgroups` and the collector.
+/// One cgroup's sample read now, for `top --cgroups`.
 pub fn read_sample(h: &Hierarchy, path: &str) -> Option<Sample> {
-    read_sample_with(h, path, read_limit(h, path)?)
+    let dir = CgroupDir::open(&h.dir(path)).ok()?;
+    let mut buf = Vec::new();
+    let limit = read_limit(h, &dir, &mut buf)?;
+    read_sample_in(h, &dir, limit, &mut buf)
 }
 
-/// Like [`read_sample`], with the limit already read.
-fn read_sample_with(h: &Hierarchy, path: &str, limit: Option<u64>) -> Option<Sample> {
-    let dir = h.dir(path);
-    let text = |f: &str| read_text(&dir.join(f));
-    let num = |f: &str| text(f).and_then(|t| parse::bytes(&t).ok());
-    let lim = |f: &str| text(f).and_then(|t| parse::limit(&t).ok()).flatten();
+/// One cgroup's sample, with the limit already read; `None` when its usage
+/// cannot be read. `buf` is scratch space.
+fn read_sample_in(
+    h: &Hierarchy,
+    dir: &CgroupDir,
+    limit: Option<u64>,
+    buf: &mut Vec<u8>,
+) -> Option<Sample> {
+    let mut num = |f: &str| dir.read(f, buf).ok().and_then(|t| parse::bytes(t).ok());
     let mut s = Sample {
         limit,
         ..Sample::default()
@@ -88,18 +90,27 @@ fn read_sample_with(h: &Hierarchy, path: &str, limit: Option<u64>) -> Option<Sam
     match h {
         Hierarchy::V2(_) => {
             s.usage = Some(num("memory.current")?);
-            s.high = lim("memory.high");
             s.swap_usage = num("memory.swap.current");
+            let mut lim = |f: &str| {
+                dir.read(f, buf)
+                    .ok()
+                    .and_then(|t| parse::limit(t).ok())
+                    .flatten()
+            };
+            s.high = lim("memory.high");
             s.swap_limit = lim("memory.swap.max");
-            if let Some(events) = text("memory.events") {
-                let e = parse::keyed(&events).unwrap_or_default();
+            if let Ok(events) = dir.read("memory.events", buf) {
+                let e = parse::keyed(events).unwrap_or_default();
                 s.limit_hits = e.get("max").copied();
                 s.high_events = e.get("high").copied();
                 s.oom = e.get("oom").copied();
                 s.oom_kill = e.get("oom_kill").copied();
                 s.oom_group_kill = e.get("oom_group_kill").copied();
             }
-            s.pressure = text("memory.pressure").map(|t| pressure::parse(&t).0);
+            s.pressure = dir
+                .read("memory.pressure", buf)
+                .ok()
+                .map(|t| pressure::parse(t).0);
         }
         Hierarchy::V1(_) => {
             s.usage = Some(num("memory.usage_in_bytes")?);
@@ -107,10 +118,14 @@ fn read_sample_with(h: &Hierarchy, path: &str, limit: Option<u64>) -> Option<Sam
                 .zip(s.usage)
                 .map(|(both, mem)| both.saturating_sub(mem));
             s.limit_hits = num("memory.failcnt");
-            s.memsw_limit = lim("memory.memsw.limit_in_bytes");
             s.memsw_limit_hits = num("memory.memsw.failcnt");
-            if let Some(control) = text("memory.oom_control") {
-                let c = parse::keyed(&control).unwrap_or_default();
+            s.memsw_limit = dir
+                .read("memory.memsw.limit_in_bytes", buf)
+                .ok()
+                .and_then(|t| parse::limit(t).ok())
+                .flatten();
+            if let Ok(control) = dir.read("memory.oom_control", buf) {
+                let c = parse::keyed(control).unwrap_or_default();
                 s.oom_kill = c.get("oom_kill").copied();
                 s.under_oom = c.get("under_oom").copied();
             }
@@ -150,11 +165,13 @@ impl Cgroup {
         }
     }
 
-    /// The cgroups to report now with their samples, and how many were
-    /// left out by the cap. Each limit is read once. Under the cap, the
-    /// cgroups matching `include` come first, then those with a limit,
-    /// then Kubernetes and systemd ones without.
-    pub fn select(&self, h: &Hierarchy, all: &[String]) -> Selected {
+    /// Walks the hierarchy and picks the cgroups to report now, with their
+    /// samples. Under the cap, the cgroups matching `include` come first,
+    /// then those with a limit, then Kubernetes and systemd ones without.
+    /// A cgroup's other files are read only when it can still make the
+    /// cut: when fewer than the cap of the same or a better rank came
+    /// before it (a later, better-ranked one may still push it out).
+    pub fn select(&self, h: &Hierarchy) -> Selected {
         let sel = &self.selection;
         let mut problems = Vec::new();
         // A file that cannot be read in a cgroup that still exists is a
@@ -164,37 +181,47 @@ impl Cgroup {
                 problems.push(format!("{}: {what} unreadable", h.dir(path).display()));
             }
         };
-        let mut candidates: Vec<(u8, &String, Option<u64>)> = Vec::new();
-        for path in all {
-            if sel.exclude.as_ref().is_some_and(|re| re.is_match(path)) {
-                continue;
+        let mut buf = Vec::with_capacity(4096);
+        let mut existing = HashSet::new();
+        let mut ahead = [0usize; 3];
+        // (rank, path, sample: None when not read, Some(None) when unreadable)
+        let mut candidates: Vec<(u8, String, Option<Option<Sample>>)> = Vec::new();
+        cgroupfs::visit(h, |c| {
+            existing.insert(c.path.to_owned());
+            if sel.exclude.as_ref().is_some_and(|re| re.is_match(c.path)) {
+                return;
             }
-            let Some(limit) = read_limit(h, path) else {
-                unreadable(path, limit_file(h));
-                continue;
+            let Some(limit) = read_limit(h, c.dir, &mut buf) else {
+                unreadable(c.path, limit_file(h));
+                return;
             };
-            let rank = if sel.include.as_ref().is_some_and(|re| re.is_match(path)) {
+            let rank = if sel.include.as_ref().is_some_and(|re| re.is_match(c.path)) {
                 0
             } else if limit.is_some() {
                 1
-            } else if notable(path) {
+            } else if notable(c.path) {
                 2
             } else {
-                continue;
+                return;
             };
-            candidates.push((rank, path, limit));
-        }
+            let before: usize = ahead[..=usize::from(rank)].iter().sum();
+            ahead[usize::from(rank)] += 1;
+            let sample = (before < sel.max).then(|| read_sample_in(h, c.dir, limit, &mut buf));
+            candidates.push((rank, c.path.to_owned(), sample));
+        });
         candidates.sort_by_key(|(rank, _, _)| *rank);
         let dropped = candidates.len().saturating_sub(sel.max);
         let mut chosen = Vec::new();
-        for (_, path, limit) in candidates.into_iter().take(sel.max) {
-            match read_sample_with(h, path, limit) {
-                Some(sample) => chosen.push((path.clone(), sample)),
-                None => unreadable(path, "memory usage"),
+        for (_, path, sample) in candidates.into_iter().take(sel.max) {
+            // Not read during the walk only if the cut was misjudged.
+            match sample.unwrap_or_else(|| read_sample(h, &path)) {
+                Some(sample) => chosen.push((path, sample)),
+                None => unreadable(&path, "memory usage"),
             }
         }
         Selected {
             chosen,
+            existing,
             dropped,
             problems,
         }
@@ -205,6 +232,8 @@ impl Cgroup {
 pub struct Selected {
     /// The cgroups reported now, with their samples.
     pub chosen: Vec<(String, Sample)>,
+    /// Every cgroup found by the walk.
+    pub existing: HashSet<String>,
     /// Qualifying cgroups left out by the cap.
     pub dropped: usize,
     /// Files that could not be read in cgroups that still exist.
@@ -336,14 +365,13 @@ impl Collector for Cgroup {
             )?;
             return Ok(());
         };
-        let all = cgroupfs::walk(&h);
         let Selected {
             chosen,
+            existing,
             dropped,
             problems,
-        } = self.select(&h, &all);
+        } = self.select(&h);
         let now = Instant::now();
-        let existing: HashSet<&String> = all.iter().collect();
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let chosen_set: HashSet<String> = chosen.iter().map(|(p, _)| p.clone()).collect();
         for (path, sample) in chosen {
@@ -433,7 +461,7 @@ impl Collector for Cgroup {
             "cgroups_scanned",
             "Memory cgroups found in the last walk",
             None,
-            all.len() as i64,
+            existing.len() as i64,
         )?;
         out.gauge("cgroups_reported", "Memory cgroups with series (selected now, plus vanished ones kept for the retention period)", None, samples.len() as i64)?;
         out.gauge(
