@@ -125,8 +125,26 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Raises the soft limit on open files to the hard one (as Go programs
+/// such as node_exporter do): on cgroup v1 every watched cgroup holds an
+/// eventfd, besides the connections.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            ..limit
+        };
+        if let Err(error) = setrlimit(Resource::Nofile, raised) {
+            tracing::debug!(%error, "cannot raise the open files limit");
+        }
+    }
+}
+
 /// Runs the exporter until SIGINT or SIGTERM.
 pub fn run(config: Config) -> anyhow::Result<()> {
+    raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(4)

@@ -82,6 +82,11 @@ impl CgroupDir {
         })
     }
 
+    /// The directory's inode number.
+    pub fn ino(&self) -> io::Result<u64> {
+        Ok(fstat(&self.fd)?.st_ino)
+    }
+
     /// Reads file `name` of this cgroup into `buf` (cleared first).
     ///
     /// Cgroup files are printed whole by the first read when the buffer

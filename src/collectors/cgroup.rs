@@ -6,8 +6,13 @@
 //! A cgroup that disappears (a container OOM-killed and replaced) keeps its
 //! last values for `--collector.cgroup.retention`, so Prometheus sees the
 //! final `oom_kill` increase, and is then dropped.
+//!
+//! Between scrapes, the OOM counters of the reported cgroups are read as
+//! the kernel signals them ([`crate::cgroupwatch`]), so a kill in a cgroup
+//! removed before the next scrape is kept too; a cgroup created again under
+//! the same path continues the counters of the one before.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -15,12 +20,21 @@ use std::time::{Duration, Instant};
 use regex::Regex;
 
 use crate::cgroupfs::{self, CgroupDir, Hierarchy};
+use crate::cgroupwatch::Watcher;
 use crate::container;
 use crate::metrics::{self, Labels, MetricWriter};
 use crate::parse::cgroup as parse;
 use crate::parse::pressure::{self, Pressure};
 
 use super::{CollectError, Collector};
+
+/// The event watch ([`crate::cgroupwatch`]).
+enum WatchState {
+    NotStarted,
+    Running(Hierarchy, Watcher<Sample>),
+    /// Could not start (logged): counters are read at scrapes only.
+    Failed,
+}
 
 /// Which cgroups to report.
 #[derive(Debug, Clone)]
@@ -50,6 +64,63 @@ pub struct Sample {
     /// v1: times memory+swap hit its limit (`memory.memsw.failcnt`).
     pub memsw_limit_hits: Option<u64>,
     pub pressure: Option<Pressure>,
+}
+
+impl Sample {
+    /// The event counters, which add up across a path's incarnations.
+    fn counters_mut(&mut self) -> [&mut Option<u64>; 6] {
+        [
+            &mut self.limit_hits,
+            &mut self.high_events,
+            &mut self.oom,
+            &mut self.oom_kill,
+            &mut self.oom_group_kill,
+            &mut self.memsw_limit_hits,
+        ]
+    }
+
+    /// Raises each counter to `other`'s where that is higher (a later read
+    /// of the same cgroup).
+    fn absorb(&mut self, mut other: Sample) {
+        for (mine, theirs) in self.counters_mut().into_iter().zip(other.counters_mut()) {
+            *mine = (*mine).max(*theirs);
+        }
+    }
+
+    /// Adds `other`'s counters to this one's.
+    fn add_counters(&mut self, mut other: Sample) {
+        for (mine, theirs) in self.counters_mut().into_iter().zip(other.counters_mut()) {
+            *mine = match (*mine, *theirs) {
+                (Some(a), Some(b)) => Some(a.saturating_add(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+}
+
+/// What the collector keeps of a reported cgroup.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// The current incarnation's last values.
+    sample: Sample,
+    /// Inode of the current incarnation.
+    ino: u64,
+    /// Counters of earlier incarnations of the same path.
+    carried: Sample,
+    /// The incarnation replaced last (inode, final values as carried): the
+    /// watch may report its last kill after the replacement was seen.
+    replaced: Option<(u64, Sample)>,
+    /// When the cgroup was last found.
+    at: Instant,
+}
+
+impl Entry {
+    /// The values served: counters continue across incarnations.
+    fn served(&self) -> Sample {
+        let mut s = self.sample.clone();
+        s.add_counters(self.carried.clone());
+        s
+    }
 }
 
 fn limit_file(h: &Hierarchy) -> &'static str {
@@ -134,6 +205,109 @@ fn read_sample_in(
     Some(s)
 }
 
+/// The event counters alone, read by the watcher when the kernel signals
+/// a change (v2 `memory.events`, v1 an OOM).
+fn read_events(h: &Hierarchy, dir: &CgroupDir) -> Option<Sample> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut s = Sample::default();
+    match h {
+        Hierarchy::V2(_) => {
+            let events = dir.read("memory.events", &mut buf).ok()?;
+            let e = parse::keyed(events).ok()?;
+            s.limit_hits = e.get("max").copied();
+            s.high_events = e.get("high").copied();
+            s.oom = e.get("oom").copied();
+            s.oom_kill = e.get("oom_kill").copied();
+            s.oom_group_kill = e.get("oom_group_kill").copied();
+        }
+        Hierarchy::V1(_) => {
+            let control = dir.read("memory.oom_control", &mut buf).ok()?;
+            let c = parse::keyed(control).ok()?;
+            s.oom_kill = c.get("oom_kill").copied();
+            s.under_oom = c.get("under_oom").copied();
+            let mut num = |f: &str| {
+                dir.read(f, &mut buf)
+                    .ok()
+                    .and_then(|t| parse::bytes(t).ok())
+            };
+            s.limit_hits = num("memory.failcnt");
+            s.memsw_limit_hits = num("memory.memsw.failcnt");
+        }
+    }
+    Some(s)
+}
+
+/// Whether `now` shows the outcome of the event signalled before `first`
+/// was read. v2 signals after counting; v1 signals the OOM before the kill
+/// is counted (an OOM may also end without one: the watch gives up).
+fn events_settled(first: &Sample, now: &Sample) -> bool {
+    match now.under_oom {
+        None => true,
+        Some(_) => now.oom_kill != first.oom_kill,
+    }
+}
+
+/// Takes this scrape's reads (`chosen`: path, inode, sample) and the
+/// watch's reads since the last scrape (`updates`) into `seen`. A path
+/// found with a new inode is a new incarnation: the old one's counters are
+/// carried; a late watch read of the old one adds what it adds.
+fn merge(
+    seen: &mut BTreeMap<String, Entry>,
+    updates: &HashMap<String, (u64, Sample)>,
+    chosen: &[(String, u64, Sample)],
+    now: Instant,
+) {
+    let absorb = |seen: &mut BTreeMap<String, Entry>| {
+        for (path, (ino, events)) in updates {
+            let Some(e) = seen.get_mut(path) else {
+                continue;
+            };
+            if e.ino == *ino {
+                e.sample.absorb(events.clone());
+            } else if let Some((_, last)) = e.replaced.as_mut().filter(|(i, _)| i == ino) {
+                // Late word of the replaced incarnation: carry the rest.
+                let mut before = last.clone();
+                last.absorb(events.clone());
+                let mut more = last.clone();
+                for (m, b) in more.counters_mut().into_iter().zip(before.counters_mut()) {
+                    *m = m.zip(*b).map(|(m, b)| m.saturating_sub(b)).or(*m);
+                }
+                e.carried.add_counters(more);
+            }
+        }
+    };
+    absorb(seen);
+    for (path, ino, sample) in chosen {
+        match seen.get_mut(path) {
+            Some(e) => {
+                if e.ino != *ino {
+                    // Removed and created again under the same path (a
+                    // restarted service): its counters continue.
+                    let old = std::mem::replace(&mut e.sample, sample.clone());
+                    e.carried.add_counters(old.clone());
+                    e.replaced = Some((e.ino, old));
+                    e.ino = *ino;
+                } else {
+                    e.sample = sample.clone();
+                }
+                e.at = now;
+            }
+            None => {
+                let entry = Entry {
+                    sample: sample.clone(),
+                    ino: *ino,
+                    carried: Sample::default(),
+                    replaced: None,
+                    at: now,
+                };
+                seen.insert(path.clone(), entry);
+            }
+        }
+    }
+    // Again: a watch read may be newer than the scrape's.
+    absorb(seen);
+}
+
 /// Whether `path` is worth a series without a limit of its own.
 fn notable(path: &str) -> bool {
     let o = container::owner(path);
@@ -146,9 +320,11 @@ fn notable(path: &str) -> bool {
 pub struct Cgroup {
     sysfs: PathBuf,
     selection: CgroupSelection,
-    /// Last values and when each cgroup was last seen.
-    seen: Mutex<BTreeMap<String, (Sample, Instant)>>,
+    /// What is kept of each reported cgroup, by path.
+    seen: Mutex<BTreeMap<String, Entry>>,
     said_none: Mutex<bool>,
+    /// Event watch of the reported cgroups, started on the first scrape.
+    watch: Mutex<WatchState>,
 }
 
 impl Cgroup {
@@ -162,6 +338,7 @@ impl Cgroup {
             selection,
             seen: Mutex::new(BTreeMap::new()),
             said_none: Mutex::new(false),
+            watch: Mutex::new(WatchState::NotStarted),
         }
     }
 
@@ -184,8 +361,9 @@ impl Cgroup {
         let mut buf = Vec::with_capacity(4096);
         let mut existing = HashSet::new();
         let mut ahead = [0usize; 3];
-        // (rank, path, sample: None when not read, Some(None) when unreadable)
-        let mut candidates: Vec<(u8, String, Option<Option<Sample>>)> = Vec::new();
+        // (rank, path, inode, sample: None when not read, Some(None) when
+        // unreadable)
+        let mut candidates: Vec<(u8, String, u64, Option<Option<Sample>>)> = Vec::new();
         cgroupfs::visit(h, |c| {
             existing.insert(c.path.to_owned());
             if sel.exclude.as_ref().is_some_and(|re| re.is_match(c.path)) {
@@ -207,15 +385,15 @@ impl Cgroup {
             let before: usize = ahead[..=usize::from(rank)].iter().sum();
             ahead[usize::from(rank)] += 1;
             let sample = (before < sel.max).then(|| read_sample_in(h, c.dir, limit, &mut buf));
-            candidates.push((rank, c.path.to_owned(), sample));
+            candidates.push((rank, c.path.to_owned(), c.ino, sample));
         });
-        candidates.sort_by_key(|(rank, _, _)| *rank);
+        candidates.sort_by_key(|(rank, _, _, _)| *rank);
         let dropped = candidates.len().saturating_sub(sel.max);
         let mut chosen = Vec::new();
-        for (_, path, sample) in candidates.into_iter().take(sel.max) {
+        for (_, path, ino, sample) in candidates.into_iter().take(sel.max) {
             // Not read during the walk only if the cut was misjudged.
             match sample.unwrap_or_else(|| read_sample(h, &path)) {
-                Some(sample) => chosen.push((path, sample)),
+                Some(sample) => chosen.push((path, ino, sample)),
                 None => unreadable(&path, "memory usage"),
             }
         }
@@ -228,10 +406,30 @@ impl Cgroup {
     }
 }
 
+impl Cgroup {
+    /// The event watch for hierarchy `h`, started on first use.
+    fn watcher<'w>(state: &'w mut WatchState, h: &Hierarchy) -> Option<&'w Watcher<Sample>> {
+        let stale = matches!(state, WatchState::Running(running, _) if running != h);
+        if matches!(state, WatchState::NotStarted) || stale {
+            *state = match Watcher::start(h.clone(), read_events, events_settled) {
+                Ok(w) => WatchState::Running(h.clone(), w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch cgroup events; counters are read at scrapes only");
+                    WatchState::Failed
+                }
+            };
+        }
+        match state {
+            WatchState::Running(_, w) => Some(w),
+            _ => None,
+        }
+    }
+}
+
 /// What [`Cgroup::select`] found.
 pub struct Selected {
-    /// The cgroups reported now, with their samples.
-    pub chosen: Vec<(String, Sample)>,
+    /// The cgroups reported now, with their inodes and samples.
+    pub chosen: Vec<(String, u64, Sample)>,
     /// Every cgroup found by the walk.
     pub existing: HashSet<String>,
     /// Qualifying cgroups left out by the cap.
@@ -373,13 +571,28 @@ impl Collector for Cgroup {
         } = self.select(&h);
         let now = Instant::now();
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let chosen_set: HashSet<String> = chosen.iter().map(|(p, _)| p.clone()).collect();
-        for (path, sample) in chosen {
-            seen.insert(path, (sample, now));
+        let chosen_set: HashSet<String> = chosen.iter().map(|(p, _, _)| p.clone()).collect();
+        let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
+        let watcher = Self::watcher(&mut watch, &h);
+        // Counters the watch read between scrapes: the last word of a
+        // cgroup removed since (or of an incarnation since replaced).
+        let updates = watcher.map(Watcher::take).unwrap_or_default();
+        merge(&mut seen, &updates, &chosen, now);
+        if let Some(w) = watcher {
+            let follow: Vec<(&str, u64)> = chosen
+                .iter()
+                .map(|(p, ino, _)| (p.as_str(), *ino))
+                .collect();
+            let failed = w.follow(&follow);
+            if let Some((path, e)) = failed.first() {
+                tracing::debug!(cgroup = %path, error = %e, failed = failed.len(), "cgroup event watch not set; its counters are read at scrapes only");
+            }
         }
+        let watched = watcher.map_or(0, Watcher::watched);
+        drop(watch);
         let retention = self.selection.retention;
         // Report what was read now, and vanished cgroups within retention.
-        seen.retain(|path, (_, at)| {
+        seen.retain(|path, Entry { at, .. }| {
             chosen_set.contains(path)
                 || (!existing.contains(path) && now.duration_since(*at) < retention)
         });
@@ -388,7 +601,7 @@ impl Collector for Cgroup {
         let mut vanished: Vec<(String, Instant)> = seen
             .iter()
             .filter(|(p, _)| !chosen_set.contains(*p))
-            .map(|(p, (_, at))| (p.clone(), *at))
+            .map(|(p, e)| (p.clone(), e.at))
             .collect();
         let excess = seen
             .len()
@@ -397,7 +610,8 @@ impl Collector for Cgroup {
         for (path, _) in vanished.into_iter().take(excess) {
             seen.remove(&path);
         }
-        let samples: Vec<(&String, &Sample)> = seen.iter().map(|(p, (s, _))| (p, s)).collect();
+        let served: Vec<(&String, Sample)> = seen.iter().map(|(p, e)| (p, e.served())).collect();
+        let samples: Vec<(&String, &Sample)> = served.iter().map(|(p, s)| (*p, s)).collect();
         let owners: Vec<[(&str, String); 4]> = samples
             .iter()
             .map(|(p, _)| {
@@ -465,6 +679,12 @@ impl Collector for Cgroup {
         )?;
         out.gauge("cgroups_reported", "Memory cgroups with series (selected now, plus vanished ones kept for the retention period)", None, samples.len() as i64)?;
         out.gauge(
+            "cgroups_watched",
+            "Reported cgroups whose OOM events are read as they happen (v2 memory.events inotify, v1 oom_control eventfd), not only at scrapes",
+            None,
+            watched as i64,
+        )?;
+        out.gauge(
             "cgroups_dropped",
             "Cgroups that qualified but were left out by --collector.cgroup.max",
             None,
@@ -478,5 +698,67 @@ impl Collector for Cgroup {
                 problems: problems.into_iter().take(5).collect(),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kills(n: u64) -> Sample {
+        Sample {
+            usage: Some(1),
+            oom_kill: Some(n),
+            limit_hits: Some(10 * n),
+            ..Sample::default()
+        }
+    }
+
+    fn served(seen: &BTreeMap<String, Entry>) -> (Option<u64>, Option<u64>) {
+        let s = seen["/a.service"].served();
+        (s.oom_kill, s.limit_hits)
+    }
+
+    #[test]
+    fn a_watch_read_between_scrapes_raises_the_counters() {
+        let (mut seen, now, p) = (BTreeMap::new(), Instant::now(), "/a.service".to_owned());
+        merge(&mut seen, &HashMap::new(), &[(p.clone(), 7, kills(0))], now);
+        let updates = HashMap::from([(p.clone(), (7, kills(2)))]);
+        // Gone before the scrape: the watch's read is what remains.
+        merge(&mut seen, &updates, &[], now);
+        assert_eq!(served(&seen), (Some(2), Some(20)));
+        // A stale watch read never lowers a counter.
+        let updates = HashMap::from([(p.clone(), (7, kills(1)))]);
+        merge(&mut seen, &updates, &[(p, 7, kills(3))], now);
+        assert_eq!(served(&seen), (Some(3), Some(30)));
+    }
+
+    #[test]
+    fn a_new_incarnation_continues_the_counters() {
+        let (mut seen, now, p) = (BTreeMap::new(), Instant::now(), "/a.service".to_owned());
+        merge(&mut seen, &HashMap::new(), &[(p.clone(), 7, kills(1))], now);
+        // The old one's last kill read by the watch, then a new inode.
+        let updates = HashMap::from([(p.clone(), (7, kills(2)))]);
+        merge(&mut seen, &updates, &[(p.clone(), 8, kills(0))], now);
+        assert_eq!(served(&seen), (Some(2), Some(20)));
+        merge(&mut seen, &HashMap::new(), &[(p.clone(), 8, kills(1))], now);
+        assert_eq!(served(&seen), (Some(3), Some(30)));
+        // The usage is the new incarnation's alone.
+        assert_eq!(seen[&p].served().usage, Some(1));
+    }
+
+    #[test]
+    fn a_late_read_of_the_replaced_incarnation_is_carried_once() {
+        let (mut seen, now, p) = (BTreeMap::new(), Instant::now(), "/a.service".to_owned());
+        merge(&mut seen, &HashMap::new(), &[(p.clone(), 7, kills(1))], now);
+        merge(&mut seen, &HashMap::new(), &[(p.clone(), 8, kills(0))], now);
+        assert_eq!(served(&seen), (Some(1), Some(10)));
+        // The watch read the old incarnation's last kill before it went,
+        // but its word arrives after the replacement was seen.
+        let late = HashMap::from([(p.clone(), (7, kills(2)))]);
+        merge(&mut seen, &late, &[(p.clone(), 8, kills(0))], now);
+        assert_eq!(served(&seen), (Some(2), Some(20)));
+        merge(&mut seen, &late, &[(p.clone(), 8, kills(0))], now);
+        assert_eq!(served(&seen), (Some(2), Some(20)), "carried twice");
     }
 }
