@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::buffer::spare_capacity;
-use rustix::fs::{CWD, Dir, FileType, Mode, OFlags, fstat, openat};
+use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, fstat, openat, statat};
 
 /// A memory cgroup hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,9 +72,13 @@ const MAX_DEPTH: usize = 32;
 impl CgroupDir {
     /// Opens the directory at `path`.
     pub fn open(path: &Path) -> io::Result<Self> {
-        Self::open_at(CWD, path)
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        Ok(Self {
+            fd: openat(CWD, path, flags, Mode::empty())?,
+        })
     }
 
+    /// Opens subdirectory `name` (not following a symbolic link).
     fn open_at(dir: impl AsFd, name: impl rustix::path::Arg) -> io::Result<Self> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         Ok(Self {
@@ -89,10 +93,12 @@ impl CgroupDir {
 
     /// Reads file `name` of this cgroup into `buf` (cleared first).
     ///
-    /// Cgroup files are printed whole by the first read when the buffer
-    /// is large enough, and a regular file (fixture trees) returns all that
-    /// is left, so a read that does not fill the buffer ends the file: no
-    /// second read just to see end-of-file.
+    /// The memory cgroup files read here are single-record seq_files,
+    /// printed whole by the first read when the buffer is large enough, and
+    /// a regular file on a local filesystem (fixture trees) returns all
+    /// that is left, so a read that does not fill the buffer ends the file:
+    /// no second read just to see end-of-file. (Not so for multi-record
+    /// files such as `cgroup.procs`, nor on network filesystems.)
     pub fn read<'b>(&self, name: &str, buf: &'b mut Vec<u8>) -> io::Result<&'b str> {
         let fd = openat(
             &self.fd,
@@ -120,9 +126,16 @@ impl CgroupDir {
         let Ok(dir) = Dir::read_from(&self.fd) else {
             return Vec::new();
         };
+        let is_dir = |e: &rustix::fs::DirEntry| match e.file_type() {
+            FileType::Directory => true,
+            // Filesystems without d_type (some fixture trees): ask.
+            FileType::Unknown => statat(&self.fd, e.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
+            _ => false,
+        };
         let mut names: Vec<String> = dir
             .filter_map(Result::ok)
-            .filter(|e| e.file_type() == FileType::Directory)
+            .filter(is_dir)
             .filter_map(|e| e.file_name().to_str().ok().map(str::to_owned))
             .filter(|n| n != "." && n != "..")
             .collect();
@@ -146,13 +159,23 @@ pub struct Found<'a> {
 /// Calls `f` for every cgroup below the root (not the root itself), parents
 /// before children, and returns how many there were. Directories that
 /// vanish mid-walk are skipped. Leaves (most cgroups) are not listed.
-pub fn visit(h: &Hierarchy, mut f: impl FnMut(Found<'_>)) -> usize {
-    let Ok(root) = CgroupDir::open(h.root()) else {
-        return 0;
-    };
-    let mut count = 0;
-    visit_children(&root, "", 0, &mut f, &mut count);
-    count
+pub fn visit(h: &Hierarchy, mut f: impl FnMut(Found<'_>)) -> Walk {
+    let mut walk = Walk::default();
+    match CgroupDir::open(h.root()) {
+        Ok(root) => visit_children(&root, "", 0, &mut f, &mut walk),
+        Err(e) => walk.errors.push(format!("{}: {e}", h.root().display())),
+    }
+    walk
+}
+
+/// What [`visit`] saw.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Cgroups found.
+    pub count: usize,
+    /// Directories that could not be opened for another reason than
+    /// having vanished (`path: error`).
+    pub errors: Vec<String>,
 }
 
 fn visit_children(
@@ -160,17 +183,21 @@ fn visit_children(
     path: &str,
     depth: usize,
     f: &mut impl FnMut(Found<'_>),
-    count: &mut usize,
+    walk: &mut Walk,
 ) {
     for name in parent.children() {
-        let Ok(dir) = CgroupDir::open_at(&parent.fd, name.as_str()) else {
-            continue;
-        };
-        let Ok(st) = fstat(&dir.fd) else {
-            continue;
-        };
         let child = format!("{path}/{name}");
-        *count += 1;
+        let opened = CgroupDir::open_at(&parent.fd, name.as_str())
+            .and_then(|dir| Ok((fstat(&dir.fd)?, dir)));
+        let (st, dir) = match opened {
+            Ok(found) => found,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // vanished
+            Err(e) => {
+                walk.errors.push(format!("{child}: {e}"));
+                continue;
+            }
+        };
+        walk.count += 1;
         f(Found {
             path: &child,
             dir: &dir,
@@ -179,7 +206,7 @@ fn visit_children(
         // A directory's link count is 2 plus its subdirectories on
         // cgroupfs (and ext4, tmpfs): at 2 it is a leaf, not listed.
         if st.st_nlink != 2 && depth < MAX_DEPTH {
-            visit_children(&dir, &child, depth + 1, f, count);
+            visit_children(&dir, &child, depth + 1, f, walk);
         }
     }
 }

@@ -4,21 +4,27 @@
 //! next scrape.
 //!
 //! - v2: the kernel signals a change of `memory.events` (oom, oom_kill,
-//!   max, high) as an inotify modify event.
+//!   max, high) as an inotify modify event, at most one per 10 ms per
+//!   file (later changes are signalled when the 10 ms are up).
 //! - v1: an eventfd registered in `cgroup.event_control` for
-//!   `memory.oom_control` is signalled when the cgroup runs out of memory.
+//!   `memory.oom_control` is signalled when the cgroup, or one above it,
+//!   runs out of memory, and again when the cgroup is removed.
 //!
-//! One thread waits on both with epoll and calls the reader given to
-//! [`Watcher::start`] for the cgroup concerned; the collector takes the
-//! results with [`Watcher::take`]. Watches follow the reported cgroups
-//! ([`Watcher::follow`]), so there are at most `--collector.cgroup.max`.
+//! One thread waits on both with epoll and reads the signalled cgroups with
+//! the reader given to [`Watcher::start`], again and again until the reads
+//! show the outcome (the kill counted; the signal comes before it), for at
+//! most [`SETTLE`]. The collector takes the reads with [`Watcher::take`].
+//! Watches follow the reported cgroups ([`Watcher::follow`]), so there are
+//! at most `--collector.cgroup.max`. A read is tied to the inode it was
+//! made on: a cgroup created again under the same path is a different one.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use rustix::buffer::spare_capacity;
 use rustix::event::{EventfdFlags, epoll, eventfd};
@@ -26,20 +32,28 @@ use rustix::fs::inotify;
 
 use crate::cgroupfs::{CgroupDir, Hierarchy};
 
-/// Reads what the collector wants of a cgroup after an event.
+/// Reads what the collector wants of a cgroup after a signal.
 pub type Reader<T> = fn(&Hierarchy, &CgroupDir) -> Option<T>;
 
-/// Whether a read (second argument) shows the outcome of the event that
-/// the first read after the signal (first argument) did not yet.
+/// Whether a read (`now`) shows the outcome of an event signalled after
+/// `before` (the last value known) was read.
 pub type Settled<T> = fn(&T, &T) -> bool;
 
-/// How long a read is repeated until it shows the outcome ...
-const SETTLE: Duration = Duration::from_millis(100);
-/// ... without pause for the first part.
+/// How long signalled cgroups are read until they show the outcome ...
+pub const SETTLE: Duration = Duration::from_millis(100);
+/// ... without pause for the first part (the cgroup can go right after
+/// the victim exits) ...
 const SPIN: Duration = Duration::from_millis(10);
+/// ... and how much longer the others are read once one shows it (v1
+/// signals every cgroup below the one that ran out; the kill is counted in
+/// the victim's alone).
+const AFTER_FIRST: Duration = Duration::from_millis(5);
 
-/// epoll token of the inotify descriptor; eventfds get 1, 2, ...
+/// epoll tokens: the inotify descriptor, the stop eventfd, then one per
+/// v1 cgroup.
 const INOTIFY: u64 = 0;
+const STOP: u64 = 1;
+const FIRST_TOKEN: u64 = 2;
 
 /// How a cgroup is watched.
 enum Handle {
@@ -49,19 +63,13 @@ enum Handle {
     Eventfd(u64, OwnedFd),
 }
 
-struct Watch {
-    path: String,
-    ino: u64,
-    handle: Handle,
-}
-
-struct State<T> {
-    watches: HashMap<String, Watch>,
-    /// Path by inotify watch descriptor or eventfd token.
-    by_key: HashMap<Key, String>,
-    next_token: u64,
-    /// Latest reads, by path, with the inode of the cgroup read.
-    updates: HashMap<String, (u64, T)>,
+impl Handle {
+    fn key(&self) -> Key {
+        match self {
+            Self::Inotify(wd) => Key::Wd(*wd),
+            Self::Eventfd(token, _) => Key::Token(*token),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,16 +78,45 @@ enum Key {
     Token(u64),
 }
 
+struct Watch<T> {
+    ino: u64,
+    handle: Handle,
+    /// The last value known: the scrape's, then the watch's own reads.
+    last: T,
+}
+
+struct State<T> {
+    watches: HashMap<String, Watch<T>>,
+    /// Path by inotify watch descriptor or eventfd token.
+    by_key: HashMap<Key, String>,
+    /// Reads since the last [`Watcher::take`], by path and inode.
+    updates: HashMap<(String, u64), T>,
+    /// Cgroups that could not be watched (path, inode): not tried again.
+    failed: HashSet<(String, u64)>,
+}
+
 struct Shared<T> {
     h: Hierarchy,
     epoll: OwnedFd,
     inotify: OwnedFd,
+    stop: OwnedFd,
+    next_token: AtomicU64,
     read: Reader<T>,
     settled: Settled<T>,
     state: Mutex<State<T>>,
 }
 
-/// Watches cgroups of one hierarchy for event counter changes.
+/// A cgroup signalled and being read.
+struct Pending<T> {
+    path: String,
+    ino: u64,
+    dir: CgroupDir,
+    before: T,
+    last: T,
+}
+
+/// Watches cgroups of one hierarchy for event counter changes. Dropping
+/// it stops the thread and ends every watch.
 pub struct Watcher<T> {
     shared: Arc<Shared<T>>,
 }
@@ -90,23 +127,28 @@ impl<T: Clone + PartialEq + Send + 'static> Watcher<T> {
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
         let inotify =
             inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)?;
-        epoll::add(
-            &epoll,
-            &inotify,
-            epoll::EventData::new_u64(INOTIFY),
-            epoll::EventFlags::IN,
-        )?;
+        let stop = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        for (fd, token) in [(&inotify, INOTIFY), (&stop, STOP)] {
+            epoll::add(
+                &epoll,
+                fd,
+                epoll::EventData::new_u64(token),
+                epoll::EventFlags::IN,
+            )?;
+        }
         let shared = Arc::new(Shared {
             h,
             epoll,
             inotify,
+            stop,
+            next_token: AtomicU64::new(FIRST_TOKEN),
             read,
             settled,
             state: Mutex::new(State {
                 watches: HashMap::new(),
                 by_key: HashMap::new(),
-                next_token: INOTIFY + 1,
                 updates: HashMap::new(),
+                failed: HashSet::new(),
             }),
         });
         let worker = Arc::clone(&shared);
@@ -116,52 +158,72 @@ impl<T: Clone + PartialEq + Send + 'static> Watcher<T> {
         Ok(Self { shared })
     }
 
-    /// Watches exactly the cgroups in `paths` (path, inode): new ones and
-    /// new incarnations of known paths are added, the others removed.
-    /// Returns the cgroups that could not be watched, with the reason.
-    pub fn follow(&self, paths: &[(&str, u64)]) -> Vec<(String, io::Error)> {
+    /// Watches exactly the cgroups in `paths` (path, inode, value read at
+    /// the scrape): new ones and new incarnations of known paths are added,
+    /// the others removed. Returns the cgroups that could not be watched,
+    /// with the reason (each once: they are not tried again).
+    pub fn follow(&self, paths: &[(&str, u64, T)]) -> Vec<(String, io::Error)> {
         let s = &self.shared;
-        let mut state = s.lock();
-        let keep: HashSet<&str> = paths.iter().map(|(p, _)| *p).collect();
-        let gone: Vec<String> = state
-            .watches
-            .keys()
-            .filter(|p| !keep.contains(p.as_str()))
-            .cloned()
-            .collect();
-        for path in gone {
-            s.unwatch(&mut state, &path);
+        let keep: HashMap<&str, u64> = paths.iter().map(|(p, ino, _)| (*p, *ino)).collect();
+        // Decide under the lock, register outside it: the thread must not
+        // wait on a scrape's system calls.
+        let released: Vec<Handle> = {
+            let mut state = s.lock();
+            let stale: Vec<String> = state
+                .watches
+                .iter()
+                .filter(|(p, w)| keep.get(p.as_str()) != Some(&w.ino))
+                .map(|(p, _)| p.clone())
+                .collect();
+            state
+                .failed
+                .retain(|(p, ino)| keep.get(p.as_str()) == Some(ino));
+            let mut released = Vec::new();
+            for p in &stale {
+                if let Some(w) = state.watches.remove(p) {
+                    state.by_key.remove(&w.handle.key());
+                    released.push(w.handle);
+                }
+            }
+            released
+        };
+        for handle in released {
+            s.release(handle);
         }
+        let (watched, tried): (HashSet<String>, HashSet<(String, u64)>) = {
+            let state = s.lock();
+            (
+                state.watches.keys().cloned().collect(),
+                state.failed.clone(),
+            )
+        };
         let mut failed = Vec::new();
-        for &(path, ino) in paths {
-            if state.watches.get(path).is_some_and(|w| w.ino == ino) {
+        for (path, ino, value) in paths {
+            if watched.contains(*path) || tried.contains(&((*path).to_owned(), *ino)) {
                 continue;
             }
-            s.unwatch(&mut state, path);
-            match s.watch(&mut state, path) {
+            match s.watch(path) {
                 Ok(handle) => {
-                    let key = match &handle {
-                        Handle::Inotify(wd) => Key::Wd(*wd),
-                        Handle::Eventfd(token, _) => Key::Token(*token),
+                    let mut state = s.lock();
+                    state.by_key.insert(handle.key(), (*path).to_owned());
+                    let watch = Watch {
+                        ino: *ino,
+                        handle,
+                        last: value.clone(),
                     };
-                    state.by_key.insert(key, path.to_owned());
-                    state.watches.insert(
-                        path.to_owned(),
-                        Watch {
-                            path: path.to_owned(),
-                            ino,
-                            handle,
-                        },
-                    );
+                    state.watches.insert((*path).to_owned(), watch);
                 }
-                Err(e) => failed.push((path.to_owned(), e)),
+                Err(e) => {
+                    s.lock().failed.insert(((*path).to_owned(), *ino));
+                    failed.push(((*path).to_owned(), e));
+                }
             }
         }
         failed
     }
 
-    /// The reads made since the last call: path to (inode, value).
-    pub fn take(&self) -> HashMap<String, (u64, T)> {
+    /// The reads made since the last call: (path, inode) to value.
+    pub fn take(&self) -> HashMap<(String, u64), T> {
         std::mem::take(&mut self.shared.lock().updates)
     }
 
@@ -171,12 +233,18 @@ impl<T: Clone + PartialEq + Send + 'static> Watcher<T> {
     }
 }
 
+impl<T> Drop for Watcher<T> {
+    fn drop(&mut self) {
+        let _ = rustix::io::write(&self.shared.stop, &1u64.to_ne_bytes());
+    }
+}
+
 impl<T> Shared<T> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn watch(&self, state: &mut State<T>, path: &str) -> io::Result<Handle> {
+    fn watch(&self, path: &str) -> io::Result<Handle> {
         let dir = self.h.dir(path);
         match self.h {
             Hierarchy::V2(_) => {
@@ -192,8 +260,7 @@ impl<T> Shared<T> {
                 let control = std::fs::File::open(dir.join("memory.oom_control"))?;
                 let line = format!("{} {}", efd.as_raw_fd(), control.as_raw_fd());
                 std::fs::write(dir.join("cgroup.event_control"), line)?;
-                let token = state.next_token;
-                state.next_token += 1;
+                let token = self.next_token.fetch_add(1, Ordering::Relaxed);
                 epoll::add(
                     &self.epoll,
                     &efd,
@@ -205,26 +272,17 @@ impl<T> Shared<T> {
         }
     }
 
-    fn unwatch(&self, state: &mut State<T>, path: &str) {
-        let Some(w) = state.watches.remove(path) else {
-            return;
-        };
-        match w.handle {
-            Handle::Inotify(wd) => {
-                state.by_key.remove(&Key::Wd(wd));
-                // Fails when the kernel already dropped it (cgroup removed).
-                let _ = inotify::remove_watch(&self.inotify, wd);
-            }
-            Handle::Eventfd(token, efd) => {
-                state.by_key.remove(&Key::Token(token));
-                let _ = epoll::delete(&self.epoll, &efd);
-                // Closing the eventfd ends the kernel's registration.
-            }
+    fn release(&self, handle: Handle) {
+        match handle {
+            // Fails if the kernel dropped it already; nothing to do then.
+            Handle::Inotify(wd) => drop(inotify::remove_watch(&self.inotify, wd)),
+            // Closing the eventfd ends the kernel's registration.
+            Handle::Eventfd(_, efd) => drop(epoll::delete(&self.epoll, &efd)),
         }
     }
 }
 
-impl<T: Clone + PartialEq + Send + 'static> Shared<T> {
+impl<T: Clone + PartialEq> Shared<T> {
     fn run(&self) {
         let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
         let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
@@ -233,110 +291,121 @@ impl<T: Clone + PartialEq + Send + 'static> Shared<T> {
             match epoll::wait(&self.epoll, spare_capacity(&mut events), None) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => {
-                    tracing::error!(error = %e, "cgroup event watch stopped");
+                    tracing::error!(error = %e, "cgroup event watch stopped; counters are read at scrapes only");
                     return;
                 }
             }
-            let mut touched: Vec<String> = Vec::new();
+            let mut signalled: Vec<(String, u64, T)> = Vec::new();
             for ev in &events {
-                let token = ev.data.u64();
-                if token == INOTIFY {
-                    self.drain_inotify(&mut buf, &mut touched);
-                } else {
-                    self.drain_eventfd(token, &mut touched);
+                match ev.data.u64() {
+                    STOP => return,
+                    INOTIFY => self.drain_inotify(&mut buf, &mut signalled),
+                    token => self.drain_eventfd(token, &mut signalled),
                 }
             }
-            touched.sort_unstable();
-            touched.dedup();
-            for path in touched {
-                self.read_settled(&path);
-            }
+            signalled.sort_by(|a, b| a.0.cmp(&b.0));
+            signalled.dedup_by(|a, b| a.0 == b.0);
+            self.read_until_settled(signalled);
         }
     }
 
-    fn drain_inotify(&self, buf: &mut [MaybeUninit<u8>], touched: &mut Vec<String>) {
+    /// The watched cgroup `path` with its inode and last value.
+    fn signalled(state: &State<T>, path: &str) -> Option<(String, u64, T)> {
+        let w = state.watches.get(path)?;
+        Some((path.to_owned(), w.ino, w.last.clone()))
+    }
+
+    fn drain_inotify(&self, buf: &mut [MaybeUninit<u8>], out: &mut Vec<(String, u64, T)>) {
         let mut reader = inotify::Reader::new(&self.inotify, buf);
         // Ends with AGAIN once drained.
         while let Ok((wd, flags)) = reader.next().map(|e| (e.wd(), e.events())) {
             let mut state = self.lock();
-            if flags.contains(inotify::ReadFlags::IGNORED) {
-                // The file is gone (cgroup removed): the kernel dropped the
-                // watch. Forget it; the path may be watched anew.
-                if let Some(path) = state.by_key.remove(&Key::Wd(wd))
-                    && state
-                        .watches
-                        .get(&path)
-                        .is_some_and(|w| matches!(w.handle, Handle::Inotify(x) if x == wd))
-                {
-                    state.watches.remove(&path);
-                }
-            } else if let Some(path) = state.by_key.get(&Key::Wd(wd)) {
-                touched.push(path.clone());
+            if flags.contains(inotify::ReadFlags::QUEUE_OVERFLOW) {
+                // Events were lost: read every watched cgroup.
+                let all: Vec<String> = state.watches.keys().cloned().collect();
+                out.extend(all.iter().filter_map(|p| Self::signalled(&state, p)));
+            } else if flags.contains(inotify::ReadFlags::IGNORED) {
+                // The watch is gone (removed by follow, or its file by the
+                // kernel, which on cgroupfs keeps it while the mark pins
+                // the inode). Forget the key; follow forgets the rest.
+                state.by_key.remove(&Key::Wd(wd));
+            } else if let Some(path) = state.by_key.get(&Key::Wd(wd)).cloned() {
+                out.extend(Self::signalled(&state, &path));
             }
         }
     }
 
-    fn drain_eventfd(&self, token: u64, touched: &mut Vec<String>) {
+    fn drain_eventfd(&self, token: u64, out: &mut Vec<(String, u64, T)>) {
+        let state = self.lock();
+        let Some(path) = state.by_key.get(&Key::Token(token)) else {
+            return;
+        };
+        let Some(w) = state.watches.get(path) else {
+            return;
+        };
+        if let Handle::Eventfd(_, efd) = &w.handle {
+            let mut count = [0u8; 8];
+            let _ = rustix::io::read(efd, &mut count);
+        }
+        // Also signalled when the cgroup is removed: reading then finds it
+        // gone or another cgroup in its place (skipped by inode).
+        out.extend(Self::signalled(&state, path));
+    }
+
+    fn publish(&self, path: &str, ino: u64, value: &T) {
         let mut state = self.lock();
-        let Some(path) = state.by_key.get(&Key::Token(token)).cloned() else {
-            return;
-        };
-        let Some(w) = state.watches.get(&path) else {
-            return;
-        };
-        let Handle::Eventfd(_, efd) = &w.handle else {
-            return;
-        };
-        let mut count = [0u8; 8];
-        let _ = rustix::io::read(efd.as_fd(), &mut count);
-        if self.h.dir(&w.path).exists() {
-            touched.push(path);
-        } else {
-            // Removed: the kernel signals the eventfd on removal too.
-            self.unwatch(&mut state, &path);
+        state.updates.insert((path.to_owned(), ino), value.clone());
+        if let Some(w) = state.watches.get_mut(path).filter(|w| w.ino == ino) {
+            w.last = value.clone();
         }
     }
 
-    /// Reads the cgroup, and again and again for up to [`SETTLE`] until a
-    /// read shows the outcome, publishing every change at once: v1 signals
-    /// when the cgroup runs out of memory, milliseconds before the kill is
-    /// counted (the kernel prints its report first), and under load the
-    /// signal may also be seen after it. The victim exits, and the cgroup
-    /// can be removed, only after the count.
-    fn read_settled(&self, path: &str) {
-        let Ok(dir) = CgroupDir::open(&self.h.dir(path)) else {
-            return;
-        };
-        let Ok(ino) = dir.ino() else {
-            return;
-        };
-        let start = std::time::Instant::now();
-        let Some(first) = (self.read)(&self.h, &dir) else {
-            return;
-        };
-        let publish = |v: &T| {
-            self.lock()
-                .updates
-                .insert(path.to_owned(), (ino, v.clone()));
-        };
-        publish(&first);
-        let mut last = first.clone();
-        while !(self.settled)(&first, &last) && start.elapsed() < SETTLE {
-            // Tight at first: the cgroup can go right after the victim.
-            if start.elapsed() < SPIN {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            match (self.read)(&self.h, &dir) {
-                Some(v) if v != last => {
-                    publish(&v);
-                    last = v;
+    /// Reads the signalled cgroups, and again and again until each shows
+    /// the outcome, for at most [`SETTLE`], publishing every change at once.
+    fn read_until_settled(&self, signalled: Vec<(String, u64, T)>) {
+        let start = Instant::now();
+        let mut pending: Vec<Pending<T>> = signalled
+            .into_iter()
+            .filter_map(|(path, ino, before)| {
+                let dir = CgroupDir::open(&self.h.dir(&path)).ok()?;
+                // Removed, or replaced by another cgroup: not this watch's.
+                (dir.ino().ok()? == ino).then(|| Pending {
+                    path,
+                    ino,
+                    dir,
+                    last: before.clone(),
+                    before,
+                })
+            })
+            .collect();
+        let mut deadline = start + SETTLE;
+        let mut first_read = true;
+        while !pending.is_empty() && Instant::now() < deadline {
+            if !first_read {
+                if start.elapsed() < SPIN {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(Duration::from_millis(1));
                 }
-                Some(_) => {}
-                None => break,
+            }
+            first_read = false;
+            let mut settled_one = false;
+            pending.retain_mut(|p| {
+                let Some(now) = (self.read)(&self.h, &p.dir) else {
+                    return false; // gone
+                };
+                if now != p.last {
+                    self.publish(&p.path, p.ino, &now);
+                    p.last = now;
+                }
+                let settled = (self.settled)(&p.before, &p.last);
+                settled_one |= settled;
+                !settled
+            });
+            if settled_one {
+                deadline = deadline.min(Instant::now() + AFTER_FIRST);
             }
         }
-        tracing::trace!(cgroup = path, elapsed = ?start.elapsed(), "cgroup events read");
+        tracing::trace!(elapsed = ?start.elapsed(), unsettled = pending.len(), "cgroup events read");
     }
 }

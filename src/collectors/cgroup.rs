@@ -237,13 +237,16 @@ fn read_events(h: &Hierarchy, dir: &CgroupDir) -> Option<Sample> {
     Some(s)
 }
 
-/// Whether `now` shows the outcome of the event signalled before `first`
-/// was read. v2 signals after counting; v1 signals the OOM before the kill
-/// is counted (an OOM may also end without one: the watch gives up).
-fn events_settled(first: &Sample, now: &Sample) -> bool {
+/// Whether `now` shows the outcome of an event signalled after `before`
+/// was read: the kill of an OOM counted. v1 signals an OOM before its kill
+/// is counted; v2 signals every event, the OOM before its kill (and the
+/// next signal may come 10 ms later). An OOM may end without a kill in
+/// this cgroup: the watch gives up after `cgroupwatch::SETTLE`.
+fn events_settled(before: &Sample, now: &Sample) -> bool {
+    let killed = now.oom_kill > before.oom_kill;
     match now.under_oom {
-        None => true,
-        Some(_) => now.oom_kill != first.oom_kill,
+        Some(_) => killed,                       // v1
+        None => now.oom <= before.oom || killed, // v2
     }
 }
 
@@ -253,12 +256,12 @@ fn events_settled(first: &Sample, now: &Sample) -> bool {
 /// carried; a late watch read of the old one adds what it adds.
 fn merge(
     seen: &mut BTreeMap<String, Entry>,
-    updates: &HashMap<String, (u64, Sample)>,
+    updates: &HashMap<(String, u64), Sample>,
     chosen: &[(String, u64, Sample)],
     now: Instant,
 ) {
     let absorb = |seen: &mut BTreeMap<String, Entry>| {
-        for (path, (ino, events)) in updates {
+        for ((path, ino), events) in updates {
             let Some(e) = seen.get_mut(path) else {
                 continue;
             };
@@ -288,7 +291,9 @@ fn merge(
                     e.replaced = Some((e.ino, old));
                     e.ino = *ino;
                 } else {
-                    e.sample = sample.clone();
+                    // A counter the scrape could not read keeps its value.
+                    let before = std::mem::replace(&mut e.sample, sample.clone());
+                    e.sample.absorb(before);
                 }
                 e.at = now;
             }
@@ -323,6 +328,7 @@ pub struct Cgroup {
     /// What is kept of each reported cgroup, by path.
     seen: Mutex<BTreeMap<String, Entry>>,
     said_none: Mutex<bool>,
+    said_unwatched: Mutex<bool>,
     /// Event watch of the reported cgroups, started on the first scrape.
     watch: Mutex<WatchState>,
 }
@@ -338,6 +344,7 @@ impl Cgroup {
             selection,
             seen: Mutex::new(BTreeMap::new()),
             said_none: Mutex::new(false),
+            said_unwatched: Mutex::new(false),
             watch: Mutex::new(WatchState::NotStarted),
         }
     }
@@ -364,7 +371,7 @@ impl Cgroup {
         // (rank, path, inode, sample: None when not read, Some(None) when
         // unreadable)
         let mut candidates: Vec<(u8, String, u64, Option<Option<Sample>>)> = Vec::new();
-        cgroupfs::visit(h, |c| {
+        let walk = cgroupfs::visit(h, |c| {
             existing.insert(c.path.to_owned());
             if sel.exclude.as_ref().is_some_and(|re| re.is_match(c.path)) {
                 return;
@@ -397,6 +404,11 @@ impl Cgroup {
                 None => unreadable(&path, "memory usage"),
             }
         }
+        problems.extend(
+            walk.errors
+                .into_iter()
+                .map(|e| format!("cgroup {e} (not walked)")),
+        );
         Selected {
             chosen,
             existing,
@@ -407,9 +419,17 @@ impl Cgroup {
 }
 
 impl Cgroup {
-    /// The event watch for hierarchy `h`, started on first use.
-    fn watcher<'w>(state: &'w mut WatchState, h: &Hierarchy) -> Option<&'w Watcher<Sample>> {
+    /// The event watch for hierarchy `h`, started on first use. When the
+    /// hierarchy is another than before, what was kept of the old one goes.
+    fn watcher<'w>(
+        state: &'w mut WatchState,
+        h: &Hierarchy,
+        seen: &mut BTreeMap<String, Entry>,
+    ) -> Option<&'w Watcher<Sample>> {
         let stale = matches!(state, WatchState::Running(running, _) if running != h);
+        if stale {
+            seen.clear();
+        }
         if matches!(state, WatchState::NotStarted) || stale {
             *state = match Watcher::start(h.clone(), read_events, events_settled) {
                 Ok(w) => WatchState::Running(h.clone(), w),
@@ -573,19 +593,28 @@ impl Collector for Cgroup {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let chosen_set: HashSet<String> = chosen.iter().map(|(p, _, _)| p.clone()).collect();
         let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
-        let watcher = Self::watcher(&mut watch, &h);
+        let watcher = Self::watcher(&mut watch, &h, &mut seen);
         // Counters the watch read between scrapes: the last word of a
         // cgroup removed since (or of an incarnation since replaced).
         let updates = watcher.map(Watcher::take).unwrap_or_default();
         merge(&mut seen, &updates, &chosen, now);
         if let Some(w) = watcher {
-            let follow: Vec<(&str, u64)> = chosen
+            let follow: Vec<(&str, u64, Sample)> = chosen
                 .iter()
-                .map(|(p, ino, _)| (p.as_str(), *ino))
+                .map(|(p, ino, s)| (p.as_str(), *ino, s.clone()))
                 .collect();
             let failed = w.follow(&follow);
             if let Some((path, e)) = failed.first() {
-                tracing::debug!(cgroup = %path, error = %e, failed = failed.len(), "cgroup event watch not set; its counters are read at scrapes only");
+                let mut said = self
+                    .said_unwatched
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if !*said {
+                    tracing::info!(cgroup = %path, error = %e, failed = failed.len(), "cannot watch some cgroups' OOM events (read-only cgroupfs, inotify or open files limit?); their counters are read at scrapes only");
+                    *said = true;
+                } else {
+                    tracing::debug!(cgroup = %path, error = %e, failed = failed.len(), "cgroup event watch not set");
+                }
             }
         }
         let watched = watcher.map_or(0, Watcher::watched);
@@ -723,12 +752,12 @@ mod tests {
     fn a_watch_read_between_scrapes_raises_the_counters() {
         let (mut seen, now, p) = (BTreeMap::new(), Instant::now(), "/a.service".to_owned());
         merge(&mut seen, &HashMap::new(), &[(p.clone(), 7, kills(0))], now);
-        let updates = HashMap::from([(p.clone(), (7, kills(2)))]);
+        let updates = HashMap::from([((p.clone(), 7), kills(2))]);
         // Gone before the scrape: the watch's read is what remains.
         merge(&mut seen, &updates, &[], now);
         assert_eq!(served(&seen), (Some(2), Some(20)));
         // A stale watch read never lowers a counter.
-        let updates = HashMap::from([(p.clone(), (7, kills(1)))]);
+        let updates = HashMap::from([((p.clone(), 7), kills(1))]);
         merge(&mut seen, &updates, &[(p, 7, kills(3))], now);
         assert_eq!(served(&seen), (Some(3), Some(30)));
     }
@@ -738,7 +767,7 @@ mod tests {
         let (mut seen, now, p) = (BTreeMap::new(), Instant::now(), "/a.service".to_owned());
         merge(&mut seen, &HashMap::new(), &[(p.clone(), 7, kills(1))], now);
         // The old one's last kill read by the watch, then a new inode.
-        let updates = HashMap::from([(p.clone(), (7, kills(2)))]);
+        let updates = HashMap::from([((p.clone(), 7), kills(2))]);
         merge(&mut seen, &updates, &[(p.clone(), 8, kills(0))], now);
         assert_eq!(served(&seen), (Some(2), Some(20)));
         merge(&mut seen, &HashMap::new(), &[(p.clone(), 8, kills(1))], now);
@@ -755,7 +784,7 @@ mod tests {
         assert_eq!(served(&seen), (Some(1), Some(10)));
         // The watch read the old incarnation's last kill before it went,
         // but its word arrives after the replacement was seen.
-        let late = HashMap::from([(p.clone(), (7, kills(2)))]);
+        let late = HashMap::from([((p.clone(), 7), kills(2))]);
         merge(&mut seen, &late, &[(p.clone(), 8, kills(0))], now);
         assert_eq!(served(&seen), (Some(2), Some(20)));
         merge(&mut seen, &late, &[(p.clone(), 8, kills(0))], now);
