@@ -24,7 +24,7 @@ use crate::cgroupwatch::Watcher;
 use crate::container;
 use crate::metrics::{self, Labels, MetricWriter};
 use crate::parse::cgroup as parse;
-use crate::parse::pressure::{self, Pressure};
+use crate::parse::pressure::{self, Totals};
 
 use super::{CollectError, Collector};
 
@@ -63,7 +63,8 @@ pub struct Sample {
     pub memsw_limit: Option<u64>,
     /// v1: times memory+swap hit its limit (`memory.memsw.failcnt`).
     pub memsw_limit_hits: Option<u64>,
-    pub pressure: Option<Pressure>,
+    /// v2 `memory.pressure` stall totals.
+    pub pressure: Option<Totals>,
 }
 
 impl Sample {
@@ -172,16 +173,13 @@ fn read_sample_in(
             s.swap_limit = lim("memory.swap.max");
             if let Ok(events) = dir.read("memory.events", buf) {
                 let e = parse::keyed(events).unwrap_or_default();
-                s.limit_hits = e.get("max").copied();
-                s.high_events = e.get("high").copied();
-                s.oom = e.get("oom").copied();
-                s.oom_kill = e.get("oom_kill").copied();
-                s.oom_group_kill = e.get("oom_group_kill").copied();
+                s.limit_hits = e.get("max");
+                s.high_events = e.get("high");
+                s.oom = e.get("oom");
+                s.oom_kill = e.get("oom_kill");
+                s.oom_group_kill = e.get("oom_group_kill");
             }
-            s.pressure = dir
-                .read("memory.pressure", buf)
-                .ok()
-                .map(|t| pressure::parse(t).0);
+            s.pressure = dir.read("memory.pressure", buf).ok().map(pressure::totals);
         }
         Hierarchy::V1(_) => {
             s.usage = Some(num("memory.usage_in_bytes")?);
@@ -197,8 +195,8 @@ fn read_sample_in(
                 .flatten();
             if let Ok(control) = dir.read("memory.oom_control", buf) {
                 let c = parse::keyed(control).unwrap_or_default();
-                s.oom_kill = c.get("oom_kill").copied();
-                s.under_oom = c.get("under_oom").copied();
+                s.oom_kill = c.get("oom_kill");
+                s.under_oom = c.get("under_oom");
             }
         }
     }
@@ -214,17 +212,17 @@ fn read_events(h: &Hierarchy, dir: &CgroupDir) -> Option<Sample> {
         Hierarchy::V2(_) => {
             let events = dir.read("memory.events", &mut buf).ok()?;
             let e = parse::keyed(events).ok()?;
-            s.limit_hits = e.get("max").copied();
-            s.high_events = e.get("high").copied();
-            s.oom = e.get("oom").copied();
-            s.oom_kill = e.get("oom_kill").copied();
-            s.oom_group_kill = e.get("oom_group_kill").copied();
+            s.limit_hits = e.get("max");
+            s.high_events = e.get("high");
+            s.oom = e.get("oom");
+            s.oom_kill = e.get("oom_kill");
+            s.oom_group_kill = e.get("oom_group_kill");
         }
         Hierarchy::V1(_) => {
             let control = dir.read("memory.oom_control", &mut buf).ok()?;
             let c = parse::keyed(control).ok()?;
-            s.oom_kill = c.get("oom_kill").copied();
-            s.under_oom = c.get("under_oom").copied();
+            s.oom_kill = c.get("oom_kill");
+            s.under_oom = c.get("under_oom");
             let mut num = |f: &str| {
                 dir.read(f, &mut buf)
                     .ok()
@@ -355,7 +353,9 @@ impl Cgroup {
     /// A cgroup's other files are read only when it can still make the
     /// cut: when fewer than the cap of the same or a better rank came
     /// before it (a later, better-ranked one may still push it out).
-    pub fn select(&self, h: &Hierarchy) -> Selected {
+    /// `known`: the paths kept from earlier scrapes, whose presence is
+    /// noted in [`Selected::existing`].
+    pub fn select(&self, h: &Hierarchy, known: &HashSet<String>) -> Selected {
         let sel = &self.selection;
         let mut problems = Vec::new();
         // A file that cannot be read in a cgroup that still exists is a
@@ -372,7 +372,9 @@ impl Cgroup {
         // unreadable)
         let mut candidates: Vec<(u8, String, u64, Option<Option<Sample>>)> = Vec::new();
         let walk = cgroupfs::visit(h, |c| {
-            existing.insert(c.path.to_owned());
+            if known.contains(c.path) {
+                existing.insert(c.path.to_owned());
+            }
             if sel.exclude.as_ref().is_some_and(|re| re.is_match(c.path)) {
                 return;
             }
@@ -412,6 +414,7 @@ impl Cgroup {
         Selected {
             chosen,
             existing,
+            scanned: walk.count,
             dropped,
             problems,
         }
@@ -450,8 +453,10 @@ impl Cgroup {
 pub struct Selected {
     /// The cgroups reported now, with their inodes and samples.
     pub chosen: Vec<(String, u64, Sample)>,
-    /// Every cgroup found by the walk.
+    /// The `known` cgroups found by the walk.
     pub existing: HashSet<String>,
+    /// Cgroups found by the walk.
+    pub scanned: usize,
     /// Qualifying cgroups left out by the cap.
     pub dropped: usize,
     /// Files that could not be read in cgroups that still exist.
@@ -583,14 +588,16 @@ impl Collector for Cgroup {
             )?;
             return Ok(());
         };
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let known: HashSet<String> = seen.keys().cloned().collect();
         let Selected {
             chosen,
             existing,
+            scanned,
             dropped,
             problems,
-        } = self.select(&h);
+        } = self.select(&h, &known);
         let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         let chosen_set: HashSet<String> = chosen.iter().map(|(p, _, _)| p.clone()).collect();
         let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
         let watcher = Self::watcher(&mut watch, &h, &mut seen);
@@ -679,14 +686,10 @@ impl Collector for Cgroup {
             .iter()
             .flat_map(|(_, s)| {
                 let p = s.pressure.unwrap_or_default();
-                [p.some, p.full].map(|r| (s.pressure.is_some(), r))
+                [p.some_us, p.full_us]
             })
             .zip(&kind_labels)
-            .filter_map(|((has, r), l)| {
-                has.then_some(r)
-                    .flatten()
-                    .map(|r| (&l[..], r.total_us as f64 / 1e6))
-            })
+            .filter_map(|(us, l)| us.map(|us| (&l[..], us as f64 / 1e6)))
             .collect();
         out.counters(
             "cgroup_pressure_stalled",
@@ -704,7 +707,7 @@ impl Collector for Cgroup {
             "cgroups_scanned",
             "Memory cgroups found in the last walk",
             None,
-            existing.len() as i64,
+            scanned as i64,
         )?;
         out.gauge("cgroups_reported", "Memory cgroups with series (selected now, plus vanished ones kept for the retention period)", None, samples.len() as i64)?;
         out.gauge(

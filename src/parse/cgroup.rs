@@ -2,8 +2,6 @@
 //! `memory.max`, `memory.usage_in_bytes`, ...) and flat keyed files
 //! (`memory.events`, `memory.oom_control`: `key value` per line).
 
-use std::collections::HashMap;
-
 /// Why a cgroup file could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -28,9 +26,21 @@ pub fn limit(text: &str) -> Result<Option<u64>, BadValue> {
     }
 }
 
+/// The pairs of a flat keyed file, in file order (a handful: a list
+/// beats a hash map here, read for thousands of cgroups per scrape).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keyed<'a>(Vec<(&'a str, u64)>);
+
+impl Keyed<'_> {
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<u64> {
+        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
 /// `key value` lines.
-pub fn keyed(text: &str) -> Result<HashMap<&str, u64>, BadValue> {
-    let mut out = HashMap::new();
+pub fn keyed(text: &str) -> Result<Keyed<'_>, BadValue> {
+    let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (k, v) = line
             .split_once(' ')
@@ -39,9 +49,9 @@ pub fn keyed(text: &str) -> Result<HashMap<&str, u64>, BadValue> {
             .trim()
             .parse()
             .map_err(|_| BadValue(format!("bad value in {line:?}")))?;
-        out.insert(k, v);
+        out.push((k, v));
     }
-    Ok(out)
+    Ok(Keyed(out))
 }
 
 #[cfg(test)]
@@ -59,9 +69,13 @@ mod tests {
     #[test]
     fn events_and_oom_control() {
         let e = keyed("low 0\nhigh 3\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n").unwrap();
-        assert_eq!((e["max"], e["oom"], e["oom_kill"]), (12, 2, 1));
+        assert_eq!(
+            (e.get("max"), e.get("oom"), e.get("oom_kill")),
+            (Some(12), Some(2), Some(1))
+        );
+        assert_eq!(e.get("nope"), None);
         let c = keyed("oom_kill_disable 0\nunder_oom 0\noom_kill 4\n").unwrap();
-        assert_eq!(c["oom_kill"], 4);
+        assert_eq!(c.get("oom_kill"), Some(4));
         assert!(keyed("oops").is_err());
     }
 }

@@ -92,6 +92,36 @@ fn parse_record(rest: &str) -> Result<Record, &'static str> {
     }
 }
 
+/// The stall totals of one pressure file, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// `total` of the `some` line.
+    pub some_us: Option<u64>,
+    /// `total` of the `full` line.
+    pub full_us: Option<u64>,
+}
+
+/// Only the `total` of each line, for per-cgroup stall counters: the
+/// averages are neither parsed nor checked (a cgroup's file is read at
+/// every scrape, thousands of them). A line without a readable `total` has
+/// none.
+pub fn totals(text: &str) -> Totals {
+    let mut out = Totals::default();
+    for line in text.lines() {
+        let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let slot = match kind {
+            "some" => &mut out.some_us,
+            "full" => &mut out.full_us,
+            _ => continue,
+        };
+        *slot = rest
+            .rsplit(' ')
+            .find_map(|pair| pair.strip_prefix("total="))
+            .and_then(|v| v.trim().parse().ok());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +197,22 @@ mod tests {
             assert!(errors.is_empty(), "{resource}: {errors:?}");
             assert!(p.some.is_some(), "{resource} lacks a some line");
             assert!(p.full.is_some(), "{resource} lacks a full line");
+        }
+    }
+
+    #[test]
+    fn totals_agree_with_the_full_parser() {
+        for text in [
+            "some avg10=3.59 avg60=3.09 avg300=0.90 total=3152970\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+            "some avg10=0.00 avg60=0.00 avg300=0.00 total=12\n",
+            "full avg10=0.00 avg60=0.00 avg300=0.00 total=7\n",
+            "some avg10=0.00 avg60=0.00 avg300=0.00 total=x\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=5\n",
+            "",
+        ] {
+            let (p, _) = parse(text);
+            let t = totals(text);
+            assert_eq!(t.some_us, p.some.map(|r| r.total_us), "{text:?}");
+            assert_eq!(t.full_us, p.full.map(|r| r.total_us), "{text:?}");
         }
     }
 }
