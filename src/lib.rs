@@ -29,6 +29,7 @@
 
 pub mod app;
 pub mod cgroupfs;
+pub mod cgroupns;
 pub mod cgroupwatch;
 pub mod cli;
 pub mod collectors;

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use regex::Regex;
 
+use crate::cgroupns::Resolver;
 use crate::container;
 use crate::parse::process::{self, Memory};
 use crate::procfs::{ProcFs, ReadError};
@@ -65,6 +66,7 @@ pub struct Scan {
 pub struct Scanner {
     procfs: ProcFs,
     selection: Selection,
+    cgroups: Resolver,
     said_denied: AtomicBool,
     said_hidden: AtomicBool,
 }
@@ -77,10 +79,13 @@ enum Read<T> {
 
 impl Scanner {
     /// A scanner of `procfs` reporting `selection`.
-    pub fn new(procfs: ProcFs, selection: Selection) -> Self {
+    /// `cgroups` resolves the processes' cgroup paths (see
+    /// [`crate::cgroupns`]).
+    pub fn new(procfs: ProcFs, selection: Selection, cgroups: Resolver) -> Self {
         Self {
             procfs,
             selection,
+            cgroups,
             said_denied: AtomicBool::new(false),
             said_hidden: AtomicBool::new(false),
         }
@@ -140,7 +145,10 @@ impl Scanner {
             Read::Denied => return Read::Denied,
         };
         let cgroup = match self.read(pid, "cgroup") {
-            Read::Ok(bytes) => process::memory_cgroup(&bytes).ok().flatten(),
+            Read::Ok(bytes) => process::memory_cgroup(&bytes)
+                .ok()
+                .flatten()
+                .map(|p| self.cgroups.resolve(p)),
             _ => None,
         };
         let owner = cgroup.as_deref().map(container::owner).unwrap_or_default();

@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use prometheus_client::encoding::DescriptorEncoder;
 
+use crate::cgroupns::Resolver;
 use crate::kmsg::tracker::Tracker;
 use crate::metrics::{self, MetricWriter};
 use crate::parse::LineError;
@@ -162,6 +163,7 @@ pub fn build(
         out.push(Box::new(Process::new(Scanner::new(
             procfs.clone(),
             selection.clone(),
+            Resolver::new(cgroups.0.clone(), "/sys"),
         ))));
     }
     if is_on(Cgroup::NAME) {

@@ -19,7 +19,10 @@ pub fn run(command: Command, cli: &Cli) -> ExitCode {
             ("top", top::cgroups(&cli.sysfs, args.n, &mut stdout))
         }
         Command::Top(args) => {
-            let scanner = |selection| Scanner::new(procfs.clone(), selection);
+            let scanner = |selection| {
+                let cgroups = crate::cgroupns::Resolver::new(&cli.sysfs, "/sys");
+                Scanner::new(procfs.clone(), selection, cgroups)
+            };
             (
                 "top",
                 top::run(scanner, &cli.process_selection(), args.n, &mut stdout),

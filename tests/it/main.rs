@@ -9,6 +9,7 @@ mod alerting;
 mod alerts;
 mod bad_input;
 mod cgroup;
+mod cgroupns;
 pub mod dashboards;
 mod deploy;
 mod golden;
