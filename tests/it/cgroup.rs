@@ -6,6 +6,19 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{Exporter, kernel_lock, require_root, sample};
 
+/// A writable copy of the v2 fixture's sysfs tree.
+fn v2_sysfs_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(crate::helpers::repo().join("tests/fixtures/sys-cgroup-v2/fs"))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir
+}
+
 fn series(name: &str, cgroup: &str) -> String {
     format!("{name}{{cgroup=\"{cgroup}\",pod_uid=\"\",container_id=\"\",unit=\"\"}}")
 }
@@ -154,14 +167,7 @@ fn top_cgroups_ranks_by_usage_over_limit() {
 
 #[test]
 fn an_unreadable_cgroup_file_is_reported_and_the_rest_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(crate::helpers::repo().join("tests/fixtures/sys-cgroup-v2/fs"))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let dir = v2_sysfs_copy();
     let broken = dir
         .path()
         .join("fs/cgroup/system.slice/postgresql.service/memory.current");
@@ -240,14 +246,7 @@ fn a_kill_survives_the_cgroup_being_removed_and_created_again_between_scrapes() 
 fn v2_counters_continue_across_incarnations_and_events_between_scrapes_are_kept() {
     // The v2 watch on a fixture tree: a regular file's modification raises
     // the same inotify event as the kernel's for memory.events.
-    let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(crate::helpers::repo().join("tests/fixtures/sys-cgroup-v2/fs"))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let dir = v2_sysfs_copy();
     let path = "/system.slice/postgresql.service";
     let cg = dir.path().join("fs/cgroup").join(&path[1..]);
     let events = |kills: u64| {
