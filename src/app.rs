@@ -2,11 +2,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+use prometheus_client::registry::Unit;
 use tokio::net::TcpListener;
 
 use crate::collectors::{self, Exporter};
@@ -32,6 +35,20 @@ pub fn registry(config: &Config, tracker: Option<Arc<Tracker>>) -> Registry {
             ("os", std::env::consts::OS),
             ("arch", std::env::consts::ARCH),
         ]),
+    );
+    // When this exporter started: lets alerts tell a series that is new
+    // because the exporter restarted from one that is new on the host.
+    let started = Gauge::<f64, AtomicU64>::default();
+    started.set(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+    );
+    registry.register_with_unit(
+        "exporter_start_time",
+        "When this oom_exporter started, in seconds since the Unix epoch",
+        Unit::Seconds,
+        started,
     );
     let procfs = ProcFs::new(&config.procfs);
     registry.register_collector(Box::new(Exporter::new(collectors::build(

@@ -1,6 +1,7 @@
 //! Golden end-to-end test, in the style of node_exporter's
 //! `end-to-end-test.sh`: the real binary on a fixture tree, `/metrics`
-//! compared with a checked-in file. Volatile samples (durations, build info)
+//! compared with a checked-in file. Volatile samples (durations, build info,
+//! start time)
 //! are dropped before comparing.
 //!
 //! To rewrite the golden files on purpose after a deliberate change:
@@ -14,6 +15,7 @@ fn stable(metrics: &str, volatile: &[&str]) -> String {
         .filter(|l| {
             !l.starts_with("oom_scrape_collector_duration_seconds{")
                 && !l.starts_with("oom_exporter_build_info{")
+                && !l.starts_with("oom_exporter_start_time_seconds ")
                 && !volatile.iter().any(|v| l.starts_with(v))
         })
         .map(|l| format!("{l}\n"))
