@@ -6,6 +6,15 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{Exporter, kernel_lock, require_root, sample};
 
+/// A file removed when dropped, also when the test fails.
+struct RemovedOnDrop(std::path::PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// A writable copy of the v2 fixture's sysfs tree.
 fn v2_sysfs_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -41,6 +50,18 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
     let _ = std::fs::write(parent.dir().join("memory.memsw.limit_in_bytes"), "64M");
     std::fs::write(parent.dir().join(limit_file), "64M").unwrap();
     let child = parent.child("child", "32M");
+    // 8 MiB of tmpfs written from inside the child stay charged to it.
+    let fill = RemovedOnDrop(format!("/dev/shm/oomx-fill-{}", std::process::id()).into());
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && head -c 8388608 /dev/zero > {}",
+            child.dir().display(),
+            fill.0.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
     let e = Exporter::start(&[
         "--collector.disable-defaults",
         "--collector.cgroup",
@@ -53,10 +74,48 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let m = e.metrics();
+    let mib = 1048576.0;
+    let usage = |m: &str, cg: &str| sample(m, &series("oom_cgroup_memory_usage_bytes", cg));
+    let child_usage = usage(&m, &child.name).unwrap();
+    assert!(
+        (8.0 * mib..32.0 * mib).contains(&child_usage),
+        "child usage {child_usage}: the 8 MiB fill, under the 32 MiB limit"
+    );
+    // Usage is hierarchical: the parent's includes the child's.
+    assert!(usage(&m, &parent.name).unwrap() >= child_usage, "{m}");
     assert_eq!(
         sample(&m, &series("oom_cgroup_memory_limit_bytes", &parent.name)),
-        Some(64.0 * 1048576.0)
+        Some(64.0 * mib)
     );
+    if !v2 {
+        // v1 only: memory+swap limit, its hits, the OOM state, and swap as
+        // memsw minus memory usage (no swap on the test machine: 0).
+        if parent.dir().join("memory.memsw.limit_in_bytes").exists() {
+            assert_eq!(
+                sample(&m, &series("oom_cgroup_memsw_limit_bytes", &parent.name)),
+                Some(64.0 * mib)
+            );
+            assert_eq!(
+                sample(
+                    &m,
+                    &series("oom_cgroup_memsw_limit_hits_total", &child.name)
+                ),
+                Some(0.0)
+            );
+            let no_swap =
+                std::fs::read_to_string("/proc/swaps").is_ok_and(|s| s.lines().count() <= 1);
+            if no_swap {
+                assert_eq!(
+                    sample(&m, &series("oom_cgroup_swap_usage_bytes", &child.name)),
+                    Some(0.0)
+                );
+            }
+        }
+        assert_eq!(
+            sample(&m, &series("oom_cgroup_under_oom", &child.name)),
+            Some(0.0)
+        );
+    }
     assert_eq!(
         sample(&m, &series("oom_cgroup_memory_limit_bytes", &child.name)),
         Some(32.0 * 1048576.0)
@@ -106,9 +165,9 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
         .unwrap()
             >= 1.0
     );
-    assert!(sample(&m, &series("oom_cgroup_memory_usage_bytes", &child.name)).is_some());
 
     // Removed: the final values stay for the retention period, then go.
+    drop(fill);
     let name = child.name.clone();
     drop(child);
     let removed = Instant::now();

@@ -43,13 +43,31 @@ fn promtool_check_metrics_is_clean_on_every_fixture() {
     if require_tool("promtool", "lint /metrics").is_none() {
         return;
     }
-    for tree in ["linux-6.18-swap-in-use", "linux-4.x-no-psi", "processes"] {
+    // Every collector on each procfs tree (the cgroup collector on this
+    // machine's live hierarchy), and the cgroup collector on the v2 tree.
+    let v2 = format!(
+        "--path.sysfs={}",
+        crate::helpers::repo()
+            .join("tests/fixtures/sys-cgroup-v2")
+            .display()
+    );
+    for (tree, extra) in [
+        ("linux-6.18-swap-in-use", None),
+        ("linux-4.x-no-psi", None),
+        ("processes", None),
+        ("linux-6.18-psi-zswap", Some(v2.as_str())),
+    ] {
         let procfs = format!("--path.procfs={}", fixture(tree).display());
-        let e = Exporter::start(&[&procfs]);
-        let (ok, report) = lint(&e.metrics());
+        let args: Vec<&str> = std::iter::once(procfs.as_str()).chain(extra).collect();
+        let e = Exporter::start(&args);
+        let m = e.metrics();
+        if extra.is_some() {
+            assert!(m.contains("oom_cgroup_oom_kills_total{"), "{m}");
+        }
+        let (ok, report) = lint(&m);
         assert!(
             ok && report.trim().is_empty(),
-            "{tree}: promtool check metrics:\n{report}"
+            "{tree} {extra:?}: promtool check metrics:\n{report}"
         );
     }
 }
