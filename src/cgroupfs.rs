@@ -218,3 +218,67 @@ pub fn walk(h: &Hierarchy) -> Vec<String> {
     visit(h, |c| out.push(c.path.to_owned()));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sysfs tree with `files` (path, content) under a temporary root.
+    fn sysfs(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, content) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, content).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn detects_each_layout() {
+        let unified = sysfs(&[("fs/cgroup/cgroup.controllers", "cpu io memory pids\n")]);
+        let root = unified.path().join("fs/cgroup");
+        assert_eq!(detect(unified.path()), Some(Hierarchy::V2(root)));
+        // Hybrid with the memory controller on the v2 side.
+        let hybrid_v2 = sysfs(&[
+            ("fs/cgroup/unified/cgroup.controllers", "memory pids\n"),
+            ("fs/cgroup/cpu/cpu.shares", "1024\n"),
+        ]);
+        let root = hybrid_v2.path().join("fs/cgroup/unified");
+        assert_eq!(detect(hybrid_v2.path()), Some(Hierarchy::V2(root)));
+        // Hybrid like the development VM: v2 without memory, v1 memory.
+        let hybrid_v1 = sysfs(&[
+            ("fs/cgroup/unified/cgroup.controllers", ""),
+            ("fs/cgroup/memory/memory.usage_in_bytes", "4096\n"),
+        ]);
+        let root = hybrid_v1.path().join("fs/cgroup/memory");
+        assert_eq!(detect(hybrid_v1.path()), Some(Hierarchy::V1(root)));
+        // Pure v1.
+        let v1 = sysfs(&[("fs/cgroup/memory/memory.usage_in_bytes", "4096\n")]);
+        let root = v1.path().join("fs/cgroup/memory");
+        assert_eq!(detect(v1.path()), Some(Hierarchy::V1(root)));
+        // Neither (no memory controller anywhere).
+        let none = sysfs(&[("fs/cgroup/cgroup.controllers", "cpu pids\n")]);
+        assert_eq!(detect(none.path()), None);
+    }
+
+    #[test]
+    fn walks_parents_before_children_in_name_order_and_skips_files() {
+        let tree = sysfs(&[
+            ("fs/cgroup/cgroup.controllers", "memory\n"),
+            ("fs/cgroup/b/memory.current", "1\n"),
+            ("fs/cgroup/a/y/memory.current", "1\n"),
+            ("fs/cgroup/a/x/memory.current", "1\n"),
+        ]);
+        let h = detect(tree.path()).unwrap();
+        assert_eq!(walk(&h), ["/a", "/a/x", "/a/y", "/b"]);
+        let mut buf = Vec::new();
+        let dir = CgroupDir::open(&h.dir("/a/x")).unwrap();
+        assert_eq!(dir.read("memory.current", &mut buf).unwrap(), "1\n");
+        assert!(dir.read("missing", &mut buf).is_err());
+        // Larger than one read's buffer: read whole.
+        let big = "x".repeat(10_000);
+        std::fs::write(h.dir("/a/x").join("memory.stat"), &big).unwrap();
+        assert_eq!(dir.read("memory.stat", &mut buf).unwrap(), big);
+    }
+}
