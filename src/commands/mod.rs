@@ -16,7 +16,11 @@ pub fn run(command: Command, cli: &Cli) -> ExitCode {
     let (name, result) = match command {
         Command::Kills(args) => ("kills", kills::run(&args, &cli.kmsg, &procfs, &mut stdout)),
         Command::Top(args) if args.cgroups => {
-            ("top", top::cgroups(&cli.sysfs, args.n, &mut stdout))
+            let exclude = cli.cgroup_exclude.as_ref();
+            (
+                "top",
+                top::cgroups(&cli.sysfs, args.n, exclude, &mut stdout),
+            )
         }
         Command::Top(args) => {
             let scanner = |selection| {

@@ -58,8 +58,14 @@ pub fn run(
     Ok(())
 }
 
-/// Prints the `n` memory cgroups closest to their limit under `sysfs`.
-pub fn cgroups(sysfs: &std::path::Path, n: usize, out: &mut dyn Write) -> anyhow::Result<()> {
+/// Prints the `n` memory cgroups closest to their limit under `sysfs`,
+/// leaving out those matching `exclude` (`--collector.cgroup.exclude`).
+pub fn cgroups(
+    sysfs: &std::path::Path,
+    n: usize,
+    exclude: Option<&regex::Regex>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let Some(h) = crate::cgroupfs::detect(sysfs) else {
         anyhow::bail!(
             "no memory cgroup hierarchy under {}/fs/cgroup",
@@ -68,6 +74,7 @@ pub fn cgroups(sysfs: &std::path::Path, n: usize, out: &mut dyn Write) -> anyhow
     };
     let mut rows: Vec<(f64, String, crate::collectors::CgroupSample)> = crate::cgroupfs::walk(&h)
         .into_iter()
+        .filter(|path| !exclude.is_some_and(|re| re.is_match(path)))
         .filter_map(|path| {
             let s = crate::collectors::read_sample(&h, &path)?;
             let ratio = s.usage? as f64 / s.limit? as f64;

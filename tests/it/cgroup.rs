@@ -353,3 +353,35 @@ fn v2_counters_continue_across_incarnations_and_events_between_scrapes_are_kept(
         "retained with the last kills: {m}"
     );
 }
+
+#[test]
+fn top_cgroups_leaves_out_excluded_cgroups() {
+    let sysfs = format!(
+        "--path.sysfs={}",
+        crate::helpers::repo()
+            .join("tests/fixtures/sys-cgroup-v2")
+            .display()
+    );
+    let top = |extra: &[&str]| {
+        let out = std::process::Command::new(crate::helpers::BIN)
+            .arg(&sysfs)
+            .args(extra)
+            .args(["top", "--cgroups", "-n", "2"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        // The cgroup path is the last column.
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.rsplit(' ').next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let all = top(&[]);
+    assert_eq!(all.len(), 2, "{all:?}");
+    let exclude = format!("--collector.cgroup.exclude=^{}$", regex::escape(&all[0]));
+    let rest = top(&[&exclude]);
+    assert!(!rest.contains(&all[0]), "{rest:?}");
+    assert_eq!(rest[0], all[1]);
+}
