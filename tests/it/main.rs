@@ -9,6 +9,7 @@ mod alerting;
 mod alerts;
 mod bad_input;
 mod cgroup;
+mod cgroup_v2_capture;
 mod cgroupns;
 pub mod dashboards;
 mod deploy;
