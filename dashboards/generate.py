@@ -59,6 +59,13 @@ def panel(title, description, unit, targets, x, y, w, h, kind="timeseries", stac
     return p
 
 
+def row(title, y):
+    """A Grafana row: a titled band across the dashboard above the panels that follow it."""
+    _id[0] += 1
+    return {"id": _id[0], "type": "row", "title": title, "collapsed": False, "panels": [],
+            "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}}
+
+
 def host():
     _id[0] = 0
     m = lambda name: f"{name}{{{SEL}}}"
@@ -136,15 +143,16 @@ def host():
                                          {"id": "sortBy", "options": {"sort": [{"field": "RSS", "desc": True}]}}],
                      "fieldConfig": {"defaults": {"unit": "bytes"}, "overrides": [
                          {"matcher": {"id": "byName", "options": "oom_score_adj"}, "properties": [{"id": "unit", "value": "none"}]}]}}),
+        row("Containers and services (memory cgroups)", 42),
         panel("Cgroups by usage of their limit", "Memory cgroups with a limit (containers, pods, services), fullest first: usage / limit. At 100% the kernel OOM-kills inside the cgroup.",
               "percentunit", [(f"topk by (instance) (10, oom_cgroup_memory_usage_bytes{{{SEL}}} / oom_cgroup_memory_limit_bytes{{{SEL}}})", "{{instance}} {{cgroup}}")],
-              0, 42, 8, 9),
+              0, 43, 8, 9),
         panel("Memory pressure per cgroup", "Share of time all tasks of the cgroup waited for memory (PSI full, cgroup v2 only).",
               "percentunit", [(f"topk by (instance) (10, rate(oom_cgroup_pressure_stalled_seconds_total{{{SEL},kind=\"full\"}}[$__rate_interval]))", "{{instance}} {{cgroup}}")],
-              8, 42, 8, 9),
+              8, 43, 8, 9),
         panel("OOM kills per cgroup", "Processes OOM-killed per interval, by memory cgroup, from the cgroup's own counters (no /dev/kmsg needed). On cgroup v2 a kill also counts in every ancestor.",
               "short", [(f"topk by (instance) (10, increase(oom_cgroup_oom_kills_total{{{SEL}}}[$__rate_interval]))", "{{instance}} {{cgroup}}")],
-              16, 42, 8, 9),
+              16, 43, 8, 9),
     ]
     return {
         "uid": "oom-exporter-host", "title": "OOM exporter / Host", "tags": ["oom_exporter"],
