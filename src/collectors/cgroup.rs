@@ -617,7 +617,7 @@ impl Collector for Cgroup {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
                 if !*said {
-                    tracing::info!(cgroup = %path, error = %e, failed = failed.len(), "cannot watch some cgroups' OOM events (read-only cgroupfs, inotify or open files limit?); their counters are read at scrapes only");
+                    tracing::info!(cgroup = %path, error = %e, failed = failed.len(), "cannot watch some cgroups' OOM events (v1 needs root and a writable cgroupfs; or the inotify or open files limit); their counters are read at scrapes only");
                     *said = true;
                 } else {
                     tracing::debug!(cgroup = %path, error = %e, failed = failed.len(), "cgroup event watch not set");
