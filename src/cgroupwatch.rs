@@ -18,7 +18,7 @@
 //! at most `--collector.cgroup.max`. A read is tied to the inode it was
 //! made on: a cgroup created again under the same path is a different one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -91,8 +91,9 @@ struct State<T> {
     by_key: HashMap<Key, String>,
     /// Reads since the last [`Watcher::take`], by path and inode.
     updates: HashMap<(String, u64), T>,
-    /// Cgroups that could not be watched (path, inode): not tried again.
-    failed: HashSet<(String, u64)>,
+    /// Cgroups that could not be watched (path to inode): not tried again
+    /// while that incarnation is reported.
+    failed: HashMap<String, u64>,
 }
 
 struct Shared<T> {
@@ -148,7 +149,7 @@ impl<T: Clone + PartialEq + Send + 'static> Watcher<T> {
                 watches: HashMap::new(),
                 by_key: HashMap::new(),
                 updates: HashMap::new(),
-                failed: HashSet::new(),
+                failed: HashMap::new(),
             }),
         });
         let worker = Arc::clone(&shared);
@@ -162,12 +163,12 @@ impl<T: Clone + PartialEq + Send + 'static> Watcher<T> {
     /// the scrape): new ones and new incarnations of known paths are added,
     /// the others removed. Returns the cgroups that could not be watched,
     /// with the reason (each once: they are not tried again).
-    pub fn follow(&self, paths: &[(&str, u64, T)]) -> Vec<(String, io::Error)> {
+    pub fn follow(&self, paths: &[(&str, u64, &T)]) -> Vec<(String, io::Error)> {
         let s = &self.shared;
         let keep: HashMap<&str, u64> = paths.iter().map(|(p, ino, _)| (*p, *ino)).collect();
         // Decide under the lock, register outside it: the thread must not
         // wait on a scrape's system calls.
-        let released: Vec<Handle> = {
+        let (released, new) = {
             let mut state = s.lock();
             let stale: Vec<String> = state
                 .watches
@@ -177,7 +178,7 @@ impl<T: Clone + PartialEq + Send + 'static> Watcher<T> {
                 .collect();
             state
                 .failed
-                .retain(|(p, ino)| keep.get(p.as_str()) == Some(ino));
+                .retain(|p, ino| keep.get(p.as_str()) == Some(ino));
             let mut released = Vec::new();
             for p in &stale {
                 if let Some(w) = state.watches.remove(p) {
@@ -185,37 +186,33 @@ impl<T: Clone + PartialEq + Send + 'static> Watcher<T> {
                     released.push(w.handle);
                 }
             }
-            released
+            let new: Vec<&(&str, u64, &T)> = paths
+                .iter()
+                .filter(|(p, _, _)| {
+                    !state.watches.contains_key(*p) && !state.failed.contains_key(*p)
+                })
+                .collect();
+            (released, new)
         };
         for handle in released {
             s.release(handle);
         }
-        let (watched, tried): (HashSet<String>, HashSet<(String, u64)>) = {
-            let state = s.lock();
-            (
-                state.watches.keys().cloned().collect(),
-                state.failed.clone(),
-            )
-        };
         let mut failed = Vec::new();
-        for (path, ino, value) in paths {
-            if watched.contains(*path) || tried.contains(&((*path).to_owned(), *ino)) {
-                continue;
-            }
+        for &&(path, ino, value) in &new {
             match s.watch(path) {
                 Ok(handle) => {
                     let mut state = s.lock();
-                    state.by_key.insert(handle.key(), (*path).to_owned());
+                    state.by_key.insert(handle.key(), path.to_owned());
                     let watch = Watch {
-                        ino: *ino,
+                        ino,
                         handle,
                         last: value.clone(),
                     };
-                    state.watches.insert((*path).to_owned(), watch);
+                    state.watches.insert(path.to_owned(), watch);
                 }
                 Err(e) => {
-                    s.lock().failed.insert(((*path).to_owned(), *ino));
-                    failed.push(((*path).to_owned(), e));
+                    s.lock().failed.insert(path.to_owned(), ino);
+                    failed.push((path.to_owned(), e));
                 }
             }
         }

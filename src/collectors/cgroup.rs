@@ -68,6 +68,21 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// The counters of v2 `memory.events`.
+    fn set_events(&mut self, e: &parse::Keyed<'_>) {
+        self.limit_hits = e.get("max");
+        self.high_events = e.get("high");
+        self.oom = e.get("oom");
+        self.oom_kill = e.get("oom_kill");
+        self.oom_group_kill = e.get("oom_group_kill");
+    }
+
+    /// The kill counter and OOM state of v1 `memory.oom_control`.
+    fn set_oom_control(&mut self, c: &parse::Keyed<'_>) {
+        self.oom_kill = c.get("oom_kill");
+        self.under_oom = c.get("under_oom");
+    }
+
     /// The event counters, which add up across a path's incarnations.
     fn counters_mut(&mut self) -> [&mut Option<u64>; 6] {
         [
@@ -172,12 +187,7 @@ fn read_sample_in(
             s.high = lim("memory.high");
             s.swap_limit = lim("memory.swap.max");
             if let Ok(events) = dir.read("memory.events", buf) {
-                let e = parse::keyed(events).unwrap_or_default();
-                s.limit_hits = e.get("max");
-                s.high_events = e.get("high");
-                s.oom = e.get("oom");
-                s.oom_kill = e.get("oom_kill");
-                s.oom_group_kill = e.get("oom_group_kill");
+                s.set_events(&parse::keyed(events).unwrap_or_default());
             }
             s.pressure = dir.read("memory.pressure", buf).ok().map(pressure::totals);
         }
@@ -194,9 +204,7 @@ fn read_sample_in(
                 .and_then(|t| parse::limit(t).ok())
                 .flatten();
             if let Ok(control) = dir.read("memory.oom_control", buf) {
-                let c = parse::keyed(control).unwrap_or_default();
-                s.oom_kill = c.get("oom_kill");
-                s.under_oom = c.get("under_oom");
+                s.set_oom_control(&parse::keyed(control).unwrap_or_default());
             }
         }
     }
@@ -211,18 +219,11 @@ fn read_events(h: &Hierarchy, dir: &CgroupDir) -> Option<Sample> {
     match h {
         Hierarchy::V2(_) => {
             let events = dir.read("memory.events", &mut buf).ok()?;
-            let e = parse::keyed(events).ok()?;
-            s.limit_hits = e.get("max");
-            s.high_events = e.get("high");
-            s.oom = e.get("oom");
-            s.oom_kill = e.get("oom_kill");
-            s.oom_group_kill = e.get("oom_group_kill");
+            s.set_events(&parse::keyed(events).ok()?);
         }
         Hierarchy::V1(_) => {
             let control = dir.read("memory.oom_control", &mut buf).ok()?;
-            let c = parse::keyed(control).ok()?;
-            s.oom_kill = c.get("oom_kill");
-            s.under_oom = c.get("under_oom");
+            s.set_oom_control(&parse::keyed(control).ok()?);
             let mut num = |f: &str| {
                 dir.read(f, &mut buf)
                     .ok()
@@ -606,9 +607,9 @@ impl Collector for Cgroup {
         let updates = watcher.map(Watcher::take).unwrap_or_default();
         merge(&mut seen, &updates, &chosen, now);
         if let Some(w) = watcher {
-            let follow: Vec<(&str, u64, Sample)> = chosen
+            let follow: Vec<(&str, u64, &Sample)> = chosen
                 .iter()
-                .map(|(p, ino, s)| (p.as_str(), *ino, s.clone()))
+                .map(|(p, ino, s)| (p.as_str(), *ino, s))
                 .collect();
             let failed = w.follow(&follow);
             if let Some((path, e)) = failed.first() {
