@@ -10,7 +10,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return cli::exit_for(&error),
     };
-    if let Some(command) = cli.command.take() {
+    if let Some(command) = cli.take_command() {
         return commands::run(command, &cli);
     }
     let config = match cli.into_config() {

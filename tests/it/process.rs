@@ -162,6 +162,29 @@ fn top_command_prints_the_ranking() {
     assert!(lines[1].contains("7812.5MiB"), "{}", lines[1]);
 }
 
+/// Regression (issue 12): collector flags after the subcommand were
+/// refused with "unexpected argument".
+#[test]
+fn top_takes_collector_flags_after_the_subcommand() {
+    let out = Command::new(BIN)
+        .args(["top", "-n", "2", "--collector.process.exclude", "^excluded"])
+        .arg(format!("--path.procfs={}", fixture("processes").display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let comms: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(comms, ["java", "worker-11"], "{text}");
+}
+
 #[test]
 fn unreadable_processes_are_counted_and_said_once() {
     if !require_root("run the exporter as another user against mode-000 files") {
