@@ -21,6 +21,7 @@ mod kills_cmd;
 mod kmsg_fuzz;
 mod kmsg_reader;
 mod kmsg_samples;
+mod liveness;
 mod memcg;
 mod oom_kill;
 mod process;
