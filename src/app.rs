@@ -23,8 +23,10 @@ use crate::server::{self, Web};
 /// How long in-flight requests may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 
-/// The registry with every enabled collector and the build info.
-pub fn registry(config: &Config, tracker: Option<Arc<Tracker>>) -> Registry {
+/// The registry of what is not read at scrape time: the build info and the
+/// start time. The collectors' families follow it in each scrape
+/// ([`exporter`]).
+pub fn registry() -> Registry {
     let mut registry = Registry::with_prefix("oom");
     registry.register(
         "exporter_build",
@@ -50,15 +52,19 @@ pub fn registry(config: &Config, tracker: Option<Arc<Tracker>>) -> Registry {
         Unit::Seconds,
         started,
     );
+    registry
+}
+
+/// Every enabled collector, run at each scrape under its deadline.
+pub fn exporter(config: &Config, tracker: Option<Arc<Tracker>>) -> Arc<Exporter> {
     let procfs = ProcFs::new(&config.procfs);
-    registry.register_collector(Box::new(Exporter::new(collectors::build(
+    Exporter::new(collectors::build(
         &config.collectors,
         &procfs,
         &config.process,
         &(config.sysfs.clone(), config.cgroups.clone()),
         tracker,
-    ))));
-    registry
+    ))
 }
 
 /// Starts the kmsg reader thread when the kmsg collector is enabled.
@@ -84,7 +90,9 @@ pub async fn serve(
     let web = Web::new(config.web_config.clone()).context("web configuration")?;
     let tracker = start_kmsg(config);
     let state = Arc::new(AppState {
-        registry: registry(config, tracker.clone()),
+        registry: registry(),
+        exporter: exporter(config, tracker.clone()),
+        scrape_timeout: config.scrape_timeout,
         telemetry_path: config.telemetry_path.clone(),
         tracker,
         scrapes: Arc::new(tokio::sync::Semaphore::new(config.max_requests)),
@@ -167,7 +175,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .max_blocking_threads(4)
         .build()
         .context("start the async runtime")?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let listener = TcpListener::bind(config.listen_address)
             .await
             .with_context(|| format!("listen on {}", config.listen_address))?;
@@ -182,5 +190,14 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             "listening"
         );
         serve(listener, &config, shutdown_signal()).await
-    })
+    });
+    // A collector stuck in a read (see collectors::runner) runs on a thread
+    // of its own and is not waited for; anything else still blocked (a web
+    // configuration reload on a hung file system) gets this long.
+    runtime.shutdown_timeout(BLOCKING_GRACE);
+    served
 }
+
+/// How long shutdown waits for blocking tasks still running after the
+/// server stopped.
+pub const BLOCKING_GRACE: Duration = Duration::from_secs(1);

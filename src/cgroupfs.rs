@@ -5,6 +5,7 @@
 //! - v1: `<sysfs>/fs/cgroup/memory`. A hybrid host such as this development
 //!   VM (v1 memory controller, a v2 hierarchy without it) uses v1.
 
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -47,8 +48,11 @@ impl Hierarchy {
 pub fn detect(sysfs: &Path) -> Option<Hierarchy> {
     let base = sysfs.join("fs/cgroup");
     for root in [base.clone(), base.join("unified")] {
-        let controllers =
-            std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+        let controllers = crate::procfs::read_text(
+            &root.join("cgroup.controllers"),
+            crate::procfs::MAX_FILE_BYTES,
+        )
+        .unwrap_or_default();
         if controllers.split_whitespace().any(|c| c == "memory") {
             return Some(Hierarchy::V2(root));
         }
@@ -64,10 +68,16 @@ pub fn detect(sysfs: &Path) -> Option<Hierarchy> {
 #[derive(Debug)]
 pub struct CgroupDir {
     fd: OwnedFd,
+    /// The last file refused by [`CgroupDir::read`] as too large, until
+    /// taken: callers that treat an unreadable file as absent can still
+    /// report it.
+    too_large: RefCell<Option<String>>,
 }
 
-/// Deepest cgroup level walked (systemd and Kubernetes nest 4 to 6 deep).
-const MAX_DEPTH: usize = 32;
+/// Deepest cgroup level walked (systemd and Kubernetes nest 4 to 6 deep):
+/// the root's children are level 0, cgroups below level 32 are not walked
+/// ([`Walk::depth_limited`]).
+pub const MAX_DEPTH: usize = 32;
 
 impl CgroupDir {
     /// Opens the directory at `path`.
@@ -75,6 +85,7 @@ impl CgroupDir {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         Ok(Self {
             fd: openat(CWD, path, flags, Mode::empty())?,
+            too_large: RefCell::new(None),
         })
     }
 
@@ -83,6 +94,7 @@ impl CgroupDir {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         Ok(Self {
             fd: openat(dir, name, flags, Mode::empty())?,
+            too_large: RefCell::new(None),
         })
     }
 
@@ -99,6 +111,9 @@ impl CgroupDir {
     /// that is left, so a read that does not fill the buffer ends the file:
     /// no second read just to see end-of-file. (Not so for multi-record
     /// files such as `cgroup.procs`, nor on network filesystems.)
+    ///
+    /// A file longer than [`crate::procfs::MAX_FILE_BYTES`] is an error
+    /// (see [`crate::procfs::too_large`]) after reading no more than that.
     pub fn read<'b>(&self, name: &str, buf: &'b mut Vec<u8>) -> io::Result<&'b str> {
         let fd = openat(
             &self.fd,
@@ -112,6 +127,12 @@ impl CgroupDir {
                 buf.reserve(4096);
             }
             let room = buf.capacity() - buf.len();
+            if buf.len() > crate::procfs::MAX_FILE_BYTES {
+                self.too_large.replace(Some(name.to_owned()));
+                return Err(crate::procfs::too_large_error(
+                    crate::procfs::MAX_FILE_BYTES,
+                ));
+            }
             match rustix::io::read(&fd, spare_capacity(buf)) {
                 Ok(n) if n < room => break,
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
@@ -119,6 +140,11 @@ impl CgroupDir {
             }
         }
         std::str::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// The name of the last file refused as too large since the last call.
+    pub fn take_too_large(&self) -> Option<String> {
+        self.too_large.take()
     }
 
     /// Names of the subdirectories.
@@ -176,6 +202,9 @@ pub struct Walk {
     /// Directories that could not be opened for another reason than
     /// having vanished (`path: error`).
     pub errors: Vec<String>,
+    /// Cgroups at the deepest level walked ([`MAX_DEPTH`]) that have
+    /// children, which were not walked.
+    pub depth_limited: Vec<String>,
 }
 
 fn visit_children(
@@ -205,8 +234,12 @@ fn visit_children(
         });
         // A directory's link count is 2 plus its subdirectories on
         // cgroupfs (and ext4, tmpfs): at 2 it is a leaf, not listed.
-        if st.st_nlink != 2 && depth < MAX_DEPTH {
-            visit_children(&dir, &child, depth + 1, f, walk);
+        if st.st_nlink != 2 {
+            if depth < MAX_DEPTH {
+                visit_children(&dir, &child, depth + 1, f, walk);
+            } else if !dir.children().is_empty() {
+                walk.depth_limited.push(child);
+            }
         }
     }
 }
@@ -280,5 +313,35 @@ mod tests {
         let big = "x".repeat(10_000);
         std::fs::write(h.dir("/a/x").join("memory.stat"), &big).unwrap();
         assert_eq!(dir.read("memory.stat", &mut buf).unwrap(), big);
+        // Longer than any kernel file: refused after the cap.
+        std::os::unix::fs::symlink("/dev/zero", h.dir("/a/x").join("memory.events")).unwrap();
+        let err = dir.read("memory.events", &mut buf).unwrap_err();
+        assert_eq!(
+            crate::procfs::too_large(&err),
+            Some(crate::procfs::MAX_FILE_BYTES)
+        );
+        assert!(buf.capacity() <= 4 * crate::procfs::MAX_FILE_BYTES);
+        assert_eq!(dir.take_too_large().as_deref(), Some("memory.events"));
+        assert_eq!(dir.take_too_large(), None);
+    }
+
+    #[test]
+    fn cgroups_below_the_deepest_level_are_counted_not_walked() {
+        let tree = sysfs(&[("fs/cgroup/cgroup.controllers", "memory\n")]);
+        let h = detect(tree.path()).unwrap();
+        let deep = (0..=MAX_DEPTH + 2)
+            .map(|_| "d")
+            .collect::<Vec<_>>()
+            .join("/");
+        std::fs::create_dir_all(h.dir(&deep)).unwrap();
+        let mut found = Vec::new();
+        let walk = visit(&h, |c| found.push(c.path.to_owned()));
+        assert_eq!(walk.count, MAX_DEPTH + 1);
+        assert_eq!(
+            found.last().map(|p| p.matches('/').count()),
+            Some(MAX_DEPTH + 1)
+        );
+        assert_eq!(walk.depth_limited.len(), 1);
+        assert_eq!(walk.depth_limited[0], *found.last().unwrap());
     }
 }

@@ -48,6 +48,13 @@ pub struct Cli {
           value_parser = parse_duration)]
     pub connection_lifetime: Duration,
 
+    /// Deadline of a scrape without Prometheus' X-Prometheus-Scrape-Timeout-Seconds
+    /// header (with it, the header's value less 0.5s); a collector that has not
+    /// finished by then is reported failed (e.g. 10s).
+    #[arg(long = "web.scrape-timeout", value_name = "DURATION", default_value = "10s",
+          value_parser = parse_timeout)]
+    pub scrape_timeout: Duration,
+
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics",
           value_parser = parse_telemetry_path)]
@@ -250,6 +257,19 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A [`parse_duration`] of at least one second and at most
+/// [`crate::http::MAX_SCRAPE_TIMEOUT`].
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() || d > crate::http::MAX_SCRAPE_TIMEOUT {
+        return Err(format!(
+            "{s}: expected 1s to {}s",
+            crate::http::MAX_SCRAPE_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(d)
+}
+
 fn version_line() -> String {
     format!(
         "{} (revision {}, {}/{})",
@@ -447,6 +467,7 @@ impl Cli {
             },
             header_timeout: self.header_timeout,
             connection_lifetime: self.connection_lifetime,
+            scrape_timeout: self.scrape_timeout,
             log: LogConfig {
                 level: self.log_level,
                 format: self.log_format,

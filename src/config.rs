@@ -39,6 +39,8 @@ pub struct Config {
     pub header_timeout: std::time::Duration,
     /// Longest life of a connection.
     pub connection_lifetime: std::time::Duration,
+    /// Deadline of a scrape that names none (`--web.scrape-timeout`).
+    pub scrape_timeout: std::time::Duration,
 }
 
 /// How to log.

@@ -1,8 +1,14 @@
 //! The HTTP surface: `/metrics` (or `--web.telemetry-path`) with format
 //! negotiation, a landing page, `/-/healthy` and `/-/ready`. Other paths
 //! answer 404; other methods 405 (HEAD is answered like GET).
+//!
+//! A scrape has a deadline: Prometheus' `X-Prometheus-Scrape-Timeout-Seconds`
+//! less [`TIMEOUT_OFFSET`], else `--web.scrape-timeout` (see
+//! [`scrape_timeout`]). `/-/ready` answers 503 while a collector is stuck
+//! (see [`crate::collectors::Exporter::stuck`]).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -12,7 +18,19 @@ use axum::routing::get;
 use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::registry::Registry;
 
+use crate::collectors::Exporter;
 use crate::kmsg::tracker::Tracker;
+
+/// Part of Prometheus' scrape timeout left unused, so the answer (with the
+/// late collectors failed) arrives before Prometheus gives up: the 0.5 s
+/// that blackbox_exporter's `--timeout-offset` defaults to.
+pub const TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
+
+/// Longest scrape deadline, whatever the header asks.
+pub const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The header Prometheus sends with its `scrape_timeout`, in seconds.
+pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 
 /// `Content-Type` of OpenMetrics 1.0.0.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -21,8 +39,12 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
 /// What the handlers share.
 #[derive(Debug)]
 pub struct AppState {
-    /// The registry encoded at every scrape.
+    /// The registry encoded at every scrape, before the collectors.
     pub registry: Registry,
+    /// The collectors, run at every scrape.
+    pub exporter: Arc<Exporter>,
+    /// Deadline of a scrape without the Prometheus header.
+    pub scrape_timeout: Duration,
     /// Where metrics are served.
     pub telemetry_path: String,
     /// The kmsg reader's state, for `/kills` (None when kmsg is disabled).
@@ -38,9 +60,29 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(&state.telemetry_path, get(metrics))
         .route("/kills", get(kills))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
-        .route("/-/ready", get(|| async { "Ready\n" }))
+        .route("/-/ready", get(ready))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
         .with_state(state)
+}
+
+/// 200 `Ready`, or 503 naming the collectors stuck in a read.
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    let stuck = state.exporter.stuck(Instant::now());
+    if stuck.is_empty() {
+        return "Ready\n".into_response();
+    }
+    let mut body = String::from("Not ready: ");
+    for (i, (name, since)) in stuck.iter().enumerate() {
+        if i > 0 {
+            body.push_str(", ");
+        }
+        body.push_str(&format!(
+            "collector {name} stuck in a read for {:.0}s",
+            since.as_secs_f64()
+        ));
+    }
+    body.push_str(" (reported failed in every scrape until the read returns)\n");
+    (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
 }
 
 async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
@@ -90,10 +132,26 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
             .into_response();
     };
     let openmetrics = wants_openmetrics(headers.get(header::ACCEPT));
-    // Collectors do blocking file I/O: keep it off the async workers.
-    let encoded = tokio::task::spawn_blocking(move || encode(&state.registry, openmetrics)).await;
+    let timeout = scrape_timeout(headers.get(SCRAPE_TIMEOUT_HEADER), state.scrape_timeout);
+    let deadline = Instant::now() + timeout;
+    // The collectors run on threads of their own (they do blocking file
+    // I/O); this task only waits for them, until the deadline.
+    let encoded = match encode(&state.registry, openmetrics) {
+        Ok(mut body) => match state.exporter.scrape(openmetrics, deadline).await {
+            Ok(rest) => {
+                body.push_str(&rest);
+                if openmetrics {
+                    text::encode_eof(&mut body).map(|()| body)
+                } else {
+                    Ok(body)
+                }
+            }
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
     match encoded {
-        Ok(Ok(body)) => {
+        Ok(body) => {
             let content_type = if openmetrics {
                 OPENMETRICS_CONTENT_TYPE
             } else {
@@ -101,7 +159,7 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
             };
             ([(header::CONTENT_TYPE, content_type)], body).into_response()
         }
-        Ok(Err(error)) => {
+        Err(error) => {
             tracing::error!(%error, "encoding metrics failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -109,22 +167,37 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
             )
                 .into_response()
         }
-        Err(error) => {
-            tracing::error!(%error, "scrape task failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "scrape failed\n").into_response()
-        }
     }
 }
 
-/// Encodes the registry in the chosen format.
+/// Encodes the registry in the chosen format, without OpenMetrics' `# EOF`
+/// (the collectors' families follow).
 pub fn encode(registry: &Registry, openmetrics: bool) -> Result<String, std::fmt::Error> {
     let mut body = String::with_capacity(16 * 1024);
     if openmetrics {
-        text::encode(&mut body, registry)?;
+        text::encode_registry(&mut body, registry)?;
     } else {
         prometheus_text::encode(&mut body, registry)?;
     }
     Ok(body)
+}
+
+/// How long a scrape may take: Prometheus' scrape timeout from `header`
+/// less [`TIMEOUT_OFFSET`] (but at least half of it, for timeouts under a
+/// second), at most [`MAX_SCRAPE_TIMEOUT`]; `default` without a usable
+/// header (absent, not a positive number of seconds).
+pub fn scrape_timeout(header: Option<&HeaderValue>, default: Duration) -> Duration {
+    let asked = header
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|secs| secs.is_finite() && *secs > 0.0);
+    match asked {
+        Some(secs) => {
+            let secs = (secs - TIMEOUT_OFFSET.as_secs_f64()).max(secs / 2.0);
+            Duration::from_secs_f64(secs.min(MAX_SCRAPE_TIMEOUT.as_secs_f64()))
+        }
+        None => default,
+    }
 }
 
 /// True when the `Accept` header prefers OpenMetrics to the 0.0.4 text
@@ -162,6 +235,8 @@ mod tests {
     fn app() -> Router {
         router(Arc::new(AppState {
             registry: Registry::with_prefix("oom"),
+            exporter: Exporter::new(Vec::new()),
+            scrape_timeout: Duration::from_secs(10),
             telemetry_path: "/metrics".to_owned(),
             tracker: None,
             scrapes: Arc::new(tokio::sync::Semaphore::new(40)),
@@ -209,6 +284,21 @@ mod tests {
         assert_eq!(ctype, OPENMETRICS_CONTENT_TYPE);
         assert!(body.ends_with("# EOF\n"));
         assert_eq!(call(Method::GET, "/-/ready", None).await.0, StatusCode::OK);
+    }
+
+    #[test]
+    fn scrape_timeout_from_the_prometheus_header() {
+        let default = Duration::from_secs(10);
+        let t = |v: &str| scrape_timeout(Some(&HeaderValue::from_str(v).unwrap()), default);
+        assert_eq!(scrape_timeout(None, default), default);
+        assert_eq!(t("10"), Duration::from_millis(9500));
+        assert_eq!(t("2.5"), Duration::from_secs(2));
+        // Under a second: half of it, never nothing.
+        assert_eq!(t("0.5"), Duration::from_millis(250));
+        assert_eq!(t("1e9"), MAX_SCRAPE_TIMEOUT);
+        for bad in ["", "0", "-3", "ten", "NaN", "inf"] {
+            assert_eq!(t(bad), default, "{bad:?}");
+        }
     }
 
     fn accept(s: &str) -> bool {

@@ -3,6 +3,10 @@
 //! Every path under the procfs root is built here from `--path.procfs`, so the
 //! same collectors run on the live `/proc`, on a host's `/proc` mounted into a
 //! container at `/host/proc`, or on a fixture tree in the tests.
+//!
+//! Every read is capped ([`MAX_FILE_BYTES`], [`MAX_CMDLINE_BYTES`]): a file
+//! longer than any the kernel writes (a link to `/dev/zero`, a huge regular
+//! file in a mounted tree) is a [`ReadError::TooLarge`], not read whole.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,6 +17,19 @@ const EOPNOTSUPP: i32 = 95;
 
 /// `ESRCH`: the process exited while its files were being read.
 const ESRCH: i32 = 3;
+
+/// Most bytes read from a procfs or sysfs file. The largest the exporter
+/// reads are `/proc/vmstat` (4 to 6 KiB), `/proc/<pid>/status`
+/// (under 2 KiB; a few more with thousands of CPUs), `/proc/<pid>/cgroup`
+/// (one line per v1 hierarchy) and cgroup `memory.stat` (about 2 KiB): 1 MiB
+/// is hundreds of times any of them.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+
+/// Most bytes read from `/proc/<pid>/cmdline`: `execve` allows at most
+/// 6 MiB of arguments and environment together (three quarters of the
+/// default 8 MiB stack limit, `bprm_stack_limits` in fs/exec.c), so a
+/// longer command line is not one the kernel made.
+pub const MAX_CMDLINE_BYTES: usize = 8 << 20;
 
 /// Why a file under the procfs root could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -26,14 +43,21 @@ pub enum ReadError {
     /// The exporter lacks the permission to read the file.
     #[error("{}: permission denied; run the exporter as a user that can read it", .path.display())]
     PermissionDenied { path: PathBuf },
+    /// Longer than any file of its kind the kernel writes: not read whole.
+    #[error("{}: larger than {limit} bytes, which no kernel file of this kind is (a link to a device such as /dev/zero, or not a kernel file); not read", .path.display())]
+    TooLarge { path: PathBuf, limit: usize },
     /// Any other I/O error.
     #[error("read {}: {source}", .path.display())]
     Io { path: PathBuf, source: io::Error },
 }
 
 impl ReadError {
-    fn new(path: &Path, source: io::Error) -> Self {
+    /// The error for `source`, raised reading `path`.
+    pub fn new(path: &Path, source: io::Error) -> Self {
         let path = path.to_path_buf();
+        if let Some(limit) = too_large(&source) {
+            return Self::TooLarge { path, limit };
+        }
         match source.kind() {
             io::ErrorKind::NotFound => Self::NotFound { path },
             _ if source.raw_os_error() == Some(ESRCH) => Self::NotFound { path },
@@ -51,10 +75,37 @@ impl ReadError {
     }
 }
 
+/// The error [`read_file`] returns for a file longer than `limit`: kind
+/// `FileTooLarge`, carrying the limit.
+pub fn too_large_error(limit: usize) -> io::Error {
+    io::Error::new(io::ErrorKind::FileTooLarge, TooLargeMark(limit))
+}
+
+/// The limit of an error made by [`too_large_error`].
+pub fn too_large(error: &io::Error) -> Option<usize> {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<TooLargeMark>())
+        .map(|mark| mark.0)
+}
+
+#[derive(Debug)]
+struct TooLargeMark(usize);
+
+impl std::fmt::Display for TooLargeMark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "larger than {} bytes", self.0)
+    }
+}
+
+impl std::error::Error for TooLargeMark {}
+
 /// Reads a whole small file with `open`, `read` until EOF, `close`: no
 /// `stat` for a size hint (procfs and cgroupfs report 0 anyway), which
-/// saves a syscall per file on the hot scan paths.
-pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+/// saves a syscall per file on the hot scan paths. A file longer than
+/// `limit` bytes is an error ([`too_large_error`]) after reading at most
+/// `limit` plus one chunk.
+pub fn read_file(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
     let mut out = Vec::new();
@@ -62,12 +113,26 @@ pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     loop {
         match file.read(&mut chunk) {
             Ok(0) => return Ok(out),
+            Ok(n) if out.len() + n > limit => return Err(too_large_error(limit)),
             Ok(n) => out.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
 }
+
+/// [`read_file`] as text, invalid UTF-8 replaced.
+pub fn read_text(path: &Path, limit: usize) -> io::Result<String> {
+    let bytes = read_file(path, limit)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// The exporter's own mount table (`/proc/self/mountinfo`) may be long on a
+/// node with thousands of container mounts (about 150 bytes each).
+const MAX_MOUNTINFO_BYTES: usize = 16 << 20;
 
 /// Paths under one procfs root.
 #[derive(Debug, Clone)]
@@ -107,8 +172,8 @@ impl ProcFs {
     /// Looked up in the exporter's own `/proc/self/mountinfo`.
     pub fn hidden_pids(&self) -> Option<String> {
         let root = std::fs::canonicalize(&self.root).ok()?;
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let mountinfo = read_text(Path::new("/proc/self/mountinfo"), MAX_MOUNTINFO_BYTES).ok()?;
+        let status = read_text(Path::new("/proc/self/status"), MAX_FILE_BYTES).ok()?;
         let is_root = status
             .lines()
             .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
@@ -164,21 +229,16 @@ impl ProcFs {
         path
     }
 
-    /// Reads a whole file as bytes.
-    pub fn read_bytes(&self, path: &Path) -> Result<Vec<u8>, ReadError> {
-        read_file(path).map_err(|source| ReadError::new(path, source))
+    /// Reads a whole file of at most `limit` bytes as bytes.
+    pub fn read_bytes(&self, path: &Path, limit: usize) -> Result<Vec<u8>, ReadError> {
+        read_file(path, limit).map_err(|source| ReadError::new(path, source))
     }
 
-    /// Reads a whole file. Invalid UTF-8 is replaced rather than rejected, so
-    /// one odd byte cannot hide the rest of the file from the parsers.
+    /// Reads a whole file of at most [`MAX_FILE_BYTES`]. Invalid UTF-8 is
+    /// replaced rather than rejected, so one odd byte cannot hide the rest
+    /// of the file from the parsers.
     pub fn read(&self, path: &Path) -> Result<String, ReadError> {
-        match read_file(path) {
-            Ok(bytes) => Ok(match String::from_utf8(bytes) {
-                Ok(text) => text,
-                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-            }),
-            Err(source) => Err(ReadError::new(path, source)),
-        }
+        read_text(path, MAX_FILE_BYTES).map_err(|source| ReadError::new(path, source))
     }
 }
 
@@ -282,6 +342,25 @@ mod tests {
         let fs = ProcFs::new(dir.path());
         let err = fs.read(&fs.meminfo()).unwrap_err();
         assert!(!err.is_absent(), "{err}");
+    }
+
+    #[test]
+    fn a_file_longer_than_the_cap_is_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = ProcFs::new(dir.path());
+        std::fs::write(fs.vmstat(), vec![b'x'; 10_000]).unwrap();
+        assert_eq!(fs.read_bytes(&fs.vmstat(), 10_000).unwrap().len(), 10_000);
+        let err = fs.read_bytes(&fs.vmstat(), 9_999).unwrap_err();
+        assert!(
+            matches!(err, ReadError::TooLarge { limit: 9_999, .. }),
+            "{err:?}"
+        );
+        assert!(!err.is_absent());
+        assert!(err.to_string().contains("larger than 9999 bytes"), "{err}");
+        // An endless file stops at the cap.
+        std::os::unix::fs::symlink("/dev/zero", fs.meminfo()).unwrap();
+        let err = fs.read(&fs.meminfo()).unwrap_err();
+        assert!(matches!(err, ReadError::TooLarge { .. }), "{err:?}");
     }
 
     #[test]

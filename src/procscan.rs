@@ -5,7 +5,10 @@
 //! set). The details (`status`, `oom_score_adj`, `comm`, `cgroup`) are read
 //! only for the processes reported: the top N by `oom_score` and the
 //! included ones. Kernel threads (no `VmRSS`) are skipped. A process that
-//! exits mid-scan is skipped silently; permission errors are counted.
+//! exits mid-scan is skipped silently; permission errors are counted, and
+//! so are files of a live process that cannot be read or make no sense
+//! (garbage, longer than [`crate::procfs::MAX_FILE_BYTES`]): those are
+//! read errors, not exits.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -51,6 +54,11 @@ pub struct Scan {
     pub scanned: usize,
     /// Processes whose files could not be read for lack of permission.
     pub denied: usize,
+    /// Processes left out because a file of theirs could not be read or
+    /// parsed while they still existed.
+    pub errors: usize,
+    /// What went wrong, for the first few of `errors` (`path: why`).
+    pub problems: Vec<String>,
     /// The procfs hides other users' processes from the exporter
     /// (`hidepid=`): they are missing from `scanned`, not counted in `denied`.
     pub hidden: Option<String>,
@@ -75,6 +83,33 @@ enum Read<T> {
     Ok(T),
     Gone,
     Denied,
+    /// Unreadable or malformed in a process that still exists.
+    Failed(String),
+}
+
+/// Problems kept per scan; the rest are only counted.
+const MAX_PROBLEMS: usize = 3;
+
+impl Scan {
+    /// Counts a process left out for `why`.
+    fn failed(&mut self, why: String) {
+        self.errors += 1;
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(why);
+        }
+    }
+}
+
+impl<T> Read<T> {
+    /// Anything but `Ok`, as another type (`Ok` would be a caller's bug:
+    /// taken as gone).
+    fn lost<U>(self) -> Read<U> {
+        match self {
+            Read::Denied => Read::Denied,
+            Read::Failed(why) => Read::Failed(why),
+            Read::Ok(_) | Read::Gone => Read::Gone,
+        }
+    }
 }
 
 impl Scanner {
@@ -92,22 +127,48 @@ impl Scanner {
     }
 
     fn read(&self, pid: u32, file: &str) -> Read<Vec<u8>> {
-        match self.procfs.read_bytes(&self.procfs.pid_file(pid, file)) {
+        let limit = match file {
+            "cmdline" => crate::procfs::MAX_CMDLINE_BYTES,
+            _ => crate::procfs::MAX_FILE_BYTES,
+        };
+        match self
+            .procfs
+            .read_bytes(&self.procfs.pid_file(pid, file), limit)
+        {
             Ok(bytes) => Read::Ok(bytes),
             Err(ReadError::PermissionDenied { .. }) => Read::Denied,
-            Err(_) => Read::Gone,
+            Err(e) if e.is_absent() => Read::Gone,
+            Err(e) => self.failed(pid, e.to_string()),
         }
     }
 
-    fn matches(&self, re: &Regex, pid: u32, comm: Option<&str>) -> bool {
+    /// A file of `pid` that failed for `why`: a read error while the
+    /// process is still there, else it exited mid-read.
+    fn failed<T>(&self, pid: u32, why: String) -> Read<T> {
+        if self.procfs.pid_file(pid, "").exists() {
+            Read::Failed(why)
+        } else {
+            Read::Gone
+        }
+    }
+
+    /// A file of `pid` that the parser rejected.
+    fn malformed<T>(&self, pid: u32, file: &str, error: &process::BadFile) -> Read<T> {
+        let path = self.procfs.pid_file(pid, file);
+        self.failed(pid, format!("{}: malformed ({error})", path.display()))
+    }
+
+    fn matches(&self, re: &Regex, pid: u32, comm: Option<&str>) -> Read<bool> {
         if let Some(comm) = comm {
             if re.is_match(comm) {
-                return true;
+                return Read::Ok(true);
             }
-        } else if let Read::Ok(bytes) = self.read(pid, "comm")
-            && re.is_match(&process::comm(&bytes))
-        {
-            return true;
+        } else {
+            match self.read(pid, "comm") {
+                Read::Ok(bytes) if re.is_match(&process::comm(&bytes)) => return Read::Ok(true),
+                Read::Failed(why) => return Read::Failed(why),
+                _ => {}
+            }
         }
         match self.read(pid, "cmdline") {
             Read::Ok(bytes) => {
@@ -115,9 +176,10 @@ impl Scanner {
                     .iter()
                     .map(|&b| if b == 0 { b' ' } else { b })
                     .collect();
-                re.is_match(String::from_utf8_lossy(&cmdline).trim_end())
+                Read::Ok(re.is_match(String::from_utf8_lossy(&cmdline).trim_end()))
             }
-            _ => false,
+            Read::Failed(why) => Read::Failed(why),
+            Read::Gone | Read::Denied => Read::Ok(false),
         }
     }
 
@@ -127,22 +189,19 @@ impl Scanner {
             Read::Ok(bytes) => match process::status_memory(&bytes) {
                 Ok(Some(m)) => m,
                 Ok(None) => return Read::Ok(None), // kernel thread
-                Err(_) => return Read::Gone,       // cut short by an exit
+                Err(e) => return self.malformed(pid, "status", &e),
             },
-            Read::Gone => return Read::Gone,
-            Read::Denied => return Read::Denied,
+            other => return other.lost(),
         };
         let comm = match self.read(pid, "comm") {
             Read::Ok(bytes) => process::comm(&bytes),
-            Read::Gone => return Read::Gone,
-            Read::Denied => return Read::Denied,
+            other => return other.lost(),
         };
         let oom_score_adj = match self.read(pid, "oom_score_adj") {
             Read::Ok(bytes) => {
                 process::oom_score_adj(&String::from_utf8_lossy(&bytes)).unwrap_or(0)
             }
-            Read::Gone => return Read::Gone,
-            Read::Denied => return Read::Denied,
+            other => return other.lost(),
         };
         let cgroup = match self.read(pid, "cgroup") {
             Read::Ok(bytes) => process::memory_cgroup(&bytes)
@@ -172,20 +231,35 @@ impl Scanner {
         for pid in self.procfs.pids()? {
             let score = match self.read(pid, "oom_score") {
                 Read::Ok(bytes) => match process::oom_score(&String::from_utf8_lossy(&bytes)) {
-                    Ok(score) => score,
-                    Err(_) => continue,
+                    Ok(score) => Read::Ok(score),
+                    Err(e) => self.malformed(pid, "oom_score", &e),
                 },
+                other => other.lost(),
+            };
+            let score = match score {
+                Read::Ok(score) => score,
                 Read::Gone => continue,
                 Read::Denied => {
                     scan.denied += 1;
                     continue;
                 }
+                Read::Failed(why) => {
+                    scan.failed(why);
+                    continue;
+                }
             };
             scan.scanned += 1;
-            let included = sel
-                .include
-                .as_ref()
-                .is_some_and(|re| self.matches(re, pid, None));
+            let included = match &sel.include {
+                Some(re) => match self.matches(re, pid, None) {
+                    Read::Ok(matched) => matched,
+                    Read::Failed(why) => {
+                        scan.failed(why);
+                        false
+                    }
+                    Read::Gone | Read::Denied => false,
+                },
+                None => false,
+            };
             ranked.push((score, pid, included));
         }
         // Highest score first; ties by pid for a stable order.
@@ -211,14 +285,26 @@ impl Scanner {
                     scan.denied += 1;
                     continue;
                 }
+                Read::Failed(why) => {
+                    scan.failed(why);
+                    continue;
+                }
             };
             if scan.next_victim.is_none() {
                 scan.next_victim = Some(proc.clone());
             }
-            let excluded = sel
-                .exclude
-                .as_ref()
-                .is_some_and(|re| self.matches(re, pid, Some(&proc.comm)));
+            let excluded = match &sel.exclude {
+                Some(re) => match self.matches(re, pid, Some(&proc.comm)) {
+                    Read::Ok(matched) => matched,
+                    Read::Failed(why) => {
+                        // Cannot tell: leave it out, as asked of its kind.
+                        scan.failed(why);
+                        true
+                    }
+                    Read::Gone | Read::Denied => false,
+                },
+                None => false,
+            };
             if excluded {
                 continue;
             }

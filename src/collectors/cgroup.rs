@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -328,6 +329,7 @@ pub struct Cgroup {
     seen: Mutex<BTreeMap<String, Entry>>,
     said_none: Mutex<bool>,
     said_unwatched: Mutex<bool>,
+    said_deep: AtomicBool,
     /// Event watch of the reported cgroups, started on the first scrape.
     watch: Mutex<WatchState>,
 }
@@ -344,6 +346,7 @@ impl Cgroup {
             seen: Mutex::new(BTreeMap::new()),
             said_none: Mutex::new(false),
             said_unwatched: Mutex::new(false),
+            said_deep: AtomicBool::new(false),
             watch: Mutex::new(WatchState::NotStarted),
         }
     }
@@ -363,7 +366,7 @@ impl Cgroup {
         // problem; in one that is gone, the cgroup simply vanished.
         let mut unreadable = |path: &str, what: &str| {
             if h.dir(path).exists() {
-                problems.push(format!("{}: {what} unreadable", h.dir(path).display()));
+                problems.push(format!("{}: {what}", h.dir(path).display()));
             }
         };
         let mut buf = Vec::with_capacity(4096);
@@ -379,23 +382,36 @@ impl Cgroup {
             if sel.exclude.as_ref().is_some_and(|re| re.is_match(c.path)) {
                 return;
             }
-            let Some(limit) = read_limit(h, c.dir, &mut buf) else {
-                unreadable(c.path, limit_file(h));
-                return;
-            };
-            let rank = if sel.include.as_ref().is_some_and(|re| re.is_match(c.path)) {
-                0
-            } else if limit.is_some() {
-                1
-            } else if notable(c.path) {
-                2
-            } else {
-                return;
-            };
-            let before: usize = ahead[..=usize::from(rank)].iter().sum();
-            ahead[usize::from(rank)] += 1;
-            let sample = (before < sel.max).then(|| read_sample_in(h, c.dir, limit, &mut buf));
-            candidates.push((rank, c.path.to_owned(), c.ino, sample));
+            'read: {
+                let Some(limit) = read_limit(h, c.dir, &mut buf) else {
+                    unreadable(c.path, &format!("{} unreadable", limit_file(h)));
+                    break 'read;
+                };
+                let rank = if sel.include.as_ref().is_some_and(|re| re.is_match(c.path)) {
+                    0
+                } else if limit.is_some() {
+                    1
+                } else if notable(c.path) {
+                    2
+                } else {
+                    break 'read;
+                };
+                let before: usize = ahead[..=usize::from(rank)].iter().sum();
+                ahead[usize::from(rank)] += 1;
+                let sample = (before < sel.max).then(|| read_sample_in(h, c.dir, limit, &mut buf));
+                candidates.push((rank, c.path.to_owned(), c.ino, sample));
+            }
+            // Files a kernel never makes that long are left out of the
+            // sample like absent ones, but said.
+            if let Some(file) = c.dir.take_too_large() {
+                unreadable(
+                    c.path,
+                    &format!(
+                        "{file} larger than {} bytes, which no kernel file is; not read",
+                        crate::procfs::MAX_FILE_BYTES
+                    ),
+                );
+            }
         });
         candidates.sort_by_key(|(rank, _, _, _)| *rank);
         let dropped = candidates.len().saturating_sub(sel.max);
@@ -404,7 +420,7 @@ impl Cgroup {
             // Not read during the walk only if the cut was misjudged.
             match sample.unwrap_or_else(|| read_sample(h, &path)) {
                 Some(sample) => chosen.push((path, ino, sample)),
-                None => unreadable(&path, "memory usage"),
+                None => unreadable(&path, "memory usage unreadable"),
             }
         }
         problems.extend(
@@ -417,6 +433,7 @@ impl Cgroup {
             existing,
             scanned: walk.count,
             dropped,
+            depth_limited: walk.depth_limited,
             problems,
         }
     }
@@ -460,6 +477,8 @@ pub struct Selected {
     pub scanned: usize,
     /// Qualifying cgroups left out by the cap.
     pub dropped: usize,
+    /// Cgroups at the walk's depth limit whose children were not walked.
+    pub depth_limited: Vec<String>,
     /// Files that could not be read in cgroups that still exist.
     pub problems: Vec<String>,
 }
@@ -596,8 +615,19 @@ impl Collector for Cgroup {
             existing,
             scanned,
             dropped,
+            depth_limited,
             problems,
         } = self.select(&h, &known);
+        if let Some(first) = depth_limited.first()
+            && !self.said_deep.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                cgroup = %first,
+                count = depth_limited.len(),
+                max_depth = cgroupfs::MAX_DEPTH + 1,
+                "cgroups nested deeper than the walk's limit are not walked below this one; they are not reported (see oom_cgroups_depth_limited)"
+            );
+        }
         let now = Instant::now();
         let chosen_set: HashSet<String> = chosen.iter().map(|(p, _, _)| p.clone()).collect();
         let mut watch = self.watch.lock().unwrap_or_else(PoisonError::into_inner);
@@ -722,6 +752,12 @@ impl Collector for Cgroup {
             "Cgroups that qualified but were left out by --collector.cgroup.max",
             None,
             dropped as i64,
+        )?;
+        out.gauge(
+            "cgroups_depth_limited",
+            "Cgroups at the walk's depth limit (33 levels below the root) whose children were not walked",
+            None,
+            depth_limited.len() as i64,
         )?;
         if problems.is_empty() {
             Ok(())

@@ -1,30 +1,29 @@
 //! Collectors: one file each, every one reading its source at scrape time.
 //!
-//! [`Exporter`] is the single prometheus-client `Collector` registered with
-//! the registry. On each scrape it runs the enabled collectors in order,
-//! times them, and reports `oom_scrape_collector_success` and
+//! [`Exporter`] (in `runner.rs`) runs the enabled collectors at each
+//! scrape, each on its own thread under the scrape's deadline, times them,
+//! and reports `oom_scrape_collector_success` and
 //! `oom_scrape_collector_duration_seconds` per collector. A collector that
-//! fails drops only what it could not read, logs the failure once per
-//! distinct error, and never turns the scrape into an HTTP error.
+//! fails, or does not finish in time, drops only its own families, logs the
+//! failure once per distinct error, and never turns the scrape into an HTTP
+//! error.
 
 mod cgroup;
 mod kmsg;
 mod meminfo;
 mod pressure;
 mod process;
+mod runner;
 mod sysctl;
 mod vmstat;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
-
-use prometheus_client::encoding::DescriptorEncoder;
 
 use crate::cgroupns::Resolver;
 use crate::kmsg::tracker::Tracker;
-use crate::metrics::{self, MetricWriter};
+use crate::metrics::MetricWriter;
 use crate::parse::LineError;
 use crate::procfs::{ProcFs, ReadError};
 use crate::procscan::{Scanner, Selection};
@@ -34,6 +33,7 @@ pub use kmsg::Kmsg;
 pub use meminfo::Meminfo;
 pub use pressure::Pressure;
 pub use process::Process;
+pub use runner::{Exporter, LateError};
 pub use sysctl::Sysctl;
 pub use vmstat::Vmstat;
 
@@ -94,6 +94,9 @@ pub enum CollectError {
     /// Several files of one collector failed.
     #[error("{}", join(.0))]
     Several(Vec<CollectError>),
+    /// The collector did not finish in time, or could not be started.
+    #[error(transparent)]
+    Late(#[from] LateError),
     /// The encoder failed: the whole scrape is lost, not just this collector.
     #[error("encoding failed")]
     Encode(#[from] fmt::Error),
@@ -202,74 +205,5 @@ impl ErrorMemo {
                 }
             }
         }
-    }
-}
-
-/// The prometheus-client collector that runs every enabled collector.
-pub struct Exporter {
-    collectors: Vec<Box<dyn Collector>>,
-    errors: ErrorMemo,
-}
-
-impl fmt::Debug for Exporter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<_> = self.collectors.iter().map(|c| c.name()).collect();
-        f.debug_struct("Exporter")
-            .field("collectors", &names)
-            .finish()
-    }
-}
-
-impl Exporter {
-    /// Runs `collectors` at every scrape.
-    pub fn new(collectors: Vec<Box<dyn Collector>>) -> Arc<Self> {
-        Arc::new(Self {
-            collectors,
-            errors: ErrorMemo::default(),
-        })
-    }
-}
-
-impl prometheus_client::collector::Collector for Exporter {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
-        let mut outcomes = Vec::with_capacity(self.collectors.len());
-        let mut out = MetricWriter::new(&mut encoder);
-        for collector in &self.collectors {
-            let start = Instant::now();
-            let result = collector.collect(&mut out);
-            let seconds = start.elapsed().as_secs_f64();
-            if let Err(CollectError::Encode(e)) = result {
-                return Err(e);
-            }
-            self.errors
-                .record(collector.name(), result.as_ref().map(|_| ()));
-            outcomes.push((collector.name(), result.is_ok(), seconds));
-        }
-        let labels: Vec<[(&str, &str); 1]> = outcomes
-            .iter()
-            .map(|(name, _, _)| [("collector", *name)])
-            .collect();
-        let success: Vec<_> = labels
-            .iter()
-            .zip(&outcomes)
-            .map(|(l, (_, ok, _))| (&l[..], i64::from(*ok)))
-            .collect();
-        let duration: Vec<_> = labels
-            .iter()
-            .zip(&outcomes)
-            .map(|(l, (_, _, secs))| (&l[..], *secs))
-            .collect();
-        out.gauges(
-            "scrape_collector_success",
-            "1 if the collector read all of its sources in this scrape, 0 if anything was wrong (see the exporter's log)",
-            None,
-            &success,
-        )?;
-        out.gauges(
-            "scrape_collector_duration",
-            "Time the collector took in this scrape",
-            metrics::seconds(),
-            &duration,
-        )
     }
 }

@@ -176,6 +176,12 @@ impl Collector for Process {
             None,
             scan.denied as i64,
         )?;
+        out.gauge(
+            "process_scan_errors",
+            "Processes left out of the last scan because a file of theirs was unreadable, malformed or too large while they existed (see the exporter's log)",
+            None,
+            scan.errors as i64,
+        )?;
         if let Some(victim) = &scan.next_victim {
             out.gauge(
                 "process_max_score",
@@ -191,6 +197,16 @@ impl Collector for Process {
                 &refs,
             )?;
         }
-        Ok(())
+        if scan.errors == 0 {
+            return Ok(());
+        }
+        let mut problems = scan.problems.clone();
+        if scan.errors > problems.len() {
+            problems.push(format!("{} processes left out in all", scan.errors));
+        }
+        Err(CollectError::Malformed {
+            path: "process scan".to_owned(),
+            problems,
+        })
     }
 }

@@ -1,0 +1,479 @@
+//! Runs the collectors of one scrape under the scrape's deadline.
+//!
+//! Each collector runs on a thread of its own and encodes its families into
+//! a buffer of its own; the scrape waits for them until its deadline, then
+//! joins the buffers in collector order. A collector still running then is
+//! reported failed for that scrape and its run is marked overdue: while an
+//! overdue run has not returned (a read blocked on a hung mount, a FIFO),
+//! the collector is *stuck*: later scrapes report it failed at once instead
+//! of starting it again, so blocked threads cannot pile up, and
+//! [`Exporter::stuck`] names it for `/-/ready`. The stuck thread is never
+//! waited for: it ends with the process.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::{DescriptorEncoder, prometheus_text, text};
+use prometheus_client::registry::Registry;
+
+use super::{CollectError, Collector, ErrorMemo};
+use crate::metrics::{self, MetricWriter};
+
+/// One collector and its runs in progress.
+struct Slot {
+    collector: Arc<dyn Collector>,
+    runs: Mutex<Runs>,
+}
+
+#[derive(Default)]
+struct Runs {
+    next_id: u64,
+    active: Vec<Active>,
+}
+
+/// A run whose thread has not returned.
+struct Active {
+    id: u64,
+    started: Instant,
+    /// Its scrape's deadline passed before it returned.
+    overdue: bool,
+}
+
+impl Slot {
+    fn runs(&self) -> std::sync::MutexGuard<'_, Runs> {
+        self.runs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// When the oldest overdue run started, if there is one.
+    fn stuck_since(&self) -> Option<Instant> {
+        self.runs()
+            .active
+            .iter()
+            .filter(|a| a.overdue)
+            .map(|a| a.started)
+            .min()
+    }
+
+    /// Registers a run starting `now`.
+    fn begin(&self, now: Instant) -> u64 {
+        let mut runs = self.runs();
+        let id = runs.next_id;
+        runs.next_id += 1;
+        runs.active.push(Active {
+            id,
+            started: now,
+            overdue: false,
+        });
+        id
+    }
+
+    fn end(&self, id: u64) {
+        self.runs().active.retain(|a| a.id != id);
+    }
+
+    fn mark_overdue(&self, id: u64) {
+        if let Some(a) = self.runs().active.iter_mut().find(|a| a.id == id) {
+            a.overdue = true;
+        }
+    }
+}
+
+/// Ends a run when its thread returns (or unwinds).
+struct RunGuard {
+    slot: Arc<Slot>,
+    id: u64,
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        self.slot.end(self.id);
+    }
+}
+
+/// What one collector did in one scrape.
+enum Outcome {
+    /// Returned in time: its families, encoded, and its result.
+    Done {
+        text: String,
+        result: Result<(), CollectError>,
+        took: Duration,
+    },
+    /// Still running at the deadline, or not started because a previous
+    /// run is stuck: the time its (oldest) run has been going.
+    Late { running: Duration },
+    /// Its thread could not be started.
+    NotStarted(String),
+}
+
+/// Why a collector that did not return counts as failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LateError {
+    /// Still running when its scrape's deadline passed.
+    #[error(
+        "did not finish before the scrape deadline (a read has not returned); not started again until it does"
+    )]
+    Overdue,
+    /// No thread for it.
+    #[error("cannot start its thread: {0}")]
+    NotStarted(String),
+}
+
+/// Runs every enabled collector at each scrape and reports their health.
+pub struct Exporter {
+    slots: Vec<Arc<Slot>>,
+    errors: ErrorMemo,
+}
+
+impl fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<_> = self.slots.iter().map(|s| s.collector.name()).collect();
+        f.debug_struct("Exporter")
+            .field("collectors", &names)
+            .finish()
+    }
+}
+
+impl Exporter {
+    /// Runs `collectors` at every scrape.
+    pub fn new(collectors: Vec<Box<dyn Collector>>) -> Arc<Self> {
+        Arc::new(Self {
+            slots: collectors
+                .into_iter()
+                .map(|c| {
+                    Arc::new(Slot {
+                        collector: Arc::from(c),
+                        runs: Mutex::new(Runs::default()),
+                    })
+                })
+                .collect(),
+            errors: ErrorMemo::default(),
+        })
+    }
+
+    /// The stuck collectors (see the module doc), with how long their
+    /// blocked run has been going, at `now`.
+    pub fn stuck(&self, now: Instant) -> Vec<(&'static str, Duration)> {
+        self.slots
+            .iter()
+            .filter_map(|s| {
+                let since = s.stuck_since()?;
+                Some((s.collector.name(), now.saturating_duration_since(since)))
+            })
+            .collect()
+    }
+
+    /// Runs the collectors, waits for them until `deadline`, and returns
+    /// their families followed by `oom_scrape_collector_success` and
+    /// `oom_scrape_collector_duration_seconds`, in OpenMetrics or the text
+    /// format 0.0.4 (without the OpenMetrics `# EOF`). Only an encoder
+    /// failure is an error.
+    pub async fn scrape(&self, openmetrics: bool, deadline: Instant) -> Result<String, fmt::Error> {
+        let now = Instant::now();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(self.slots.len());
+        let mut started = Vec::new();
+        for (i, slot) in self.slots.iter().enumerate() {
+            if let Some(since) = slot.stuck_since() {
+                outcomes.push(Some(Outcome::Late {
+                    running: now.saturating_duration_since(since),
+                }));
+                continue;
+            }
+            let id = slot.begin(now);
+            let guard = RunGuard {
+                slot: Arc::clone(slot),
+                id,
+            };
+            let tx = tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("collect-{}", slot.collector.name()))
+                .spawn(move || {
+                    let start = Instant::now();
+                    let (text, result) = collect_one(&guard.slot.collector, openmetrics);
+                    drop(guard);
+                    let _ = tx.send((i, text, result, start.elapsed()));
+                });
+            match spawned {
+                Ok(_) => {
+                    outcomes.push(None);
+                    started.push((i, id));
+                }
+                // The closure, and with it the guard, was dropped.
+                Err(e) => outcomes.push(Some(Outcome::NotStarted(e.to_string()))),
+            }
+        }
+        drop(tx);
+        let mut pending = started.len();
+        let mut take = |(i, text, result, took): (usize, Result<String, fmt::Error>, _, _)| {
+            outcomes[i] = Some(match text {
+                Ok(text) => Outcome::Done { text, result, took },
+                Err(e) => Outcome::Done {
+                    text: String::new(),
+                    result: Err(CollectError::Encode(e)),
+                    took,
+                },
+            });
+        };
+        let _ = tokio::time::timeout_at(deadline.into(), async {
+            while pending > 0 {
+                match rx.recv().await {
+                    Some(done) => {
+                        take(done);
+                        pending -= 1;
+                    }
+                    None => break,
+                }
+            }
+        })
+        .await;
+        // Those that finished as the deadline passed.
+        while let Ok(done) = rx.try_recv() {
+            take(done);
+        }
+        let late_at = Instant::now();
+        for (i, id) in started {
+            if outcomes[i].is_none() {
+                self.slots[i].mark_overdue(id);
+                outcomes[i] = Some(Outcome::Late {
+                    running: late_at.saturating_duration_since(now),
+                });
+            }
+        }
+        self.finish(outcomes, openmetrics)
+    }
+
+    /// Joins the collectors' output and writes their health.
+    fn finish(
+        &self,
+        outcomes: Vec<Option<Outcome>>,
+        openmetrics: bool,
+    ) -> Result<String, fmt::Error> {
+        let mut body = String::with_capacity(16 * 1024);
+        let mut health = Vec::with_capacity(self.slots.len());
+        for (slot, outcome) in self.slots.iter().zip(outcomes) {
+            let name = slot.collector.name();
+            let (result, took) = match outcome {
+                Some(Outcome::Done { text, result, took }) => {
+                    if let Err(CollectError::Encode(e)) = result {
+                        return Err(e);
+                    }
+                    body.push_str(&text);
+                    (result, took)
+                }
+                Some(Outcome::Late { running }) => (Err(LateError::Overdue.into()), running),
+                None => (Err(LateError::Overdue.into()), Duration::ZERO),
+                Some(Outcome::NotStarted(why)) => {
+                    (Err(LateError::NotStarted(why).into()), Duration::ZERO)
+                }
+            };
+            self.errors.record(name, result.as_ref().map(|_| ()));
+            health.push((name, result.is_ok(), took.as_secs_f64()));
+        }
+        body.push_str(&encode(openmetrics, Health(health))?);
+        Ok(body)
+    }
+}
+
+/// Runs one collector into a buffer of its own: its encoded families
+/// (or the encoder's failure) and its result.
+fn collect_one(
+    collector: &Arc<dyn Collector>,
+    openmetrics: bool,
+) -> (Result<String, fmt::Error>, Result<(), CollectError>) {
+    let result = Arc::new(Mutex::new(None));
+    let once = Once {
+        collector: Arc::clone(collector),
+        result: Arc::clone(&result),
+    };
+    let text = encode(openmetrics, once);
+    let result = result
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .unwrap_or(Ok(()));
+    (text, result)
+}
+
+/// Encodes the families of one prometheus-client collector, with the
+/// `oom_` prefix, in the chosen format (no `# EOF`).
+fn encode(
+    openmetrics: bool,
+    collector: impl prometheus_client::collector::Collector,
+) -> Result<String, fmt::Error> {
+    let mut registry = Registry::with_prefix("oom");
+    registry.register_collector(Box::new(collector));
+    let mut out = String::new();
+    if openmetrics {
+        text::encode_registry(&mut out, &registry)?;
+    } else {
+        prometheus_text::encode(&mut out, &registry)?;
+    }
+    Ok(out)
+}
+
+/// One collector's run as a prometheus-client collector; keeps its result.
+struct Once {
+    collector: Arc<dyn Collector>,
+    result: Arc<Mutex<Option<Result<(), CollectError>>>>,
+}
+
+impl fmt::Debug for Once {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Once")
+            .field("collector", &self.collector.name())
+            .finish()
+    }
+}
+
+impl prometheus_client::collector::Collector for Once {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let result = self.collector.collect(&mut MetricWriter::new(&mut encoder));
+        let encode_error = matches!(result, Err(CollectError::Encode(_)));
+        *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        if encode_error {
+            Err(fmt::Error)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// `oom_scrape_collector_success` and `_duration_seconds` of one scrape.
+#[derive(Debug)]
+struct Health(Vec<(&'static str, bool, f64)>);
+
+impl prometheus_client::collector::Collector for Health {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let mut out = MetricWriter::new(&mut encoder);
+        let labels: Vec<[(&str, &str); 1]> = self
+            .0
+            .iter()
+            .map(|(name, _, _)| [("collector", *name)])
+            .collect();
+        let success: Vec<_> = labels
+            .iter()
+            .zip(&self.0)
+            .map(|(l, (_, ok, _))| (&l[..], i64::from(*ok)))
+            .collect();
+        let duration: Vec<_> = labels
+            .iter()
+            .zip(&self.0)
+            .map(|(l, (_, _, secs))| (&l[..], *secs))
+            .collect();
+        out.gauges(
+            "scrape_collector_success",
+            "1 if the collector read all of its sources in this scrape, 0 if anything was wrong (see the exporter's log)",
+            None,
+            &success,
+        )?;
+        out.gauges(
+            "scrape_collector_duration",
+            "Time the collector took in this scrape",
+            metrics::seconds(),
+            &duration,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+
+    /// Writes one gauge; blocks in `collect` until told to go when `gate`
+    /// is set.
+    struct Test {
+        name: &'static str,
+        gate: Option<Mutex<mpsc::Receiver<()>>>,
+        runs: Arc<AtomicUsize>,
+    }
+
+    impl Collector for Test {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+
+        fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError> {
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            if let Some(gate) = &self.gate {
+                let _ = gate.lock().unwrap().recv();
+            }
+            out.gauge(&format!("{}_value", self.name), "A test value", None, 1)?;
+            Ok(())
+        }
+    }
+
+    fn exporter() -> (Arc<Exporter>, mpsc::Sender<()>, Arc<AtomicUsize>) {
+        let (go, gate) = mpsc::channel();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let collectors: Vec<Box<dyn Collector>> = vec![
+            Box::new(Test {
+                name: "quick",
+                gate: None,
+                runs: Arc::new(AtomicUsize::new(0)),
+            }),
+            Box::new(Test {
+                name: "hung",
+                gate: Some(Mutex::new(gate)),
+                runs: Arc::clone(&runs),
+            }),
+        ];
+        (Exporter::new(collectors), go, runs)
+    }
+
+    fn soon(ms: u64) -> Instant {
+        Instant::now() + Duration::from_millis(ms)
+    }
+
+    #[tokio::test]
+    async fn a_collector_past_the_deadline_fails_and_is_not_started_again() {
+        let (e, go, runs) = exporter();
+        let start = Instant::now();
+        let body = e.scrape(false, soon(200)).await.unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(body.contains("oom_quick_value 1\n"), "{body}");
+        assert!(!body.contains("oom_hung_value"), "{body}");
+        assert!(body.contains("oom_scrape_collector_success{collector=\"quick\"} 1\n"));
+        assert!(body.contains("oom_scrape_collector_success{collector=\"hung\"} 0\n"));
+        assert_eq!(e.stuck(Instant::now()).len(), 1);
+        assert_eq!(e.stuck(Instant::now())[0].0, "hung");
+        // Stuck: answered at once, and not run again.
+        let start = Instant::now();
+        let body = e.scrape(false, soon(5_000)).await.unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(body.contains("oom_scrape_collector_success{collector=\"hung\"} 0\n"));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        // The read returns: the next scrape runs it again, and it succeeds.
+        go.send(()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !e.stuck(Instant::now()).is_empty() {
+            assert!(Instant::now() < deadline, "never came unstuck");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        go.send(()).unwrap();
+        let body = e.scrape(true, soon(5_000)).await.unwrap();
+        assert!(body.contains("oom_hung_value 1\n"), "{body}");
+        assert!(body.contains("oom_scrape_collector_success{collector=\"hung\"} 1\n"));
+        assert!(!body.contains("# EOF"), "the caller ends the exposition");
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn collectors_in_time_keep_their_order_and_format() {
+        let (e, go, _) = exporter();
+        go.send(()).unwrap();
+        let body = e.scrape(true, soon(5_000)).await.unwrap();
+        let quick = body.find("oom_quick_value").unwrap();
+        let hung = body.find("oom_hung_value").unwrap();
+        let health = body.find("oom_scrape_collector_success").unwrap();
+        assert!(quick < hung && hung < health, "{body}");
+        assert!(e.stuck(Instant::now()).is_empty());
+    }
+}
