@@ -83,8 +83,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let web = Web::new(config.web_config.clone()).context("web configuration")?;
     let tracker = start_kmsg(config);
+    let mut registry = registry(config, tracker.clone());
+    registry.register_collector(Box::new(server::WebMetrics(Arc::clone(&web))));
     let state = Arc::new(AppState {
-        registry: registry(config, tracker.clone()),
+        registry,
         telemetry_path: config.telemetry_path.clone(),
         tracker,
         scrapes: Arc::new(tokio::sync::Semaphore::new(config.max_requests)),
@@ -97,6 +99,7 @@ pub async fn serve(
         server::ConnectionLimits {
             header_timeout: config.header_timeout,
             lifetime: config.connection_lifetime,
+            per_client: config.max_connections_per_client,
         },
         shutdown,
         SHUTDOWN_GRACE,

@@ -39,6 +39,8 @@ pub struct Config {
     pub header_timeout: std::time::Duration,
     /// Longest life of a connection.
     pub connection_lifetime: std::time::Duration,
+    /// Open connections from one client address (0: no limit).
+    pub max_connections_per_client: usize,
 }
 
 /// How to log.

@@ -24,6 +24,6 @@ mod memcg;
 mod oom_kill;
 mod process;
 pub mod prometheus;
-mod promtool;
+pub mod promtool;
 mod web;
 mod webconfig_fuzz;
