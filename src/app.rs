@@ -89,8 +89,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let web = Web::new(config.web_config.clone()).context("web configuration")?;
     let tracker = start_kmsg(config);
+    let mut registry = registry();
+    registry.register_collector(Box::new(server::WebMetrics(Arc::clone(&web))));
     let state = Arc::new(AppState {
-        registry: registry(),
+        registry,
         exporter: exporter(config, tracker.clone()),
         scrape_timeout: config.scrape_timeout,
         telemetry_path: config.telemetry_path.clone(),
@@ -105,6 +107,7 @@ pub async fn serve(
         server::ConnectionLimits {
             header_timeout: config.header_timeout,
             lifetime: config.connection_lifetime,
+            per_client: config.max_connections_per_client,
         },
         shutdown,
         SHUTDOWN_GRACE,

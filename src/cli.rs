@@ -54,6 +54,12 @@ pub struct Cli {
     #[arg(long = "web.scrape-timeout", value_name = "DURATION", default_value = "10s",
           value_parser = parse_timeout)]
     pub scrape_timeout: Duration,
+    /// Open connections allowed from one client address (an IPv6 client
+    /// counts by its /64); more are closed at once, so one address cannot
+    /// take every connection (0: no limit but the overall 512).
+    #[arg(long = "web.max-connections-per-client", value_name = "N", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub max_connections_per_client: u32,
 
     /// Path under which to expose metrics.
     #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics",
@@ -468,6 +474,7 @@ impl Cli {
             header_timeout: self.header_timeout,
             connection_lifetime: self.connection_lifetime,
             scrape_timeout: self.scrape_timeout,
+            max_connections_per_client: self.max_connections_per_client as usize,
             log: LogConfig {
                 level: self.log_level,
                 format: self.log_format,
@@ -522,6 +529,10 @@ mod tests {
         assert_eq!(cli.kmsg, PathBuf::from("/dev/kmsg"));
         assert_eq!(cli.victim_ttl, Duration::from_secs(86_400));
         assert_eq!((cli.max_victims, cli.history), (100, 100));
+        assert_eq!(cli.max_connections_per_client, 32);
+        let cli = parse(&["--web.max-connections-per-client=0"]).unwrap();
+        assert_eq!(cli.max_connections_per_client, 0);
+        assert!(parse(&["--web.max-connections-per-client=-1"]).is_err());
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Config {
     pub connection_lifetime: std::time::Duration,
     /// Deadline of a scrape that names none (`--web.scrape-timeout`).
     pub scrape_timeout: std::time::Duration,
+    /// Open connections from one client address (0: no limit).
+    pub max_connections_per_client: usize,
 }
 
 /// How to log.

@@ -24,14 +24,19 @@
 //! | [`timefmt`] | RFC 3339 formatting of wall-clock times |
 //! | [`commands`] | `oom_exporter kills` (kills in the ring buffer or a saved log) and `top` (processes or cgroups closest to the OOM killer) |
 //! | [`webconfig`] | `--web.config.file` (exporter-toolkit format): TLS, basic auth, headers |
-//! | [`server`] | the accept loop: TLS, connection and request limits, graceful shutdown |
+//! | [`server`] | the accept loop: TLS, connection and request limits, reloads that never fail open, graceful shutdown |
+//! | [`clients`] | client addresses as the per-client limits count them; open connections per client |
+//! | [`authgate`] | remembered credentials and bcrypt checks shared out fairly between clients |
+//! | [`x509`] | the expiry of the served certificate, read from its DER |
 //! | [`app`] | wires config, registry and server together; serves until a shutdown signal |
 
 pub mod app;
+pub mod authgate;
 pub mod cgroupfs;
 pub mod cgroupns;
 pub mod cgroupwatch;
 pub mod cli;
+pub mod clients;
 pub mod collectors;
 pub mod commands;
 pub mod config;
@@ -47,6 +52,7 @@ pub mod server;
 pub mod singleflight;
 pub mod timefmt;
 pub mod webconfig;
+pub mod x509;
 
 /// Version of this build, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -3,10 +3,16 @@
 //! `basic_auth_users` (bcrypt). Parsed and validated into [`WebSettings`]
 //! (rustls acceptor, users, headers) in one step, so a reload either yields
 //! complete new settings or an error and the old settings stay.
+//!
+//! Validation never runs bcrypt: a hash is checked for its form and its
+//! cost (at most [`MAX_BCRYPT_COST`]), so a hostile or mistaken cost cannot
+//! stall start-up or a reload. [`lowered`] tells what a new configuration
+//! would turn off compared with the running one (a reload refuses that).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
 use base64::Engine;
@@ -57,6 +63,11 @@ pub struct HttpServerConfig {
     pub headers: BTreeMap<String, String>,
 }
 
+/// Highest bcrypt cost accepted. Each step doubles the work: on one core
+/// of a current x86 server cost 10 takes about 60 ms, 16 about 4 s, and 31
+/// (the most the format allows) about 37 hours.
+pub const MAX_BCRYPT_COST: u32 = 16;
+
 /// Why a web configuration is rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum WebConfigError {
@@ -67,16 +78,33 @@ pub enum WebConfigError {
     },
     #[error("{}: {message}", .path.display())]
     Invalid { path: PathBuf, message: String },
+    /// A reload would turn off protection the running settings have.
+    #[error(
+        "{}: would turn off {}, which the running settings have; a reload never lowers protection: restart the exporter to apply this file",
+        .path.display(), .what.join(" and ")
+    )]
+    Lowered {
+        path: PathBuf,
+        what: Vec<&'static str>,
+    },
+    /// The file kept changing between reads: still being written.
+    #[error("{}: still changing after {waited:?}; will retry when it changes again (write a new file and rename it into place)", .path.display())]
+    Unsettled { path: PathBuf, waited: Duration },
 }
 
 /// Validated settings, ready to serve with.
 pub struct WebSettings {
     /// TLS, when configured.
     pub tls: Option<TlsAcceptor>,
+    /// Whether TLS requires a verified client certificate.
+    pub client_certs_required: bool,
+    /// `notAfter` of the served certificate (Unix seconds), when TLS is on
+    /// and the certificate could be read.
+    pub not_after: Option<i64>,
     /// Users and their bcrypt hashes; empty means no authentication.
     pub users: BTreeMap<String, String>,
-    /// A hash with the users' cost, checked for unknown users so that
-    /// they take as long as a wrong password.
+    /// The dearest user's hash, checked for unknown users so that they
+    /// take as long as a wrong password.
     pub dummy_hash: String,
     /// Extra response headers.
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -84,11 +112,8 @@ pub struct WebSettings {
     /// (certificate rotation) reloads the settings like a change to the
     /// configuration file.
     pub files: Vec<PathBuf>,
-    /// Credentials already verified, as keyed hashes (random keys per
-    /// process): a scraper pays bcrypt once, not on every scrape. Bounded;
-    /// emptied with every reload since settings are rebuilt.
-    verified: std::sync::Mutex<std::collections::HashSet<u64>>,
-    keys: std::collections::hash_map::RandomState,
+    /// The document set nothing at all (empty or only comments).
+    pub empty: bool,
 }
 
 impl std::fmt::Debug for WebSettings {
@@ -107,69 +132,53 @@ impl WebSettings {
     pub fn plain() -> Self {
         Self {
             tls: None,
+            client_certs_required: false,
+            not_after: None,
             users: BTreeMap::new(),
             dummy_hash: String::new(),
             headers: Vec::new(),
             files: Vec::new(),
-            verified: std::sync::Mutex::new(std::collections::HashSet::new()),
-            keys: std::collections::hash_map::RandomState::new(),
+            empty: true,
         }
     }
 
-    /// The answer without bcrypt, when there is one: `Some(true)` with no
-    /// users or for credentials verified before, `Some(false)` without
-    /// usable credentials, `None` when bcrypt must decide.
-    pub fn quick_check(&self, authorization: Option<&str>) -> Option<bool> {
-        if self.users.is_empty() {
-            return Some(true);
-        }
-        let Some((user, password)) = authorization.and_then(parse_basic) else {
-            return Some(false);
-        };
-        let key = self.key(&user, &password);
-        let verified = self
-            .verified
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        verified.contains(&key).then_some(true)
+    /// Whether requests need basic auth.
+    pub fn needs_auth(&self) -> bool {
+        !self.users.is_empty()
     }
 
-    fn key(&self, user: &str, password: &str) -> u64 {
-        use std::hash::BuildHasher;
-        self.keys.hash_one((user, password))
-    }
-
-    /// Whether `authorization` (the header's value) names a user with the
-    /// right password. With no users configured everyone is allowed.
-    pub fn authorized(&self, authorization: Option<&str>) -> bool {
-        if let Some(answer) = self.quick_check(authorization) {
-            return answer;
-        }
-        let Some((user, password)) = authorization.and_then(parse_basic) else {
-            return false;
-        };
-        match self.users.get(&user) {
-            Some(hash) => {
-                let ok = bcrypt::verify(&password, hash).unwrap_or(false);
-                if ok {
-                    let mut verified = self
-                        .verified
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    if verified.len() >= 64 {
-                        verified.clear();
-                    }
-                    verified.insert(self.key(&user, &password));
-                }
-                ok
-            }
+    /// Whether `password` is `user`'s, by bcrypt (slow on purpose). An
+    /// unknown user costs a check against the dearest hash, then no.
+    pub fn verify(&self, user: &str, password: &str) -> bool {
+        match self.users.get(user) {
+            Some(hash) => bcrypt::verify(password, hash).unwrap_or(false),
             None => {
-                // Same work as a wrong password, then no.
-                let _ = bcrypt::verify(&password, &self.dummy_hash);
+                let _ = bcrypt::verify(password, &self.dummy_hash);
                 false
             }
         }
     }
+}
+
+/// What `new` would turn off that `running` has: TLS, required client
+/// certificates, basic auth. Empty when `new` protects as much.
+pub fn lowered(running: &WebSettings, new: &WebSettings) -> Vec<&'static str> {
+    [
+        (running.tls.is_some() && new.tls.is_none(), "TLS"),
+        (
+            running.client_certs_required && !new.client_certs_required,
+            "required client certificates",
+        ),
+        (running.needs_auth() && !new.needs_auth(), "basic auth"),
+    ]
+    .into_iter()
+    .filter_map(|(off, what)| off.then_some(what))
+    .collect()
+}
+
+/// User and password from an `Authorization: Basic` header value.
+pub fn credentials(authorization: Option<&str>) -> Option<(String, String)> {
+    authorization.and_then(parse_basic)
 }
 
 fn parse_basic(header: &str) -> Option<(String, String)> {
@@ -199,28 +208,25 @@ pub fn parse(text: &str, path: &Path) -> Result<WebSettings, WebConfigError> {
         serde_yaml_ng::from_str(text).map_err(|e| invalid(e.to_string()))?
     };
     let mut settings = WebSettings::plain();
+    settings.empty = file.tls_server_config.is_none()
+        && file.http_server_config.is_none()
+        && file.basic_auth_users.is_empty();
+    let mut dearest = 0;
     for (user, hash) in &file.basic_auth_users {
         if user.contains(':') {
             return Err(invalid(format!(
                 "basic_auth_users: user name {user:?} contains ':'"
             )));
         }
-        if bcrypt::verify("", hash).is_err() {
-            return Err(invalid(format!(
-                "basic_auth_users: the hash of {user:?} is not a bcrypt hash"
-            )));
+        let cost = bcrypt_cost(hash).map_err(|problem| {
+            invalid(format!("basic_auth_users: the hash of {user:?} {problem}"))
+        })?;
+        // Unknown users are checked against the dearest hash, so they never
+        // answer faster than a wrong password.
+        if cost > dearest {
+            dearest = cost;
+            settings.dummy_hash.clone_from(hash);
         }
-    }
-    // The dummy hash costs what the dearest user's does, so an unknown user
-    // never answers faster than a wrong password.
-    let cost = file
-        .basic_auth_users
-        .values()
-        .filter_map(|h| h.split('$').nth(2).and_then(|c| c.parse::<u32>().ok()))
-        .max();
-    if let Some(cost) = cost {
-        settings.dummy_hash =
-            bcrypt::hash("oom_exporter unknown user", cost).map_err(|e| invalid(e.to_string()))?;
     }
     settings.users = file.basic_auth_users;
     if let Some(http) = file.http_server_config {
@@ -245,11 +251,28 @@ pub fn parse(text: &str, path: &Path) -> Result<WebSettings, WebConfigError> {
             .flatten()
             .map(resolve)
             .collect();
-        settings.tls = Some(TlsAcceptor::from(Arc::new(
-            tls_config(&tls, base).map_err(invalid)?,
-        )));
+        let (config, not_after) = tls_config(&tls, base).map_err(invalid)?;
+        settings.tls = Some(TlsAcceptor::from(Arc::new(config)));
+        settings.not_after = not_after;
+        settings.client_certs_required =
+            tls.client_auth_type.as_deref() == Some("RequireAndVerifyClientCert");
     }
     Ok(settings)
+}
+
+/// The cost of a bcrypt hash, checked for form and range without running
+/// bcrypt; the error completes "the hash of USER ...".
+fn bcrypt_cost(hash: &str) -> Result<u32, String> {
+    let parts: bcrypt::HashParts = hash
+        .parse()
+        .map_err(|_| "is not a bcrypt hash".to_owned())?;
+    match parts.get_cost() {
+        cost @ 4..=MAX_BCRYPT_COST => Ok(cost),
+        cost if cost < 4 => Err(format!("has bcrypt cost {cost}, below the minimum of 4")),
+        cost => Err(format!(
+            "has bcrypt cost {cost}, above the maximum of {MAX_BCRYPT_COST} (each step doubles the time of every check; 10 to 12 is usual: htpasswd -nbB -C 10 USER PASSWORD)"
+        )),
+    }
 }
 
 /// Reads and parses the file at `path`.
@@ -261,7 +284,11 @@ pub fn load(path: &Path) -> Result<WebSettings, WebConfigError> {
     parse(&text, path)
 }
 
-fn tls_config(tls: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig, String> {
+/// The rustls configuration, and the certificate's `notAfter`.
+fn tls_config(
+    tls: &TlsServerConfig,
+    base: &Path,
+) -> Result<(rustls::ServerConfig, Option<i64>), String> {
     let resolve = |p: &PathBuf| {
         if p.is_absolute() {
             p.clone()
@@ -276,9 +303,10 @@ fn tls_config(tls: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_file)
         .and_then(Iterator::collect)
         .map_err(|e| format!("cert_file {}: {e}", cert_file.display()))?;
-    if certs.is_empty() {
+    let Some(leaf) = certs.first() else {
         return Err(format!("cert_file {}: no certificate", cert_file.display()));
-    }
+    };
+    let not_after = crate::x509::not_after(leaf);
     let key = PrivateKeyDer::from_pem_file(&key_file)
         .map_err(|e| format!("key_file {}: {e}", key_file.display()))?;
 
@@ -394,7 +422,7 @@ fn tls_config(tls: &TlsServerConfig, base: &Path) -> Result<rustls::ServerConfig
         .with_single_cert(certs, key)
         .map_err(|e| format!("cert_file/key_file: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    Ok((config, not_after))
 }
 
 #[cfg(test)]
@@ -407,9 +435,12 @@ mod tests {
 
     #[test]
     fn empty_file_is_plain_http() {
-        let s = parse("", p()).unwrap();
-        assert!(s.tls.is_none() && s.users.is_empty());
-        assert!(s.authorized(None));
+        for text in ["", "# rendered empty\n\n", "{}\n"] {
+            let s = parse(text, p()).unwrap();
+            assert!(s.tls.is_none() && !s.needs_auth() && s.empty, "{text:?}");
+        }
+        let s = parse("http_server_config:\n  headers: {}\n", p()).unwrap();
+        assert!(!s.empty);
     }
 
     #[test]
@@ -431,28 +462,120 @@ mod tests {
         }
     }
 
+    fn header(u: &str, pw: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{pw}"))
+        )
+    }
+
     #[test]
     fn basic_auth_checks_the_password_not_the_timing_path() {
         let hash = bcrypt::hash("secret", 4).unwrap();
-        let s = parse(&format!("basic_auth_users:\n  alice: {hash}\n"), p()).unwrap();
-        let header = |u: &str, pw: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{pw}"))
-            )
+        let dearer = bcrypt::hash("other", 5).unwrap();
+        let s = parse(
+            &format!("basic_auth_users:\n  alice: {hash}\n  carol: {dearer}\n"),
+            p(),
+        )
+        .unwrap();
+        let check = |h: Option<&str>| {
+            credentials(h).is_some_and(|(user, password)| s.verify(&user, &password))
         };
-        assert!(s.authorized(Some(&header("alice", "secret"))));
-        assert!(!s.authorized(Some(&header("alice", "wrong"))));
-        assert!(!s.authorized(Some(&header("bob", "secret"))));
-        assert!(!s.authorized(None));
-        assert!(!s.authorized(Some("Bearer x")));
-        assert!(
-            s.dummy_hash.starts_with("$2b$04$"),
-            "dummy hash with the users' cost"
+        assert!(check(Some(&header("alice", "secret"))));
+        assert!(!check(Some(&header("alice", "wrong"))));
+        assert!(!check(Some(&header("bob", "secret"))));
+        assert!(!check(None));
+        assert!(!check(Some("Bearer x")));
+        assert_eq!(
+            s.dummy_hash, dearer,
+            "unknown users cost the dearest hash (5)"
         );
         assert!(
             !format!("{s:?}").contains(&hash),
             "Debug must not show hashes"
+        );
+    }
+
+    /// A well-formed hash of `cost`, made from a real cost-4 one.
+    fn hash_of_cost(cost: u32) -> String {
+        let h = bcrypt::hash("x", 4).unwrap();
+        format!("{}{cost:02}{}", &h[..4], &h[6..])
+    }
+
+    #[test]
+    fn bcrypt_costs_above_the_maximum_are_refused_without_running_bcrypt() {
+        let started = std::time::Instant::now();
+        for cost in [MAX_BCRYPT_COST + 1, 20, 31, 99] {
+            let err = parse(
+                &format!("basic_auth_users:\n  alice: {}\n", hash_of_cost(cost)),
+                p(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains(&format!("cost {cost}, above the maximum of 16")),
+                "{err}"
+            );
+        }
+        let err = parse(
+            &format!("basic_auth_users:\n  alice: {}\n", hash_of_cost(3)),
+            p(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("below the minimum of 4"), "{err}");
+        // The maximum itself is accepted, and loading it runs no bcrypt.
+        let s = parse(
+            &format!(
+                "basic_auth_users:\n  alice: {}\n",
+                hash_of_cost(MAX_BCRYPT_COST)
+            ),
+            p(),
+        )
+        .unwrap();
+        assert!(s.needs_auth());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn lowered_names_what_a_new_configuration_turns_off() {
+        let users = format!(
+            "basic_auth_users:\n  alice: {}\n",
+            bcrypt::hash("x", 4).unwrap()
+        );
+        let with_users = parse(&users, p()).unwrap();
+        let plain = parse("", p()).unwrap();
+        assert_eq!(lowered(&with_users, &plain), ["basic auth"]);
+        assert!(lowered(&plain, &with_users).is_empty());
+        assert!(lowered(&with_users, &with_users).is_empty());
+        let mut tls = parse(&users, p()).unwrap();
+        tls.tls = Some(TlsAcceptor::from(Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(rustls::server::ResolvesServerCertUsingSni::new())),
+        )));
+        tls.client_certs_required = true;
+        assert_eq!(
+            lowered(&tls, &plain),
+            ["TLS", "required client certificates", "basic auth"]
+        );
+        assert_eq!(
+            lowered(&tls, &with_users),
+            ["TLS", "required client certificates"]
+        );
+        let message = WebConfigError::Lowered {
+            path: p().to_path_buf(),
+            what: lowered(&tls, &plain),
+        }
+        .to_string();
+        assert!(
+            message.contains("would turn off TLS and required client certificates and basic auth")
+                && message.contains("restart"),
+            "{message}"
         );
     }
 }

@@ -26,7 +26,7 @@ mod memcg;
 mod oom_kill;
 mod process;
 pub mod prometheus;
-mod promtool;
+pub mod promtool;
 mod read_caps;
 mod web;
 mod webconfig_fuzz;

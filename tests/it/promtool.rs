@@ -5,7 +5,8 @@ use std::process::{Command, Stdio};
 
 use crate::helpers::{Exporter, fixture, require_tool};
 
-fn lint(metrics: &str) -> (bool, String) {
+/// `promtool check metrics` on `metrics`: whether it passed, and its report.
+pub fn lint(metrics: &str) -> (bool, String) {
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
