@@ -72,7 +72,7 @@ pub struct Summary {
 pub struct About {
     /// Every reading that fits.
     pub readings: Vec<Reading>,
-    /// The uid at its end, when it was not cut.
+    /// The victim's uid: the kill line's, else the summary's (unless cut).
     pub uid: Option<u32>,
 }
 
