@@ -74,7 +74,8 @@ pub fn start_kmsg(config: &Config) -> Option<Arc<Tracker>> {
     }
     let procfs = ProcFs::new(&config.procfs);
     let tracker = Arc::new(Tracker::new(config.kill_limits, procfs.kernel_oom_kills()));
-    if let Err(error) = reader::spawn(config.kmsg.clone(), procfs, Arc::clone(&tracker)) {
+    let cgroups = crate::cgroupfs::detect(&config.sysfs);
+    if let Err(error) = reader::spawn(config.kmsg.clone(), procfs, Arc::clone(&tracker), cgroups) {
         tracing::error!(%error, "cannot start the kmsg reader thread");
     }
     Some(tracker)

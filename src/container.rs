@@ -14,6 +14,17 @@
 //!   `crio`, `docker`
 //! - Docker: `/docker/<id>`, `/system.slice/docker-<id>.scope`
 //! - systemd: the innermost `<name>.service` or `<name>.scope`
+//!
+//! The pod and container layouts count only from the top of the hierarchy,
+//! where only the kubelet and the container runtime create cgroups. Whoever
+//! may create cgroups lower down (a delegated `user@1000.service`, a
+//! rootless container) can spell any layout there with `mkdir -p`, so
+//! `/user.slice/.../kubepods/burstable/pod<uid>` names no pod. A path
+//! relative to a cgroup namespace whose root was not found
+//! (`/../../<name>/...`) may enter a layout at any level after its `..`
+//! steps: the name after them was made by whoever made the namespace's
+//! ancestors, not by a process inside it. Clusters nested in a container
+//! (kind) get no pod or container.
 
 use serde::Serialize;
 
@@ -30,47 +41,124 @@ pub struct Owner {
     pub unit: Option<String>,
 }
 
+/// How cgroups are named below the Kubernetes root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    /// `kubepods/<qos>/pod<uid>/<id>`
+    Cgroupfs,
+    /// `kubepods.slice/kubepods-<qos>.slice/kubepods-<qos>-pod<uid_>.slice/<rt>-<id>.scope`
+    Systemd,
+}
+
+/// Where a walk down a path stands in a known layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    /// At the top: a layout may start here.
+    Top,
+    /// Below the Kubernetes root, or its QoS class.
+    Kubepods(Driver),
+    /// Below a pod: its containers.
+    Pod(Driver),
+    /// Below `/docker`.
+    Docker,
+    /// Below `/system.slice`.
+    SystemSlice,
+    /// Anywhere else: no pod or container is recognised below.
+    Elsewhere,
+}
+
 /// Derives the owner of the cgroup at `path`.
 pub fn owner(path: &str) -> Owner {
     let mut owner = Owner::default();
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    for (i, part) in parts.iter().enumerate() {
-        if let Some(uid) = pod_uid(part) {
-            owner.pod_uid = Some(uid);
-            continue;
-        }
-        if let Some((runtime, id)) = container_scope(part) {
-            owner.container_id = Some(id.to_owned());
-            owner.runtime = runtime;
-            continue;
-        }
-        let parent = i.checked_sub(1).map(|j| parts[j]);
-        let under_pod = parent.is_some_and(|p| pod_uid(p).is_some());
-        if (under_pod || parent == Some("docker")) && is_container_id(part) {
-            owner.container_id = Some((*part).to_owned());
-            if parent == Some("docker") {
-                owner.runtime = Some("docker");
+    let dots = parts.iter().take_while(|p| **p == "..").count();
+    let mut at = At::Top;
+    for (i, part) in parts.iter().enumerate().skip(dots) {
+        let any_level = dots > 0 && i == dots;
+        at = match step(at, part, any_level, &mut owner) {
+            Some(next) => next,
+            None => {
+                if part.ends_with(".service") || part.ends_with(".scope") {
+                    owner.unit = Some((*part).to_owned());
+                }
+                At::Elsewhere
             }
-            continue;
-        }
-        if part.ends_with(".service") || part.ends_with(".scope") {
-            owner.unit = Some((*part).to_owned());
-        }
+        };
     }
     owner
 }
 
-/// `pod<uid>` (cgroupfs) or `kubepods[-<qos>]-pod<uid_>.slice` (systemd).
-fn pod_uid(part: &str) -> Option<String> {
-    let raw = if let Some(rest) = part.strip_suffix(".slice") {
-        rest.rsplit_once("-pod")
-            .filter(|(pre, _)| pre.starts_with("kubepods"))?
-            .1
-    } else {
-        part.strip_prefix("pod")?
+/// The walk's next position after `part`, noting any pod or container in
+/// `owner`; `None` when `part` is not a step of a known layout.
+/// `any_level` lets a layout start below its root.
+fn step(at: At, part: &str, any_level: bool, owner: &mut Owner) -> Option<At> {
+    let is_qos = |d: Driver| match d {
+        Driver::Cgroupfs => matches!(part, "burstable" | "besteffort"),
+        Driver::Systemd => matches!(
+            part,
+            "kubepods-burstable.slice" | "kubepods-besteffort.slice"
+        ),
     };
+    let pod = |d: Driver| match d {
+        Driver::Cgroupfs => part
+            .strip_prefix("pod")
+            .map(str::to_owned)
+            .filter(|u| is_uid(u)),
+        Driver::Systemd => pod_uid_systemd(part),
+    };
+    match at {
+        At::Top => match part {
+            "kubepods" => Some(At::Kubepods(Driver::Cgroupfs)),
+            "kubepods.slice" => Some(At::Kubepods(Driver::Systemd)),
+            "docker" => Some(At::Docker),
+            "system.slice" => Some(At::SystemSlice),
+            _ if any_level => [Driver::Cgroupfs, Driver::Systemd]
+                .into_iter()
+                .find_map(|d| {
+                    if is_qos(d) {
+                        Some(At::Kubepods(d))
+                    } else if let Some(uid) = pod(d) {
+                        owner.pod_uid = Some(uid);
+                        Some(At::Pod(d))
+                    } else {
+                        step(At::Pod(d), part, false, owner)
+                    }
+                }),
+            _ => None,
+        },
+        At::Kubepods(d) if is_qos(d) => Some(at),
+        At::Kubepods(d) => {
+            owner.pod_uid = Some(pod(d)?);
+            Some(At::Pod(d))
+        }
+        At::Pod(Driver::Cgroupfs) if is_container_id(part) => {
+            owner.container_id = Some(part.to_owned());
+            Some(At::Elsewhere)
+        }
+        At::Pod(Driver::Systemd) | At::SystemSlice => {
+            let (runtime, id) = container_scope(part)?;
+            owner.container_id = Some(id.to_owned());
+            owner.runtime = runtime;
+            Some(At::Elsewhere)
+        }
+        At::Docker if is_container_id(part) => {
+            owner.container_id = Some(part.to_owned());
+            owner.runtime = Some("docker");
+            Some(At::Elsewhere)
+        }
+        At::Pod(_) | At::Docker | At::Elsewhere => None,
+    }
+}
+
+/// `kubepods[-<qos>]-pod<uid_>.slice` (systemd driver).
+fn pod_uid_systemd(part: &str) -> Option<String> {
+    let (pre, raw) = part.strip_suffix(".slice")?.rsplit_once("-pod")?;
     let uid = raw.replace('_', "-");
-    is_uid(&uid).then_some(uid)
+    (matches!(
+        pre,
+        "kubepods" | "kubepods-burstable" | "kubepods-besteffort"
+    ) && is_uid(&uid))
+    .then_some(uid)
 }
 
 fn is_uid(s: &str) -> bool {
@@ -163,6 +251,55 @@ mod tests {
         assert_eq!(o.container_id, None);
         let o = owner("/user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox.scope");
         assert_eq!(o.unit.as_deref(), Some("app-firefox.scope"));
+    }
+
+    #[test]
+    fn layouts_spelled_below_the_top_name_no_pod_or_container() {
+        // What a user with a delegated subtree can create with `mkdir -p`.
+        let uid_ = UID.replace('-', "_");
+        let base = "/user.slice/user-1000.slice/user@1000.service/app.slice";
+        for forged in [
+            format!("{base}/kubepods/burstable/pod{UID}/{ID}"),
+            format!("{base}/x,task_memcg=/kubepods/burstable/pod{UID}"),
+            format!("{base}/kubepods.slice/kubepods-pod{uid_}.slice/cri-containerd-{ID}.scope"),
+            format!("{base}/docker/{ID}"),
+            format!("{base}/system.slice/docker-{ID}.scope"),
+            // Nor inside a container that can write its own cgroups.
+            format!("/docker/{ID}/kubepods/burstable/pod{UID}"),
+            format!(
+                "/kubepods/burstable/pod{UID}/{ID}/kubepods/pod10d16a28-60ff-475f-a631-000000000000"
+            ),
+        ] {
+            let o = owner(&forged);
+            assert_eq!(
+                o.pod_uid.as_deref(),
+                forged.starts_with("/kubepods/").then_some(UID),
+                "{forged}"
+            );
+            if !forged.starts_with("/kubepods/") && !forged.starts_with("/docker/") {
+                assert_eq!(o.container_id, None, "{forged}");
+            }
+        }
+        // A unit is whatever the innermost one is called.
+        let o = owner(&format!("{base}/kubepods/app-x.scope"));
+        assert_eq!(o.unit.as_deref(), Some("app-x.scope"));
+    }
+
+    #[test]
+    fn an_unresolved_namespace_path_enters_a_layout_below_its_root() {
+        let uid_ = UID.replace('-', "_");
+        let o = owner(&format!(
+            "/../../kubepods-burstable-pod{uid_}.slice/cri-containerd-{ID}.scope"
+        ));
+        assert_eq!(o.pod_uid.as_deref(), Some(UID));
+        assert_eq!(o.container_id.as_deref(), Some(ID));
+        let o = owner(&format!("/../cri-containerd-{ID}.scope"));
+        assert_eq!(o.container_id.as_deref(), Some(ID));
+        let o = owner(&format!("/../../burstable/pod{UID}/{ID}"));
+        assert_eq!(o.pod_uid.as_deref(), Some(UID));
+        // Only right after the `..` steps.
+        let o = owner(&format!("/../../user.slice/x/pod{UID}"));
+        assert_eq!(o.pod_uid, None);
     }
 
     #[test]

@@ -125,6 +125,12 @@ impl Collector for Kmsg {
             None,
             s.malformed,
         )?;
+        out.counter(
+            "kmsg_ambiguous_attributions",
+            "OOM kills since start booked to no cgroup because their report fits several readings of its cgroup paths (a cgroup named like report fields) or none; still counted in oom_kills_total",
+            None,
+            s.ambiguous,
+        )?;
         if s.up {
             Ok(())
         } else {

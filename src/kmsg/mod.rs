@@ -3,9 +3,13 @@
 //! - [`record`]: one raw `/dev/kmsg` record and the kernel's `\xNN` escaping
 //! - [`input`]: the forms users paste logs in (dmesg, syslog, journal), reduced to lines
 //! - [`oom`]: the OOM report parser: lines in, kills out
+//! - [`attribution`]: which cgroups a report names, safe against cgroups named like report text
+//! - [`hierarchy`]: checks a report's candidate cgroups against the live memory cgroup hierarchy
 //! - [`tracker`]: counts, victims and history shared with the scrape and `/kills`
 //! - [`reader`]: the background thread tailing /dev/kmsg
 
+pub mod attribution;
+pub mod hierarchy;
 pub mod input;
 pub mod oom;
 pub mod reader;

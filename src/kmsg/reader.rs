@@ -10,7 +10,9 @@
 //! reading goes on; anything else marks the reader down and it retries with
 //! backoff. The thread blocks in `read(2)` and is not joined at shutdown: a
 //! blocked read cannot be interrupted without unsafe code, and process exit
-//! ends it.
+//! ends it. A kill whose report fits several cgroups is checked against the
+//! memory cgroup hierarchy ([`super::hierarchy`]); if that does not decide,
+//! it is booked to none, and the first such kill is logged as a warning.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,13 +21,19 @@ use std::time::Duration;
 use rmesg::error::RMesgError;
 use rmesg::kmsgfile::{KMsgEntriesIter, kmsg_raw};
 
+use super::hierarchy;
 use super::input::{Line, Stamp};
-use super::oom::{Outcome, Parser};
+use super::oom::{Kill, Outcome, Parser};
 use super::record;
 use super::tracker::Tracker;
+use crate::cgroupfs::Hierarchy;
 use crate::procfs::ProcFs;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Logged for a kill booked to no cgroup (as a warning the first time).
+const AMBIGUOUS: &str = "OOM kill booked to no cgroup: the kernel's report fits more than one reading of its cgroup paths, \
+                         or none (a cgroup named like report fields?); counted in oom_kmsg_ambiguous_attributions_total";
 
 /// Why /dev/kmsg cannot be read, with what to do about it.
 fn explain(path: &Path, error: &RMesgError) -> String {
@@ -54,11 +62,21 @@ fn is_overrun(error: &RMesgError) -> bool {
     text.contains("BrokenPipe") || text.contains("Broken pipe") || text.contains("os error 32")
 }
 
-/// Starts the reader thread.
-pub fn spawn(path: PathBuf, procfs: ProcFs, tracker: Arc<Tracker>) -> std::io::Result<()> {
+/// Starts the reader thread; `cgroups` is the memory cgroup hierarchy to
+/// check ambiguous reports against, if there is one.
+pub fn spawn(
+    path: PathBuf,
+    procfs: ProcFs,
+    tracker: Arc<Tracker>,
+    cgroups: Option<Hierarchy>,
+) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("kmsg-reader".to_owned())
-        .spawn(move || Reader::new(path, procfs, tracker).run())
+        .spawn(move || {
+            let mut reader = Reader::new(path, procfs, tracker);
+            reader.cgroups = cgroups;
+            reader.run();
+        })
         .map(|_| ())
 }
 
@@ -69,6 +87,9 @@ struct Reader {
     parser: Parser,
     boot_time: Option<f64>,
     last_error: Option<String>,
+    cgroups: Option<Hierarchy>,
+    /// An ambiguous kill was logged as a warning; later ones go to debug.
+    warned_ambiguous: bool,
 }
 
 impl Reader {
@@ -80,6 +101,8 @@ impl Reader {
             parser: Parser::new(),
             boot_time: None,
             last_error: None,
+            cgroups: None,
+            warned_ambiguous: false,
         }
     }
 
@@ -193,7 +216,8 @@ impl Reader {
             text: rec.text,
         };
         match self.parser.feed(&line) {
-            Outcome::Kill(kill) => {
+            Outcome::Kill(mut kill) => {
+                self.settle(&mut kill, counted);
                 tracing::info!(pid = kill.pid, comm = %kill.comm, cgroup = kill.task_memcg.as_deref().unwrap_or(""),
                     constraint = kill.constraint.as_str(), before_start = !counted, "OOM kill");
                 let epoch = match (live, self.boot_time, kill.boot_usec) {
@@ -208,6 +232,36 @@ impl Reader {
                 tracing::warn!(reason, record = raw, "OOM record not understood");
             }
             Outcome::Duplicate(_) | Outcome::Nothing => {}
+        }
+    }
+
+    /// Books an ambiguous kill to the one candidate the live hierarchy
+    /// supports, or logs that it is booked to no cgroup.
+    fn settle(&mut self, kill: &mut Kill, counted: bool) {
+        if !kill.attribution_ambiguous {
+            return;
+        }
+        let picked = self
+            .cgroups
+            .as_ref()
+            .and_then(|h| hierarchy::pick(h, &kill.candidates))
+            .cloned();
+        if let Some(reading) = picked {
+            tracing::debug!(pid = kill.pid, candidates = kill.candidates.len(), cgroup = %reading.task_memcg,
+                "OOM report fit several cgroups; booked to the only one the cgroup hierarchy supports");
+            kill.attribute(reading);
+            return;
+        }
+        let candidates: Vec<&str> = kill
+            .candidates
+            .iter()
+            .map(|r| r.task_memcg.as_str())
+            .collect();
+        if counted && !self.warned_ambiguous {
+            self.warned_ambiguous = true;
+            tracing::warn!(pid = kill.pid, comm = %kill.comm, ?candidates, "{AMBIGUOUS}");
+        } else {
+            tracing::debug!(pid = kill.pid, comm = %kill.comm, ?candidates, before_start = !counted, "{AMBIGUOUS}");
         }
     }
 }

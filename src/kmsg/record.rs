@@ -9,7 +9,10 @@
 /// A parsed record; `text` is still escaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record<'a> {
-    /// Syslog facility: 0 is the kernel; userspace writes get 1 (user) or more.
+    /// Syslog facility: 0 is the kernel; userspace writes get 1 (user) or
+    /// whatever non-zero facility they ask for. The kernel keeps 8 bits of
+    /// it (`<1016>` is facility 127, the largest `prio` it prints is 2047);
+    /// a larger one, which only a file can hold, reads as 255.
     pub facility: u8,
     /// Syslog level, 0 (emerg) to 7 (debug).
     pub level: u8,
@@ -57,10 +60,9 @@ pub fn parse(line: &str) -> Result<Option<Record<'_>>, RecordError> {
     let prio = number()?;
     let seq = number()?;
     let usec = number()?;
-    let prio = u8::try_from(prio).map_err(|_| RecordError::BadHeader)?;
     Ok(Some(Record {
-        facility: prio >> 3,
-        level: prio & 7,
+        facility: u8::try_from(prio >> 3).unwrap_or(u8::MAX),
+        level: (prio & 7) as u8,
         seq,
         usec,
         text: text.trim_end_matches(['\n', '\r']),
@@ -90,6 +92,20 @@ pub fn unescape(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// How many bytes `s` stands for once unescaped (each `\xNN` is one).
+pub fn raw_len(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    let escapes = (0..bytes.len().saturating_sub(3))
+        .filter(|&i| {
+            bytes[i] == b'\\'
+                && bytes[i + 1] == b'x'
+                && bytes[i + 2].is_ascii_hexdigit()
+                && bytes[i + 3].is_ascii_hexdigit()
+        })
+        .count();
+    bytes.len() - 3 * escapes
 }
 
 #[cfg(test)]
@@ -127,11 +143,39 @@ mod tests {
     }
 
     #[test]
+    fn userspace_priority_above_255() {
+        // `<1016>` written to /dev/kmsg: facility 127. The kernel keeps 8
+        // bits of facility, so it prints up to 2047 (seen on 6.18).
+        for (line, facility, level) in [
+            (
+                "1016,9311,627267335,-;Out of memory: Killed process 1 (x)",
+                127,
+                0,
+            ),
+            ("2047,9312,627267899,-;x", 255, 7),
+        ] {
+            let r = parse(line).unwrap().unwrap();
+            assert_eq!((r.facility, r.level), (facility, level), "{line}");
+            assert!(!r.is_kernel(), "{line}");
+        }
+        // Beyond what the kernel prints: still a record, still not the kernel's.
+        let r = parse("99999,7,1,-;x").unwrap().unwrap();
+        assert_eq!((r.facility, r.seq), (255, 7));
+        assert!(!r.is_kernel());
+    }
+
+    #[test]
+    fn raw_len_counts_escaped_bytes_once() {
+        assert_eq!(raw_len("hog"), 3);
+        assert_eq!(raw_len(r"caf\xc3\xa9"), 5);
+        assert_eq!(raw_len(r"\xZZ"), 4);
+    }
+
+    #[test]
     fn continuation_and_garbage() {
         assert_eq!(parse(" SUBSYSTEM=pci"), Ok(None));
         assert_eq!(parse("no separator"), Err(RecordError::NoSeparator));
         assert_eq!(parse("a,b,c,-;x"), Err(RecordError::BadHeader));
-        assert_eq!(parse("999,1,1,-;x"), Err(RecordError::BadHeader));
         assert_eq!(parse("6,1;x"), Err(RecordError::BadHeader));
     }
 

@@ -11,6 +11,9 @@
 //!   grace period (the kernel counts a kill just before it prints it), the
 //!   difference is counted as unattributed kills. A record that shows up
 //!   later for such a kill is attributed to its victim but not counted again.
+//! - A kill whose report could not be tied to one cgroup
+//!   ([`Kill::attribution_ambiguous`]) counts like any other, in a victim
+//!   series with empty cgroup labels, and once more among the ambiguous.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -105,6 +108,7 @@ pub struct Snapshot {
     pub lost: u64,
     pub overruns: u64,
     pub malformed: u64,
+    pub ambiguous: u64,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +133,7 @@ struct State {
     lost: u64,
     overruns: u64,
     malformed: u64,
+    ambiguous: u64,
     kernel_baseline: Option<u64>,
     deficit_since: Option<Instant>,
 }
@@ -229,6 +234,9 @@ impl Tracker {
             } else {
                 s.kills += 1;
             }
+            if kill.attribution_ambiguous {
+                s.ambiguous += 1;
+            }
             let key = VictimKey::of(&kill);
             let now = Instant::now();
             if !s.victims.contains_key(&key) && s.victims.len() >= limits.max_victims {
@@ -322,6 +330,7 @@ impl Tracker {
             lost: s.lost,
             overruns: s.overruns,
             malformed: s.malformed,
+            ambiguous: s.ambiguous,
         }
     }
 
@@ -479,6 +488,28 @@ mod tests {
             t.note_seq(seq);
         }
         assert_eq!(t.snapshot().lost, 3);
+    }
+
+    #[test]
+    fn an_ambiguous_kill_counts_once_with_empty_cgroup_labels() {
+        let log = "6,1,100,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a/b,task_memcg=/a,task_memcg=/a/b,task=hog,pid=77,uid=0\n\
+                   3,2,101,-;Memory cgroup out of memory: Killed process 77 (hog) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n";
+        let t = Tracker::new(Limits::default(), None);
+        t.record(kills_in_log(log).remove(0), 1.0, false);
+        assert_eq!(t.snapshot().ambiguous, 0, "history is not counted");
+        t.record(kills_in_log(log).remove(0), 2.0, true);
+        t.record(kill(5, "clear"), 3.0, true);
+        let s = t.snapshot();
+        assert_eq!((s.kills, s.ambiguous), (2, 1));
+        let hog = s.victims.iter().find(|(k, _, _)| k.comm == "hog").unwrap();
+        assert_eq!(
+            (
+                hog.0.cgroup.as_str(),
+                hog.0.pod_uid.as_str(),
+                hog.0.constraint
+            ),
+            ("", "", "memcg")
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod golden;
 mod helpers;
 mod http;
 mod kills_cmd;
+mod kmsg_forgery;
 mod kmsg_fuzz;
 mod kmsg_reader;
 mod kmsg_samples;

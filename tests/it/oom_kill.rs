@@ -223,3 +223,74 @@ fn without_kmsg_kills_are_still_counted_from_the_kernel_counter() {
     assert_eq!(kills(&m), 1.0);
     assert_eq!(sample(&m, "oom_kills_unattributed_total"), Some(1.0));
 }
+
+#[test]
+fn a_cgroup_named_like_report_fields_gets_its_own_kills_not_the_pods_it_names() {
+    if !require_root("create memory cgroups and cause OOM kills") {
+        return;
+    }
+    let _kernel = kernel_lock();
+    // What a user who may create cgroups below `base` does: `mkdir -p` of a
+    // path whose levels together spell another cgroup's report fields. The
+    // kernel prints `oom_memcg=<path>,task_memcg=<path>,task=tail,...` with
+    // the commas unescaped.
+    let uid = "10d16a28-60ff-475f-a631-510d9792219f";
+    let base = MemCgroup::new("spoof");
+    let forged = base.child("x,task_memcg=", "64M");
+    let kubepods = forged.child("kubepods", "64M");
+    let burstable = kubepods.child("burstable", "64M");
+    let with_task = burstable.child(&format!("pod{uid},task="), "32M");
+    let exact = burstable.child(&format!("pod{uid}"), "32M");
+    let e = start();
+
+    let (pid1, status, _) = with_task.hog();
+    assert_eq!(status.code(), None, "the hog should be killed: {status}");
+    let (pid2, status, _) = exact.hog();
+    assert_eq!(status.code(), None, "the hog should be killed: {status}");
+    let (m, _) = wait_for(&e, Duration::from_secs(5), |m| kills(m) >= 2.0);
+    assert_eq!(kills(&m), 2.0);
+    assert!(
+        !m.contains(&format!("pod_uid=\"{uid}\"")),
+        "a kill was booked to the pod:\n{m}"
+    );
+    for cg in [&with_task, &exact] {
+        let series = format!(
+            "oom_victim_kills_total{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\"}}",
+            cg.name
+        );
+        assert_eq!(sample(&m, &series), Some(1.0), "{series}\n{m}");
+    }
+    assert_eq!(
+        sample(&m, "oom_kmsg_ambiguous_attributions_total"),
+        Some(0.0),
+        "the report is unambiguous once read right"
+    );
+    let listed = kills_json(&e);
+    for (pid, cg) in [(pid1, &with_task), (pid2, &exact)] {
+        let k = listed
+            .iter()
+            .find(|k| k["pid"] == pid)
+            .expect("kill listed");
+        assert_eq!(k["task_memcg"], cg.name.as_str(), "{k}");
+        // The limit hit is the leaf's or, with equal limits, the base's.
+        let oom = k["oom_memcg"].as_str().unwrap();
+        assert!(oom == base.name || oom == cg.name, "{k}");
+        assert!(k["pod_uid"].is_null(), "{k}");
+    }
+    // `oom_exporter kills` reads the same ring buffer the same way.
+    let out = Command::new(crate::helpers::BIN)
+        .args(["kills", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let live = String::from_utf8(out.stdout).unwrap();
+    for (pid, cg) in [(pid1, &with_task), (pid2, &exact)] {
+        let k: serde_json::Value = live
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|k| k["pid"] == pid)
+            .expect("kill in `kills` output");
+        assert_eq!(k["task_memcg"], cg.name.as_str(), "{k}");
+        assert!(k["pod_uid"].is_null(), "{k}");
+    }
+}

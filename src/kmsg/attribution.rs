@@ -1,0 +1,499 @@
+//! Which memory cgroups an OOM report names for its victim, read so that a
+//! cgroup whose name contains report text cannot pass for another cgroup.
+//!
+//! The kernel prints cgroup paths unescaped inside its report lines:
+//!
+//! - 5.0+: `oom-kill:constraint=C,nodemask=N[,cpuset=NAME,mems_allowed=M]`
+//!   then `,oom_memcg=P` (a cgroup limit) or `,global_oom`, then
+//!   `,task_memcg=T,task=COMM,pid=N,uid=U`
+//! - before 5.0: `Task in T killed as a result of limit of P`
+//! - both: `Memory cgroup stats for P:` (4.x prints one such line for `P`
+//!   and then one for each cgroup below it; a pre-4.19 line goes on with
+//!   ` cache:..KB ...`)
+//!
+//! A cgroup name may contain `,`, `=`, `:` and any field text, and a user who
+//! can create cgroups can spell `/` by nesting them. What cannot be forged:
+//!
+//! - The fields before the first path are kernel text, and the cpuset is a
+//!   cgroup *name*, which has no `/`: the first `,oom_memcg=/` or
+//!   `,global_oom,task_memcg=/` is the kernel's own.
+//! - The summary ends with the pid, comm and uid of the `Killed process`
+//!   line (a line cut short, as pasted logs are, may end early in the pid
+//!   or uid, never before the comm).
+//! - The victim was chosen among the tasks of the limited cgroup: `T` is `P`
+//!   or lies below it.
+//! - The stats line names `P` alone.
+//!
+//! Every split of the line that keeps these is a [`Reading`]. One reading is
+//! the answer; several, or none, make the attribution [`Attribution::Ambiguous`]
+//! and the kill is booked to no cgroup rather than to the wrong one. A
+//! reading may only differ from the truth inside a directory the cgroup's
+//! creator can write to, so no reading ever names a cgroup outside it.
+
+use super::record::unescape;
+
+/// One way to read the cgroups of a report (unescaped paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// The cgroup whose limit was hit (memcg OOMs).
+    pub oom_memcg: Option<String>,
+    /// The victim's cgroup.
+    pub task_memcg: String,
+}
+
+/// What a report says about the victim's cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attribution {
+    /// One reading fits.
+    Known(Reading),
+    /// The report names the victim's cgroup, but several readings fit (the
+    /// candidates), or none does.
+    Ambiguous(Vec<Reading>),
+}
+
+/// The victim as its `Killed process` line names it; `comm` as printed
+/// (still escaped), like the summary's.
+#[derive(Debug, Clone, Copy)]
+pub struct Victim<'a> {
+    pub pid: u32,
+    pub comm: &'a str,
+    pub uid: Option<u32>,
+}
+
+/// A 5.0+ `oom-kill:` summary, kept whole until its victim's line arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The text after `oom-kill:`, still escaped.
+    text: String,
+}
+
+/// What a summary says about one victim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct About {
+    /// Every reading that fits.
+    pub readings: Vec<Reading>,
+    /// The victim's uid: the kill line's, else the summary's (unless cut).
+    pub uid: Option<u32>,
+}
+
+/// Longest line read in every way. The kernel stores a record in at most
+/// 1 KiB (`PRINTKRB_RECORD_MAX`; `LOG_LINE_MAX` before 5.10), so a longer
+/// line is not its report, and splitting it every way would take time
+/// quadratic in its length.
+const MAX_LINE: usize = 4096;
+
+const OOM_MEMCG: &str = ",oom_memcg=";
+const GLOBAL: &str = ",global_oom,task_memcg=";
+const TASK_MEMCG: &str = ",task_memcg=";
+const LIMIT_OF: &str = " killed as a result of limit of ";
+
+impl Summary {
+    /// The summary in `rest` (the text after `oom-kill:`). Kernels start it
+    /// with `constraint=`; one vendor kernel prints an empty first field.
+    pub fn parse(rest: &str) -> Option<Self> {
+        let kernel = rest.starts_with("constraint=") || rest.starts_with(',');
+        (kernel && rest.len() <= MAX_LINE).then(|| Self {
+            text: rest.to_owned(),
+        })
+    }
+
+    /// The `constraint=` value (`CONSTRAINT_MEMCG`, ...), if any.
+    pub fn constraint(&self) -> Option<&str> {
+        let v = self.text.strip_prefix("constraint=")?;
+        let v = v.split(',').next().unwrap_or(v);
+        (!v.is_empty()).then_some(v)
+    }
+
+    /// `Some(true)` when a cgroup limit was hit (`oom_memcg=`), `Some(false)`
+    /// for `global_oom`, `None` when the line does not get that far. Early
+    /// 5.x kernels say `CONSTRAINT_NONE` for memcg OOMs, so this, not the
+    /// constraint, tells them apart.
+    pub fn memcg(&self) -> Option<bool> {
+        match (
+            find_path(&self.text, OOM_MEMCG),
+            find_path(&self.text, GLOBAL),
+        ) {
+            (Some(m), Some(g)) => Some(m < g),
+            (Some(_), None) => Some(true),
+            (None, Some(_)) => Some(false),
+            (None, None) => None,
+        }
+    }
+
+    /// The readings for `victim`, or `None` when the summary does not end
+    /// with the victim's comm and pid (it is another task's, or cut short).
+    pub fn about(&self, victim: &Victim<'_>) -> Option<About> {
+        let (heads, uid) = heads(&self.text, victim)?;
+        let mut readings: Vec<Reading> = Vec::new();
+        for head in heads {
+            for r in readings_of(head) {
+                if !readings.contains(&r) {
+                    readings.push(r);
+                }
+            }
+        }
+        Some(About { readings, uid })
+    }
+}
+
+/// Where `marker` first occurs followed by a path (`/`).
+fn find_path(text: &str, marker: &str) -> Option<usize> {
+    text.match_indices(marker)
+        .map(|(i, _)| i)
+        .find(|&i| text[i + marker.len()..].starts_with('/'))
+}
+
+/// The summary without its `,task=COMM,pid=N,uid=U` end, for each way that
+/// end can match the victim (one when the line is whole), and the uid.
+fn heads<'a>(text: &'a str, v: &Victim<'_>) -> Option<(Vec<&'a str>, Option<u32>)> {
+    let comm = format!(",task={}", v.comm);
+    let full = format!("{comm},pid={},uid=", v.pid);
+    let digits = text.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let (before, uid) = text.split_at(text.len() - digits);
+    if let Some(head) = before.strip_suffix(full.as_str()) {
+        // A uid cut short is a prefix of the real one.
+        let agrees = v.uid.is_none_or(|want| want.to_string().starts_with(uid));
+        return agrees.then(|| (vec![head], v.uid.or(uid.parse().ok())));
+    }
+    // Cut short (a pasted log): it ends inside `,pid=N,uid=` after the comm.
+    let heads: Vec<&str> = (comm.len()..full.len())
+        .filter_map(|k| text.strip_suffix(&full[..k]))
+        .collect();
+    (!heads.is_empty()).then_some((heads, v.uid))
+}
+
+/// The readings of a summary without its victim fields.
+fn readings_of(head: &str) -> Vec<Reading> {
+    let memcg = find_path(head, OOM_MEMCG);
+    let global = find_path(head, GLOBAL);
+    match (memcg, global) {
+        (Some(m), g) if g.is_none_or(|g| m < g) => splits(&head[m + OOM_MEMCG.len()..]),
+        (_, Some(g)) => {
+            let task = &head[g + GLOBAL.len()..];
+            if plausible(task) {
+                vec![Reading {
+                    oom_memcg: None,
+                    task_memcg: unescape(task),
+                }]
+            } else {
+                Vec::new()
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Every split of `<limited cgroup>,task_memcg=<victim's cgroup>` that puts the
+/// victim at or below the limited cgroup.
+fn splits(text: &str) -> Vec<Reading> {
+    text.match_indices(TASK_MEMCG)
+        .filter_map(|(i, _)| {
+            let (oom, task) = (&text[..i], &text[i + TASK_MEMCG.len()..]);
+            (plausible(oom) && plausible(task) && at_or_below(task, oom)).then(|| Reading {
+                oom_memcg: Some(unescape(oom)),
+                task_memcg: unescape(task),
+            })
+        })
+        .collect()
+}
+
+/// The readings of `Task in <rest>`, or `None` when it is not the
+/// kernel's line. A kernel record always holds the whole line; only a
+/// pasted log (`whole == false`) may have lost the second half to
+/// wrapping, and then the victim's cgroup is all there is.
+pub fn task_in(rest: &str, whole: bool) -> Option<Vec<Reading>> {
+    let rest = rest.trim_end();
+    if rest.len() > MAX_LINE {
+        return None;
+    }
+    if rest.contains(LIMIT_OF) {
+        return Some(splits_task_first(rest));
+    }
+    (!whole && plausible(rest)).then(|| {
+        vec![Reading {
+            oom_memcg: None,
+            task_memcg: unescape(rest),
+        }]
+    })
+}
+
+/// Every split of `<victim's cgroup> killed as a result of limit of
+/// <limited cgroup>` that puts the victim at or below the limited cgroup.
+fn splits_task_first(text: &str) -> Vec<Reading> {
+    text.match_indices(LIMIT_OF)
+        .filter_map(|(i, _)| {
+            let (task, oom) = (&text[..i], &text[i + LIMIT_OF.len()..]);
+            (plausible(oom) && plausible(task) && at_or_below(task, oom)).then(|| Reading {
+                oom_memcg: Some(unescape(oom)),
+                task_memcg: unescape(task),
+            })
+        })
+        .collect()
+}
+
+/// The limited cgroup named by `Memory cgroup stats for <path>:` (5.x+)
+/// or `... <path>: cache:0KB rss:...` (before 4.19).
+pub fn stats_for(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("Memory cgroup stats for ")?;
+    let path = match rest.strip_suffix(':') {
+        Some(path) => path,
+        None => &rest[..rest.rfind(": cache:")?],
+    };
+    plausible(path).then(|| unescape(path))
+}
+
+/// The one reading left when the stats line's cgroup (`limited`) is
+/// known; several, or none, stay ambiguous.
+pub fn settle(readings: Vec<Reading>, limited: Option<&str>) -> Attribution {
+    if let [one] = &readings[..] {
+        return Attribution::Known(one.clone());
+    }
+    if let Some(limited) = limited {
+        let matching: Vec<&Reading> = readings
+            .iter()
+            .filter(|r| r.oom_memcg.as_deref() == Some(limited))
+            .collect();
+        if let [one] = matching[..] {
+            return Attribution::Known(one.clone());
+        }
+    }
+    Attribution::Ambiguous(readings)
+}
+
+/// A path a cgroup can have: `/`, or `/`-separated names that are not
+/// empty, `.` or `..`.
+fn plausible(path: &str) -> bool {
+    path == "/"
+        || path
+            .strip_prefix('/')
+            .is_some_and(|p| p.split('/').all(|name| !matches!(name, "" | "." | "..")))
+}
+
+/// `child` is `parent` or lies below it.
+fn at_or_below(child: &str, parent: &str) -> bool {
+    child == parent
+        || parent == "/"
+        || child
+            .strip_prefix(parent)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOG: Victim<'static> = Victim {
+        pid: 77,
+        comm: "hog",
+        uid: Some(1000),
+    };
+
+    fn summary(text: &str) -> Summary {
+        Summary::parse(text).unwrap()
+    }
+
+    fn reading(oom: Option<&str>, task: &str) -> Reading {
+        Reading {
+            oom_memcg: oom.map(str::to_owned),
+            task_memcg: task.to_owned(),
+        }
+    }
+
+    #[test]
+    fn plain_summaries() {
+        let s = summary(
+            "constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a/b,task=hog,pid=77,uid=1000",
+        );
+        assert_eq!(s.constraint(), Some("CONSTRAINT_MEMCG"));
+        assert_eq!(s.memcg(), Some(true));
+        let about = s.about(&HOG).unwrap();
+        assert_eq!(about.readings, [reading(Some("/a"), "/a/b")]);
+        assert_eq!(about.uid, Some(1000));
+        let s = summary(
+            "constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/,task=hog,pid=77,uid=1000",
+        );
+        assert_eq!(s.memcg(), Some(false));
+        assert_eq!(s.about(&HOG).unwrap().readings, [reading(None, "/")]);
+    }
+
+    #[test]
+    fn another_victims_summary_says_nothing_about_this_one() {
+        let s = summary(
+            "constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a,task=hog,pid=78,uid=1000",
+        );
+        assert_eq!(s.about(&HOG), None);
+        // Same pid, other uid: not this victim either.
+        let s = summary(
+            "constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a,task=hog,pid=77,uid=0",
+        );
+        assert_eq!(s.about(&HOG), None);
+        // A victim line without a uid (5.0-5.2) takes the summary's.
+        let v = Victim { uid: None, ..HOG };
+        assert_eq!(s.about(&v).unwrap().uid, Some(0));
+        let s = summary(
+            "constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a,task=hog,pid=77,uid=10000",
+        );
+        assert_eq!(s.about(&HOG), None);
+    }
+
+    #[test]
+    fn a_summary_cut_short_after_the_comm_still_fits() {
+        for cut in [
+            ",task=hog",
+            ",task=hog,pi",
+            ",task=hog,pid=77",
+            ",task=hog,pid=77,uid=10",
+        ] {
+            let s = summary(&format!(
+                "constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a{cut}"
+            ));
+            assert_eq!(
+                s.about(&HOG).unwrap().readings,
+                [reading(Some("/a"), "/a")],
+                "{cut}"
+            );
+        }
+        // Cut inside the comm: it cannot be told from another task's.
+        let s = summary("constraint=CONSTRAINT_MEMCG,oom_memcg=/a,task_memcg=/a,task=ho");
+        assert_eq!(s.about(&HOG), None);
+    }
+
+    #[test]
+    fn two_readings_stay_ambiguous_unless_the_stats_line_decides() {
+        // Both are real cgroup trees someone could create:
+        // /a/"b,task_memcg="/"a,task_memcg="/b and /"a,task_memcg="/a/b.
+        let s = summary(
+            "constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a/b,task_memcg=/a,task_memcg=/a/b,task=hog,pid=77,uid=1000",
+        );
+        let readings = s.about(&HOG).unwrap().readings;
+        let one = reading(Some("/a"), "/a/b,task_memcg=/a,task_memcg=/a/b");
+        let two = reading(Some("/a,task_memcg=/a/b"), "/a,task_memcg=/a/b");
+        assert_eq!(readings, [one.clone(), two.clone()]);
+        assert_eq!(
+            settle(readings.clone(), None),
+            Attribution::Ambiguous(readings.clone())
+        );
+        assert_eq!(
+            settle(readings.clone(), Some("/a")),
+            Attribution::Known(one)
+        );
+        assert_eq!(
+            settle(readings.clone(), Some("/a,task_memcg=/a/b")),
+            Attribution::Known(two)
+        );
+        assert_eq!(
+            settle(readings.clone(), Some("/elsewhere")),
+            Attribution::Ambiguous(readings)
+        );
+    }
+
+    #[test]
+    fn no_reading_fits_when_the_victim_is_not_below_the_limit() {
+        let s = summary(
+            "constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/b,task=hog,pid=77,uid=1000",
+        );
+        let readings = s.about(&HOG).unwrap().readings;
+        assert!(readings.is_empty());
+        assert_eq!(settle(readings, None), Attribution::Ambiguous(Vec::new()));
+        // Names a cgroup cannot have are not readings either.
+        for task in ["/a/../x", "/a//x", "/a/./x", "/a/"] {
+            let s = summary(&format!(
+                "constraint=CONSTRAINT_MEMCG,oom_memcg=/a,task_memcg={task},task=hog,pid=77,uid=1000"
+            ));
+            assert!(s.about(&HOG).unwrap().readings.is_empty(), "{task}");
+        }
+    }
+
+    #[test]
+    fn the_first_path_marker_is_the_kernels() {
+        // A global OOM whose victim's cgroup spells a memcg OOM, and back.
+        let s = summary(
+            "constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/u/x,oom_memcg=/k,task_memcg=/k,task=hog,pid=77,uid=1000",
+        );
+        assert_eq!(s.memcg(), Some(false));
+        assert_eq!(
+            s.about(&HOG).unwrap().readings,
+            [reading(None, "/u/x,oom_memcg=/k,task_memcg=/k")]
+        );
+        let s = summary(
+            "constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/u/x,global_oom,task_memcg=/k,task_memcg=/u/x,global_oom,task_memcg=/k,task=hog,pid=77,uid=1000",
+        );
+        assert_eq!(s.memcg(), Some(true));
+        assert_eq!(
+            s.about(&HOG).unwrap().readings,
+            [reading(
+                Some("/u/x,global_oom,task_memcg=/k"),
+                "/u/x,global_oom,task_memcg=/k"
+            )]
+        );
+        // A cpuset name cannot hold a '/', so not a marker.
+        let s = summary(
+            "constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=x,global_oom,task_memcg=,mems_allowed=0,oom_memcg=/a,task_memcg=/a,task=hog,pid=77,uid=1000",
+        );
+        assert_eq!(s.memcg(), Some(true));
+    }
+
+    #[test]
+    fn summaries_only_start_as_the_kernel_starts_them() {
+        assert!(Summary::parse("[21808]: segfault at 0 ip 0 sp 0 error 4").is_none());
+        assert!(Summary::parse(",cpuset=/,mems_allowed=0,global_oom,task_memcg=/").is_some());
+    }
+
+    #[test]
+    fn lines_longer_than_a_kernel_record_are_not_read_every_way() {
+        let long = format!(
+            "constraint=CONSTRAINT_MEMCG,oom_memcg=/a{},task=hog,pid=77,uid=1000",
+            ",task_memcg=/a".repeat(100_000)
+        );
+        assert!(Summary::parse(&long).is_none());
+        let long = format!("/a{}", " killed as a result of limit of /a".repeat(50_000));
+        assert_eq!(task_in(&long, true), None);
+    }
+
+    #[test]
+    fn task_in_lines() {
+        assert_eq!(
+            task_in("/a/b killed as a result of limit of /a", true),
+            Some(vec![reading(Some("/a"), "/a/b")])
+        );
+        // Forged: only the split with the victim below the limit is left.
+        let forged = "/u/x killed as a result of limit of /k killed as a result of limit of /u/x killed as a result of limit of /k";
+        assert_eq!(
+            task_in(forged, true),
+            Some(vec![reading(
+                Some("/u/x killed as a result of limit of /k"),
+                "/u/x killed as a result of limit of /k"
+            )])
+        );
+        // The kernel's line, but no reading fits.
+        assert_eq!(
+            task_in("/b killed as a result of limit of /a", true),
+            Some(vec![])
+        );
+        // Wrapped in a paste: the victim's cgroup alone, but never from a
+        // kernel record, where the line is always whole.
+        assert_eq!(
+            task_in("/docker/abc", false),
+            Some(vec![reading(None, "/docker/abc")])
+        );
+        assert_eq!(task_in("/docker/abc", true), None);
+        assert_eq!(
+            task_in("/k[12]: segfault at 0 ip 0 sp 0 error 4 in a[1+2]", true),
+            None
+        );
+    }
+
+    #[test]
+    fn stats_lines() {
+        assert_eq!(
+            stats_for("Memory cgroup stats for /a,b: c:").as_deref(),
+            Some("/a,b: c")
+        );
+        assert_eq!(
+            stats_for("Memory cgroup stats for /mem2: cache:0KB rss:980KB rss_huge:0KB").as_deref(),
+            Some("/mem2")
+        );
+        assert_eq!(stats_for("Memory cgroup stats for "), None);
+        assert_eq!(stats_for("Memory cgroup stats for /a/very/long/pa"), None);
+    }
+}
