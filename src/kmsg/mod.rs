@@ -2,11 +2,13 @@
 //!
 //! - [`record`]: one raw `/dev/kmsg` record and the kernel's `\xNN` escaping
 //! - [`input`]: the forms users paste logs in (dmesg, syslog, journal), reduced to lines
+//! - [`logfile`]: a saved log as a stream of bounded lines, gzip decompressed
 //! - [`oom`]: the OOM report parser: lines in, kills out
 //! - [`tracker`]: counts, victims and history shared with the scrape and `/kills`
 //! - [`reader`]: the background thread tailing /dev/kmsg
 
 pub mod input;
+pub mod logfile;
 pub mod oom;
 pub mod reader;
 pub mod record;
