@@ -383,21 +383,28 @@ fn saved_raw_log_given_as_kmsg_device_gets_no_wall_clock() {
         .parse()
         .unwrap();
     let stamp = (uptime * 1e6) as u64 + year_usec;
-    std::fs::write(
-        &saved,
-        format!("3,1,{stamp},-;Out of memory: Killed process 4242 (saved) total-vm:10kB, anon-rss:5kB, file-rss:1kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n"),
-    )
-    .unwrap();
+    // And one a second after boot: within this boot's uptime, but a saved
+    // file cannot say which boot it is from.
+    let record = |seq: u32, usec: u64| {
+        format!(
+            "3,{seq},{usec},-;Out of memory: Killed process 4242 (saved) total-vm:10kB, anon-rss:5kB, file-rss:1kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n"
+        )
+    };
+    std::fs::write(&saved, record(1, 1_000_000) + &record(2, stamp)).unwrap();
     let kmsg = format!("--path.kmsg={}", saved.display());
     let (code, out, err) = kills(&[&kmsg, "--json"], None);
     assert_eq!(code, 0, "{err}");
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert!(v["time"].is_null(), "{v}");
-    assert_eq!(v["boot_usec"], stamp);
+    let v: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v.len(), 2, "{out}");
+    assert!(v.iter().all(|k| k["time"].is_null()), "{out}");
+    assert_eq!(v[1]["boot_usec"], stamp);
     assert!(err.contains("not the kernel's log device"), "{err}");
     let (code, out, _) = kills(&[&kmsg], None);
     assert_eq!(code, 0);
-    let row = out.lines().nth(1).unwrap();
+    let row = out.lines().nth(2).unwrap();
     assert!(
         row.starts_with(&format!("[{}.{:06}]", stamp / 1_000_000, stamp % 1_000_000)),
         "{row}"
