@@ -36,66 +36,96 @@ pub fn run(
         Sink::Table(Table::default())
     };
     match &args.input {
-        Some(path) => {
-            let (name, decoded) = if path == Path::new("-") {
-                ("stdin".to_owned(), logfile::decode(std::io::stdin()))
-            } else {
-                let name = path.display().to_string();
-                let file = std::fs::File::open(path).with_context(|| format!("read {name}"))?;
-                (name, logfile::decode(file))
-            };
-            let decoded = decoded.with_context(|| format!("read {name}"))?;
-            // Kills found before a read error are still printed.
-            let scan = scan(decoded, |kill| sink.push(kill, &mut out));
-            sink.finish(&mut out)?;
-            out.flush()?;
-            let scan = scan.with_context(|| format!("read {name}"))?;
-            if scan.overlong > 0 {
-                let s = if scan.overlong == 1 { "" } else { "s" };
-                writeln!(
-                    err,
-                    "oom_exporter kills: note: {} line{s} longer than {} bytes skipped in {name} (no kernel log line is that long)",
-                    scan.overlong,
-                    logfile::MAX_LINE
-                )?;
-            }
-            if scan.kernel_lines == 0 && scan.kills == 0 {
-                anyhow::bail!(
-                    "{name}: no line looks like a kernel log line (raw /dev/kmsg, dmesg, dmesg -T, or syslog/journal tagged `kernel:`){}",
-                    if scan.lines == 0 { "; it is empty" } else { "" }
-                );
-            }
-        }
-        None => {
-            let log = reader::read_once(kmsg).map_err(anyhow::Error::msg)?;
-            let live = std::fs::metadata(kmsg).is_ok_and(|m| m.file_type().is_char_device());
-            let boot = BootTime::read();
-            let uptime = timefmt::uptime_usec();
-            let mut other_boot = 0;
-            let scanned = scan(Cursor::new(log), |mut kill| {
-                if live {
-                    let wall = kill.boot_usec.and_then(|u| boot.wall_usec(u, uptime));
-                    kill.time = wall.map(timefmt::rfc3339_usec);
-                    other_boot += u64::from(wall.is_none() && kill.boot_usec.is_some());
-                }
-                sink.push(kill, &mut out)
-            });
-            sink.finish(&mut out)?;
-            out.flush()?;
-            scanned.with_context(|| format!("read {}", kmsg.display()))?;
-            if !live {
+        Some(path) => saved(path, &mut sink, &mut out, err),
+        None => match std::fs::metadata(kmsg) {
+            // A saved raw log given as the device: streamed like --input,
+            // and its stamps, perhaps from another boot, left as they are.
+            Ok(meta) if meta.is_file() => {
                 writeln!(
                     err,
                     "oom_exporter kills: note: {} is not the kernel's log device, so its boot-relative stamps may be from another boot: printed as they are, without a wall-clock time",
                     kmsg.display()
                 )?;
-            } else if other_boot > 0 {
-                writeln!(
-                    err,
-                    "oom_exporter kills: note: {other_boot} kill(s) stamped after this boot's uptime: printed without a wall-clock time"
-                )?;
+                saved(kmsg, &mut sink, &mut out, err)
             }
+            _ => live(kmsg, &mut sink, &mut out, err),
+        },
+    }
+}
+
+/// A saved log (`-` for stdin), streamed.
+fn saved(
+    path: &Path,
+    sink: &mut Sink,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (name, decoded) = if path == Path::new("-") {
+        ("stdin".to_owned(), logfile::decode(std::io::stdin()))
+    } else {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path).with_context(|| format!("read {name}"))?;
+        (name, logfile::decode(file))
+    };
+    let decoded = decoded.with_context(|| format!("read {name}"))?;
+    // Kills found before a read error are still printed.
+    let scan = scan(decoded, |kill| sink.push(kill, out));
+    sink.finish(out)?;
+    out.flush()?;
+    let scan = scan.with_context(|| format!("read {name}"))?;
+    if scan.overlong > 0 {
+        let s = if scan.overlong == 1 { "" } else { "s" };
+        writeln!(
+            err,
+            "oom_exporter kills: note: {} line{s} longer than {} bytes skipped in {name} (no kernel log line is that long)",
+            scan.overlong,
+            logfile::MAX_LINE
+        )?;
+    }
+    if scan.kernel_lines == 0 && scan.kills == 0 {
+        anyhow::bail!(
+            "{name}: no line looks like a kernel log line (raw /dev/kmsg, dmesg, dmesg -T, or syslog/journal tagged `kernel:`){}",
+            if scan.lines == 0 { "; it is empty" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+/// The ring buffer, read once through the kernel's log device: kills get
+/// this boot's wall-clock time.
+fn live(
+    kmsg: &Path,
+    sink: &mut Sink,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let log = reader::read_once(kmsg).map_err(anyhow::Error::msg)?;
+    let device = std::fs::metadata(kmsg).is_ok_and(|m| m.file_type().is_char_device());
+    let boot = BootTime::read();
+    let uptime = timefmt::uptime_usec();
+    let mut other_boot = 0;
+    let scanned = scan(Cursor::new(log), |mut kill| {
+        if device {
+            let wall = kill.boot_usec.and_then(|u| boot.wall_usec(u, uptime));
+            kill.time = wall.map(timefmt::rfc3339_usec);
+            other_boot += u64::from(wall.is_none() && kill.boot_usec.is_some());
         }
+        sink.push(kill, out)
+    });
+    sink.finish(out)?;
+    out.flush()?;
+    scanned.with_context(|| format!("read {}", kmsg.display()))?;
+    if !device {
+        writeln!(
+            err,
+            "oom_exporter kills: note: {} is not the kernel's log device: its boot-relative stamps are printed as they are, without a wall-clock time",
+            kmsg.display()
+        )?;
+    } else if other_boot > 0 {
+        writeln!(
+            err,
+            "oom_exporter kills: note: {other_boot} kill(s) stamped after this boot's uptime: printed without a wall-clock time"
+        )?;
     }
     Ok(())
 }
