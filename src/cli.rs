@@ -227,7 +227,8 @@ fn parse_regex(s: &str) -> Result<regex::Regex, String> {
 /// Arguments of `oom_exporter kills`.
 #[derive(Debug, clap::Args)]
 pub struct KillsArgs {
-    /// Read a saved log instead of the live ring buffer (`-` for stdin).
+    /// Read a saved log instead of the live ring buffer (`-` for stdin);
+    /// gzip-compressed logs are read as they are.
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
 

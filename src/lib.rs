@@ -21,7 +21,7 @@
 //! | [`kmsg`] | OOM kills from /dev/kmsg: record and log parsers, the kill tracker and the reader thread |
 //! | [`procscan`] | the per-process scan: top N by oom_score plus included processes |
 //! | [`singleflight`] | one /proc scan shared by scrapes that arrive together |
-//! | [`timefmt`] | RFC 3339 formatting of wall-clock times |
+//! | [`timefmt`] | RFC 3339 formatting of wall-clock times, and the boot time that turns a kernel log stamp into one |
 //! | [`commands`] | `oom_exporter kills` (kills in the ring buffer or a saved log) and `top` (processes or cgroups closest to the OOM killer) |
 //! | [`webconfig`] | `--web.config.file` (exporter-toolkit format): TLS, basic auth, headers |
 //! | [`server`] | the accept loop: TLS, connection and request limits, reloads that never fail open, graceful shutdown |

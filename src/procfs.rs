@@ -195,13 +195,6 @@ impl ProcFs {
         Some((up * 1e6) as u64)
     }
 
-    /// Wall-clock time of boot in seconds since the epoch (now minus
-    /// `/proc/uptime`), to turn kmsg's boot-relative stamps into times.
-    pub fn boot_time(&self) -> Option<f64> {
-        let up = self.uptime_usec()? as f64 / 1e6;
-        Some(crate::timefmt::now_epoch() - up)
-    }
-
     /// The kernel's OOM-kill count since boot (`oom_kill` in vmstat, 4.13+).
     pub fn kernel_oom_kills(&self) -> Option<u64> {
         let text = self.read(&self.vmstat()).ok()?;

@@ -1,57 +1,280 @@
 //! `oom_exporter kills`: the OOM kills in the live ring buffer or in a saved
 //! log, as a table or as JSON lines.
+//!
+//! A saved log is streamed: time is linear in its size and memory does not
+//! grow with it (JSON lines are written as kills are found; the table keeps
+//! its first [`WIDTH_ROWS`] rows to size its columns, then streams).
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufWriter, Cursor, Write};
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use anyhow::Context;
 
 use crate::cli::KillsArgs;
-use crate::kmsg::oom::{Kill, kills_in_log};
+use crate::kmsg::input::{self, Line};
+use crate::kmsg::logfile::{self, Lines};
+use crate::kmsg::oom::{Kill, Outcome, Parser};
 use crate::kmsg::reader;
-use crate::procfs::ProcFs;
-use crate::timefmt;
+use crate::timefmt::{self, BootTime};
 
-/// Runs the command, writing to `out`.
+/// Table rows kept to size the columns before the table is printed; later
+/// rows widen a column only from where they appear.
+pub const WIDTH_ROWS: usize = 1000;
+
+/// Runs the command: kills to `out`, notes about the input to `err`.
 pub fn run(
     args: &KillsArgs,
     kmsg: &Path,
-    procfs: &ProcFs,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let mut kills = match &args.input {
-        Some(path) if path == Path::new("-") => {
-            let mut log = String::new();
-            std::io::stdin()
-                .read_to_string(&mut log)
-                .context("read stdin")?;
-            kills_in_log(&log)
-        }
-        Some(path) => {
-            let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-            kills_in_log(&String::from_utf8_lossy(&bytes))
-        }
-        None => {
-            let log = reader::read_once(kmsg).map_err(anyhow::Error::msg)?;
-            let mut kills = kills_in_log(&log);
-            if let Some(boot) = procfs.boot_time() {
-                for k in &mut kills {
-                    if let (None, Some(usec)) = (&k.time, k.boot_usec) {
-                        k.time = Some(timefmt::rfc3339(boot + usec as f64 / 1e6));
-                    }
-                }
-            }
-            kills
-        }
+    let mut out = BufWriter::new(out);
+    let mut sink = if args.json {
+        Sink::Json
+    } else {
+        Sink::Table(Table::default())
     };
-    if args.json {
-        for k in &kills {
-            writeln!(out, "{}", serde_json::to_string(k)?)?;
-        }
-    } else if !kills.is_empty() {
-        write_table(&mut kills, out)?;
+    match &args.input {
+        Some(path) => saved(path, &mut sink, &mut out, err),
+        None => match std::fs::metadata(kmsg) {
+            // A saved raw log given as the device: streamed like --input,
+            // and its stamps, perhaps from another boot, left as they are.
+            Ok(meta) if meta.is_file() => {
+                writeln!(
+                    err,
+                    "oom_exporter kills: note: {} is not the kernel's log device, so its boot-relative stamps may be from another boot: printed as they are, without a wall-clock time",
+                    kmsg.display()
+                )?;
+                saved(kmsg, &mut sink, &mut out, err)
+            }
+            _ => live(kmsg, &mut sink, &mut out, err),
+        },
+    }
+}
+
+/// A saved log (`-` for stdin), streamed.
+fn saved(
+    path: &Path,
+    sink: &mut Sink,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (name, decoded) = if path == Path::new("-") {
+        ("stdin".to_owned(), logfile::decode(std::io::stdin()))
+    } else {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path).with_context(|| format!("read {name}"))?;
+        (name, logfile::decode(file))
+    };
+    let decoded = decoded.with_context(|| format!("read {name}"))?;
+    // Kills found before a read error are still printed.
+    let scan = scan(decoded, |kill| sink.push(kill, out));
+    sink.finish(out)?;
+    out.flush()?;
+    let scan = scan.with_context(|| format!("read {name}"))?;
+    if scan.overlong > 0 {
+        let s = if scan.overlong == 1 { "" } else { "s" };
+        writeln!(
+            err,
+            "oom_exporter kills: note: {} line{s} longer than {} bytes skipped in {name} (no kernel log line is that long)",
+            scan.overlong,
+            logfile::MAX_LINE
+        )?;
+    }
+    if scan.kernel_lines == 0 && scan.kills == 0 {
+        anyhow::bail!(
+            "{name}: no line looks like a kernel log line (raw /dev/kmsg, dmesg, dmesg -T, or syslog/journal tagged `kernel:`){}",
+            if scan.lines == 0 { "; it is empty" } else { "" }
+        );
     }
     Ok(())
+}
+
+/// The ring buffer, read once through the kernel's log device: kills get
+/// this boot's wall-clock time.
+fn live(
+    kmsg: &Path,
+    sink: &mut Sink,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let log = reader::read_once(kmsg).map_err(anyhow::Error::msg)?;
+    let device = std::fs::metadata(kmsg).is_ok_and(|m| m.file_type().is_char_device());
+    let boot = BootTime::read();
+    let uptime = timefmt::uptime_usec();
+    let mut other_boot = 0;
+    let scanned = scan(Cursor::new(log), |mut kill| {
+        if device {
+            let wall = kill.boot_usec.and_then(|u| boot.wall_usec(u, uptime));
+            kill.time = wall.map(timefmt::rfc3339_usec);
+            other_boot += u64::from(wall.is_none() && kill.boot_usec.is_some());
+        }
+        sink.push(kill, out)
+    });
+    sink.finish(out)?;
+    out.flush()?;
+    scanned.with_context(|| format!("read {}", kmsg.display()))?;
+    if !device {
+        writeln!(
+            err,
+            "oom_exporter kills: note: {} is not the kernel's log device: its boot-relative stamps are printed as they are, without a wall-clock time",
+            kmsg.display()
+        )?;
+    } else if other_boot > 0 {
+        writeln!(
+            err,
+            "oom_exporter kills: note: {other_boot} kill(s) stamped after this boot's uptime: printed without a wall-clock time"
+        )?;
+    }
+    Ok(())
+}
+
+/// What one pass over a log found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// Physical lines read.
+    pub lines: u64,
+    /// Lines in a kernel log form (see [`input::physical_line`]).
+    pub kernel_lines: u64,
+    /// Lines skipped as too long.
+    pub overlong: u64,
+    /// Kills found.
+    pub kills: u64,
+}
+
+/// Streams `log` through the OOM parser, handing each kill to `found`.
+pub fn scan(
+    log: impl BufRead,
+    mut found: impl FnMut(Kill) -> std::io::Result<()>,
+) -> std::io::Result<Scan> {
+    let mut lines = Lines::new(log);
+    let mut parser = Parser::new();
+    let mut result = Scan::default();
+    while let Some(physical) = lines.next_line()? {
+        result.lines += 1;
+        let mut pieces: Vec<Line<'_>> = Vec::new();
+        if input::physical_line(&physical, &mut pieces) {
+            result.kernel_lines += 1;
+        }
+        for line in pieces.iter().filter(|l| l.facility.is_none_or(|f| f == 0)) {
+            if let Outcome::Kill(kill) = parser.feed(line) {
+                result.kills += 1;
+                found(*kill)?;
+            }
+        }
+    }
+    result.overlong = lines.overlong();
+    Ok(result)
+}
+
+/// Where kills go as they are found.
+enum Sink {
+    Json,
+    Table(Table),
+}
+
+impl Sink {
+    fn push(&mut self, kill: Kill, out: &mut dyn Write) -> std::io::Result<()> {
+        match self {
+            Self::Json => {
+                serde_json::to_writer(&mut *out, &kill)?;
+                writeln!(out)
+            }
+            Self::Table(table) => table.push(&kill, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
+        match self {
+            Self::Json => Ok(()),
+            Self::Table(table) => table.flush_pending(out),
+        }
+    }
+}
+
+const HEADER: [&str; 8] = [
+    "TIME",
+    "PID",
+    "COMM",
+    "UID",
+    "CONSTRAINT",
+    "RSS",
+    "POD/UNIT",
+    "CGROUP",
+];
+
+/// A table printed as it goes: the first rows are held to size the columns.
+#[derive(Default)]
+struct Table {
+    pending: Vec<[String; 8]>,
+    widths: Option<[usize; 8]>,
+}
+
+impl Table {
+    fn push(&mut self, kill: &Kill, out: &mut dyn Write) -> std::io::Result<()> {
+        let row = row(kill);
+        if let Some(widths) = &mut self.widths {
+            return write_row(&row, widths, out);
+        }
+        self.pending.push(row);
+        if self.pending.len() >= WIDTH_ROWS {
+            self.flush_pending(out)?;
+        }
+        Ok(())
+    }
+
+    /// Sizes the columns on the rows held, prints the header and them.
+    fn flush_pending(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
+        if self.widths.is_some() || self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut widths = HEADER.map(str::len);
+        for row in &self.pending {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        write_row(&HEADER.map(str::to_owned), &mut widths, out)?;
+        for row in std::mem::take(&mut self.pending) {
+            write_row(&row, &mut widths, out)?;
+        }
+        self.widths = Some(widths);
+        Ok(())
+    }
+}
+
+fn write_row(
+    cells: &[String; 8],
+    widths: &mut [usize; 8],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let mut line = String::new();
+    for (i, (cell, w)) in cells.iter().zip(widths.iter_mut()).enumerate() {
+        *w = (*w).max(cell.chars().count());
+        if i + 1 == cells.len() {
+            line.push_str(cell);
+        } else {
+            line.push_str(&format!("{cell:<w$}  ", w = *w));
+        }
+    }
+    writeln!(out, "{line}")
+}
+
+fn row(k: &Kill) -> [String; 8] {
+    [
+        when(k),
+        k.pid.to_string(),
+        k.comm.escape_debug().to_string(),
+        k.uid.map_or("-".to_owned(), |u| u.to_string()),
+        k.constraint.as_str().to_owned(),
+        rss(k),
+        k.pod_uid
+            .clone()
+            .or_else(|| k.unit.clone())
+            .unwrap_or_else(|| "-".to_owned()),
+        k.task_memcg.clone().unwrap_or_else(|| "-".to_owned()),
+    ]
 }
 
 fn when(k: &Kill) -> String {
@@ -73,56 +296,66 @@ fn rss(k: &Kill) -> String {
     format!("{:.1}MiB", total as f64 / 1024.0)
 }
 
-fn write_table(kills: &mut [Kill], out: &mut dyn Write) -> std::io::Result<()> {
-    let rows: Vec<[String; 8]> = kills
-        .iter()
-        .map(|k| {
-            [
-                when(k),
-                k.pid.to_string(),
-                k.comm.escape_debug().to_string(),
-                k.uid.map_or("-".to_owned(), |u| u.to_string()),
-                k.constraint.as_str().to_owned(),
-                rss(k),
-                k.pod_uid
-                    .clone()
-                    .or_else(|| k.unit.clone())
-                    .unwrap_or_else(|| "-".to_owned()),
-                k.task_memcg.clone().unwrap_or_else(|| "-".to_owned()),
-            ]
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KILL: &str = "[  100.000001] Out of memory: Killed process 7 (app) total-vm:10kB, anon-rss:5kB, file-rss:1kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n";
+
+    fn scan_str(log: &str) -> (Scan, Vec<Kill>) {
+        let mut kills = Vec::new();
+        let scan = scan(Cursor::new(log.as_bytes()), |k| {
+            kills.push(k);
+            Ok(())
         })
-        .collect();
-    let header = [
-        "TIME",
-        "PID",
-        "COMM",
-        "UID",
-        "CONSTRAINT",
-        "RSS",
-        "POD/UNIT",
-        "CGROUP",
-    ];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
+        .unwrap();
+        (scan, kills)
     }
-    let line = |cells: &[&str]| -> String {
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(cell);
-            } else {
-                s.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        s
-    };
-    writeln!(out, "{}", line(&header))?;
-    for row in &rows {
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        writeln!(out, "{}", line(&cells))?;
+
+    #[test]
+    fn kernel_lines_are_told_from_other_text() {
+        let (s, kills) = scan_str(KILL);
+        assert_eq!((s.lines, s.kernel_lines, s.kills), (1, 1, 1));
+        assert_eq!(kills[0].pid, 7);
+        let (s, _) = scan_str("hello\n[not a stamp] x\nJun 24 18:49:43 host sshd[1]: x\n");
+        assert_eq!((s.lines, s.kernel_lines, s.kills), (3, 0, 0));
+        let (s, _) = scan_str("Jun 24 18:49:43 host kernel: eth0: link up\n");
+        assert_eq!(s.kernel_lines, 1);
+        let (s, _) = scan_str("6,1,100,-;eth0: link up\n[Tue Sep  3 05:57:48 2024] x\n");
+        assert_eq!(s.kernel_lines, 2);
+        // Bare message text is not a form, but a kill in it still is a log.
+        let (s, _) = scan_str("Out of memory: Killed process 4100 (x) total-vm:1kB\n");
+        assert_eq!((s.kernel_lines, s.kills), (0, 1));
     }
-    Ok(())
+
+    #[test]
+    fn table_streams_past_the_width_rows() {
+        let mut out = Vec::new();
+        let mut table = Table::default();
+        let (_, kills) = scan_str(&KILL.repeat(WIDTH_ROWS + 5));
+        for (i, k) in kills.iter().enumerate() {
+            let before = out.len();
+            table.push(k, &mut out).unwrap();
+            // Held until the columns are sized, then written as they come.
+            assert_eq!(out.len() > before, i + 1 >= WIDTH_ROWS, "row {i}");
+        }
+        table.flush_pending(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), WIDTH_ROWS + 6);
+        assert!(text.starts_with("TIME "));
+        assert_eq!(text.lines().filter(|l| l.starts_with("TIME")).count(), 1);
+    }
+
+    #[test]
+    fn a_short_table_is_printed_at_the_end() {
+        let mut out = Vec::new();
+        let mut table = Table::default();
+        let (_, kills) = scan_str(KILL);
+        table.push(&kills[0], &mut out).unwrap();
+        assert!(out.is_empty());
+        table.flush_pending(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.lines().nth(1).unwrap().starts_with("[100.000001]  7 "));
+    }
 }

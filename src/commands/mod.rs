@@ -14,7 +14,10 @@ pub fn run(command: Command, cli: &Cli) -> ExitCode {
     let procfs = ProcFs::new(&cli.procfs);
     let mut stdout = std::io::stdout().lock();
     let (name, result) = match command {
-        Command::Kills(args) => ("kills", kills::run(&args, &cli.kmsg, &procfs, &mut stdout)),
+        Command::Kills(args) => (
+            "kills",
+            kills::run(&args, &cli.kmsg, &mut stdout, &mut std::io::stderr()),
+        ),
         Command::Top(args) if args.cgroups => {
             let exclude = cli.cgroup_exclude.as_ref();
             (

@@ -9,6 +9,9 @@
 //!
 //! Copy-paste artefacts are tolerated: leading indentation, and two dmesg
 //! records joined on one line (`...uid=1001[30104.280053] Out of memory...`).
+//!
+//! Work is linear in the length of a line: a stamp is looked for only in
+//! the few bytes after a `[`.
 
 use super::record;
 
@@ -38,29 +41,46 @@ pub struct Line<'a> {
     pub text: &'a str,
 }
 
+/// Longest `[  12345.123456]` stamp looked for after a `[`, brackets and
+/// padding included.
+const MAX_STAMP: usize = 40;
+
 /// Splits a pasted log into message lines.
 pub fn lines(log: &str) -> Vec<Line<'_>> {
     let mut out = Vec::new();
     for physical in log.lines() {
-        if let Ok(Some(r)) = record::parse(physical) {
-            out.push(Line {
-                seq: Some(r.seq),
-                usec: Some(r.usec),
-                facility: Some(r.facility),
-                stamp: Stamp::None,
-                text: r.text,
-            });
-            continue;
-        }
-        let (stamp, rest, facility) = strip_syslog(physical.trim_start());
-        for piece in split_joined(rest) {
-            out.push(Line {
-                facility,
-                ..dmesg_line(piece, stamp.clone())
-            });
-        }
+        physical_line(physical, &mut out);
     }
     out
+}
+
+/// Appends the message lines of one physical line to `out`. Returns true
+/// when the line has the form of a kernel log line: a raw /dev/kmsg record,
+/// a `dmesg` or `dmesg -T` stamp, or a syslog or journal line tagged
+/// `kernel:` (bare message text, or another syslog tag, does not).
+pub fn physical_line<'a>(physical: &'a str, out: &mut Vec<Line<'a>>) -> bool {
+    if let Ok(Some(r)) = record::parse(physical) {
+        out.push(Line {
+            seq: Some(r.seq),
+            usec: Some(r.usec),
+            facility: Some(r.facility),
+            stamp: Stamp::None,
+            text: r.text,
+        });
+        return true;
+    }
+    let (stamp, rest, facility, tagged_kernel) = strip_syslog(physical.trim_start());
+    let first = out.len();
+    for piece in split_joined(rest) {
+        out.push(Line {
+            facility,
+            ..dmesg_line(piece, stamp.clone())
+        });
+    }
+    let stamped = out[first..]
+        .first()
+        .is_some_and(|l| l.usec.is_some() || l.stamp != Stamp::None);
+    tagged_kernel || (facility.is_none() && stamped)
 }
 
 /// Syslog facility given to lines a syslog or journal form tags with
@@ -82,12 +102,15 @@ fn looks_like_syslog(line: &str) -> bool {
         .is_some_and(|w| iso_to_rfc3339(w).is_some())
 }
 
-/// Removes a syslog/journal prefix ending in `kernel: `. A syslog line with
-/// another tag comes back with `Some(USER_FACILITY)`.
-fn strip_syslog(line: &str) -> (Stamp, &str, Option<u8>) {
-    let Some(at) = line.find("kernel: ").filter(|&at| at < 120) else {
+/// Removes a syslog/journal prefix ending in `kernel: ` (and says it found
+/// one). A syslog line with another tag comes back with
+/// `Some(USER_FACILITY)`.
+fn strip_syslog(line: &str) -> (Stamp, &str, Option<u8>, bool) {
+    let head = &line.as_bytes()[..line.len().min(120 + "kernel: ".len())];
+    let found = head.windows(8).position(|w| w == b"kernel: ");
+    let Some(at) = found.filter(|&at| at < 120) else {
         let facility = looks_like_syslog(line).then_some(USER_FACILITY);
-        return (Stamp::None, line, facility);
+        return (Stamp::None, line, facility, false);
     };
     let (prefix, text) = (&line[..at], &line[at + "kernel: ".len()..]);
     let first = prefix.split_whitespace().next().unwrap_or("");
@@ -98,7 +121,7 @@ fn strip_syslog(line: &str) -> (Stamp, &str, Option<u8>) {
     } else {
         Stamp::None
     };
-    (stamp, text, None)
+    (stamp, text, None, true)
 }
 
 /// `2025-06-24T18:49:43.123456+00:00` or journalctl's `...+0000` as RFC 3339.
@@ -149,9 +172,10 @@ fn split_joined(line: &str) -> Vec<&str> {
     pieces
 }
 
-/// Length of a leading `[   123.456789]` stamp (with its trailing space), if any.
+/// Length of a leading `[   123.456789]` stamp (with its trailing space), if
+/// any. Looks at no more than [`MAX_STAMP`] bytes.
 fn dmesg_stamp_len(s: &str) -> Option<usize> {
-    let inner_end = s.find(']')?;
+    let inner_end = s.bytes().take(MAX_STAMP).position(|b| b == b']')?;
     let inner = s.get(1..inner_end)?.trim_start();
     let (secs, frac) = inner.split_once('.')?;
     let numeric = !secs.is_empty()
@@ -314,6 +338,42 @@ mod tests {
         )[0];
         assert_eq!(l.facility, None);
         assert_eq!(lines("[ 1.0] Out of memory")[0].facility, None);
+    }
+
+    #[test]
+    fn regression_megabyte_of_brackets_is_linear() {
+        // Each `[` used to search for `]` to the end of the line: quadratic,
+        // over a minute for 1 MiB. Now a few milliseconds; the bound is
+        // there only so a regression fails instead of hanging.
+        let start = std::time::Instant::now();
+        for line in [
+            "[".repeat(1 << 20),
+            "[1.".repeat(1 << 18),
+            "[ 1".repeat(1 << 18),
+            format!("kernel: {}", "[".repeat(1 << 20)),
+        ] {
+            let v = lines(&line);
+            assert_eq!(v.len(), 1);
+            assert_eq!(v[0].text.len(), line.len() - line.find('[').unwrap_or(0));
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        // Stamps after the first are still split off.
+        let joined = format!("{}[ 1.000000] x", "[".repeat(100));
+        assert_eq!(lines(&joined)[1].text, "x");
+    }
+
+    #[test]
+    fn physical_lines_say_whether_they_look_like_the_kernel_log() {
+        let form = |l: &str| physical_line(l, &mut Vec::new());
+        assert!(form("6,1,100,-;x"));
+        assert!(form("[  1.000000] x"));
+        assert!(form("[Tue Sep  3 05:57:48 2024] x"));
+        assert!(form("Jun 24 18:49:43 host kernel: x"));
+        assert!(form("2025-06-24T18:49:43+0200 host kernel: x"));
+        assert!(!form("Jun 24 18:49:43 host sshd[1]: [ 1.000000] x"));
+        assert!(!form("plain text"));
+        assert!(!form("[not a stamp] x"));
+        assert!(!form(""));
     }
 
     #[test]

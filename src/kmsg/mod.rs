@@ -2,6 +2,7 @@
 //!
 //! - [`record`]: one raw `/dev/kmsg` record and the kernel's `\xNN` escaping
 //! - [`input`]: the forms users paste logs in (dmesg, syslog, journal), reduced to lines
+//! - [`logfile`]: a saved log as a stream of bounded lines, gzip decompressed
 //! - [`oom`]: the OOM report parser: lines in, kills out
 //! - [`attribution`]: which cgroups a report names, safe against cgroups named like report text
 //! - [`hierarchy`]: checks a report's candidate cgroups against the live memory cgroup hierarchy
@@ -11,6 +12,7 @@
 pub mod attribution;
 pub mod hierarchy;
 pub mod input;
+pub mod logfile;
 pub mod oom;
 pub mod reader;
 pub mod record;

@@ -28,6 +28,7 @@ use super::record;
 use super::tracker::Tracker;
 use crate::cgroupfs::Hierarchy;
 use crate::procfs::ProcFs;
+use crate::timefmt::{self, BootTime};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -85,7 +86,7 @@ struct Reader {
     procfs: ProcFs,
     tracker: Arc<Tracker>,
     parser: Parser,
-    boot_time: Option<f64>,
+    boot: BootTime,
     last_error: Option<String>,
     cgroups: Option<Hierarchy>,
     /// An ambiguous kill was logged as a warning; later ones go to debug.
@@ -99,7 +100,7 @@ impl Reader {
             procfs,
             tracker,
             parser: Parser::new(),
-            boot_time: None,
+            boot: BootTime::read(),
             last_error: None,
             cgroups: None,
             warned_ambiguous: false,
@@ -148,13 +149,13 @@ impl Reader {
         let path = self.path.to_string_lossy().into_owned();
         let backlog = self.backlog(&path)?;
         let tail = KMsgEntriesIter::with_options(Some(path), true)?;
-        self.boot_time = self.procfs.boot_time();
+        self.boot = BootTime::read();
         // Records up to here were in the buffer when we (re)connected: on the
         // first connect they are history; after a reconnect, those newer than
         // what we saw before are kills we missed while down, and count.
         let first = !self.tracker.started();
         for line in backlog.lines() {
-            self.handle(line, !first, false);
+            self.handle(line, !first);
         }
         if first {
             self.tracker.rebaseline(self.procfs.kernel_oom_kills());
@@ -169,7 +170,7 @@ impl Reader {
         }
         for entry in tail {
             match entry {
-                Ok(entry) => self.handle(&entry.message, true, true),
+                Ok(entry) => self.handle(&entry.message, true),
                 Err(error) if is_overrun(&error) => {
                     self.tracker.note_overrun();
                     tracing::warn!(
@@ -186,10 +187,11 @@ impl Reader {
     }
 
     /// One raw line: skip what was already seen, feed kernel records to the
-    /// parser. `live` records are read as they are written: their time is
-    /// now; others get boot time plus their stamp (which drifts by any time
-    /// the machine spent suspended).
-    fn handle(&mut self, raw: &str, counted: bool, live: bool) {
+    /// parser. A kill's time is the boot time plus its stamp, as in
+    /// `oom_exporter kills` (it drifts by any time the machine spent
+    /// suspended); a stamp past the uptime (a file from another boot) gets
+    /// the time it was read.
+    fn handle(&mut self, raw: &str, counted: bool) {
         let rec = match record::parse(raw) {
             Ok(Some(rec)) => rec,
             Ok(None) => return,
@@ -220,9 +222,15 @@ impl Reader {
                 self.settle(&mut kill, counted);
                 tracing::info!(pid = kill.pid, comm = %kill.comm, cgroup = kill.task_memcg.as_deref().unwrap_or(""),
                     constraint = kill.constraint.as_str(), before_start = !counted, "OOM kill");
-                let epoch = match (live, self.boot_time, kill.boot_usec) {
-                    (false, Some(boot), Some(usec)) => boot + usec as f64 / 1e6,
-                    _ => crate::timefmt::now_epoch(),
+                let wall = kill
+                    .boot_usec
+                    .and_then(|usec| self.boot.wall_usec(usec, timefmt::uptime_usec()));
+                let epoch = match wall {
+                    Some(usec) => {
+                        kill.time = Some(timefmt::rfc3339_usec(usec));
+                        usec as f64 / 1e6
+                    }
+                    None => timefmt::now_epoch(),
                 };
                 self.tracker.record(*kill, epoch, counted);
             }

@@ -144,6 +144,77 @@ fn real_oom_kill_counted_once_attributed_listed_and_not_recounted_after_restart(
     assert_eq!(old["before_start"], true);
 }
 
+/// `2026-11-30T03:20:00.123456Z` as microseconds since the epoch.
+fn rfc3339_usec(t: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| t[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Days from civil (Howard Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let secs = days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19);
+    assert_eq!(&t[19..20], ".", "{t}");
+    assert!(t.ends_with('Z'), "{t}");
+    secs * 1_000_000 + n(20..26)
+}
+
+#[test]
+fn kill_time_is_the_same_in_every_view() {
+    if !require_root("create a memory cgroup and cause an OOM kill") {
+        return;
+    }
+    let _kernel = kernel_lock();
+    let cg = MemCgroup::new("when");
+    let e = start();
+    let (pid, status, _) = cg.hog();
+    assert_eq!(status.code(), None, "the hog should be killed: {status}");
+    let (m, _) = wait_for(&e, Duration::from_secs(5), |m| kills(m) >= 1.0);
+
+    let served = kills_json(&e);
+    let served = served[0]["time"].as_str().unwrap().to_owned();
+    assert_eq!(kills_json(&e)[0]["pid"], pid);
+    let json = Command::new(crate::helpers::BIN)
+        .args(["kills", "--json"])
+        .output()
+        .unwrap();
+    assert!(json.status.success());
+    let json = String::from_utf8(json.stdout).unwrap();
+    let json = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|k| k["pid"] == pid)
+        .expect("kill in `kills --json`");
+    let table = Command::new(crate::helpers::BIN)
+        .arg("kills")
+        .output()
+        .unwrap();
+    assert!(table.status.success());
+    let table = String::from_utf8(table.stdout).unwrap();
+    let row = table
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(&pid.to_string()))
+        .expect("kill in `kills`");
+    let listed = row.split_whitespace().next().unwrap();
+    assert_eq!(json["time"], served.as_str(), "kills --json vs /kills");
+    assert_eq!(listed, served, "kills vs /kills");
+
+    // The metrics' timestamps are the same instant (to the microsecond).
+    let usec = rfc3339_usec(&served);
+    let series = format!(
+        "oom_victim_last_kill_timestamp_seconds{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\"}}",
+        cg.name
+    );
+    for name in ["oom_last_kill_timestamp_seconds", series.as_str()] {
+        let value = sample(&m, name).unwrap_or_else(|| panic!("no {name} in\n{m}"));
+        assert!(
+            (value * 1e6).round() as i64 == usec,
+            "{name} {value} vs {served}"
+        );
+    }
+}
+
 #[test]
 fn kill_while_the_exporter_is_stopped_and_the_ring_buffer_overruns_is_still_counted() {
     if !require_root("stop the exporter, cause an OOM kill and flood /dev/kmsg") {
