@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::kmsg::reader;
 use crate::kmsg::tracker::Tracker;
-use crate::procfs::ProcFs;
+use crate::proc::fs::ProcFs;
 use crate::server::{self, Web};
 
 /// How long in-flight requests may run after a shutdown signal.
@@ -74,7 +74,7 @@ pub fn start_kmsg(config: &Config) -> Option<Arc<Tracker>> {
     }
     let procfs = ProcFs::new(&config.procfs);
     let tracker = Arc::new(Tracker::new(config.kill_limits, procfs.kernel_oom_kills()));
-    let cgroups = crate::cgroupfs::detect(&config.sysfs);
+    let cgroups = crate::cgroup::hierarchy::detect(&config.sysfs);
     if let Err(error) = reader::spawn(config.kmsg.clone(), procfs, Arc::clone(&tracker), cgroups) {
         tracing::error!(%error, "cannot start the kmsg reader thread");
     }

@@ -434,8 +434,8 @@ impl Cli {
     }
 
     /// The process collector's selection flags.
-    pub fn process_selection(&self) -> crate::procscan::Selection {
-        crate::procscan::Selection {
+    pub fn process_selection(&self) -> crate::proc::scan::Selection {
+        crate::proc::scan::Selection {
             top_n: self.top_n as usize,
             include: self.include.clone(),
             exclude: self.exclude.clone(),

@@ -24,7 +24,7 @@ pub struct Config {
     /// Bounds of the kill tracker.
     pub kill_limits: crate::kmsg::tracker::Limits,
     /// Which processes the process collector reports.
-    pub process: crate::procscan::Selection,
+    pub process: crate::proc::scan::Selection,
     /// Root of sysfs (`--path.sysfs`).
     pub sysfs: PathBuf,
     /// Which cgroups the cgroup collector reports.

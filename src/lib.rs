@@ -11,16 +11,13 @@
 //! | [`cli`] | the clap command line, turned into a [`config::Config`] |
 //! | [`config`] | the validated settings, free of clap types |
 //! | [`logging`] | sets up `tracing` in logfmt or JSON |
-//! | [`procfs`] | builds every path under `--path.procfs` and reads it; the only place that touches the filesystem for collectors |
+//! | [`proc`] | processes under `--path.procfs`: the procfs reader (every path built from the root, every read capped) and the per-process scan |
 //! | [`parse`] | pure parsers for the kernel's text formats (`meminfo`, `vmstat`, PSI, sysctl values) |
 //! | [`metrics`] | small helpers that write constant gauges and counters through prometheus-client's encoder |
 //! | [`collectors`] | one file per collector; [`collectors::Exporter`] runs them at scrape time and reports their health |
 //! | [`http`] | the axum router: `/metrics` with format negotiation, `/`, `/kills`, `/-/healthy`, `/-/ready` |
-//! | [`cgroupfs`] | finds the memory cgroup hierarchy (v1, v2, hybrid) under `--path.sysfs` and walks it |
-//! | [`container`] | pod UID, container ID and systemd unit derived from a cgroup path |
+//! | [`cgroup`] | memory cgroups: the hierarchy under `--path.sysfs`, one cgroup's sample, the event watch, the namespace resolver, the owner of a path |
 //! | [`kmsg`] | OOM kills from /dev/kmsg: record and log parsers, the kill tracker and the reader thread |
-//! | [`procscan`] | the per-process scan: top N by oom_score plus included processes |
-//! | [`singleflight`] | one /proc scan shared by scrapes that arrive together |
 //! | [`timefmt`] | RFC 3339 formatting of wall-clock times, and the boot time that turns a kernel log stamp into one |
 //! | [`commands`] | `oom_exporter kills` (kills in the ring buffer or a saved log) and `top` (processes or cgroups closest to the OOM killer) |
 //! | [`webconfig`] | `--web.config.file` (exporter-toolkit format): TLS, basic auth, headers |
@@ -32,24 +29,19 @@
 
 pub mod app;
 pub mod authgate;
-pub mod cgroupfs;
-pub mod cgroupns;
-pub mod cgroupwatch;
+pub mod cgroup;
 pub mod cli;
 pub mod clients;
 pub mod collectors;
 pub mod commands;
 pub mod config;
-pub mod container;
 pub mod http;
 pub mod kmsg;
 pub mod logging;
 pub mod metrics;
 pub mod parse;
-pub mod procfs;
-pub mod procscan;
+pub mod proc;
 pub mod server;
-pub mod singleflight;
 pub mod timefmt;
 pub mod webconfig;
 pub mod x509;

@@ -1,14 +1,14 @@
 //! `cgroup`: memory usage, limits, pressure and OOM events of the memory
 //! cgroups that can run out on their own: those with a limit, plus
 //! Kubernetes pod and container cgroups and systemd services, up to
-//! `--collector.cgroup.max`. v1 and v2 (see [`crate::cgroupfs`]).
+//! `--collector.cgroup.max`. v1 and v2 (see [`crate::cgroup::hierarchy`]).
 //!
 //! A cgroup that disappears (a container OOM-killed and replaced) keeps its
 //! last values for `--collector.cgroup.retention`, so Prometheus sees the
 //! final `oom_kill` increase, and is then dropped.
 //!
 //! Between scrapes, the OOM counters of the reported cgroups are read as
-//! the kernel signals them ([`crate::cgroupwatch`]), so a kill in a cgroup
+//! the kernel signals them ([`crate::cgroup::watch`]), so a kill in a cgroup
 //! removed before the next scrape is kept too; a cgroup created again under
 //! the same path continues the counters of the one before.
 
@@ -20,16 +20,16 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use crate::cgroupfs::{self, CgroupDir, Hierarchy};
-use crate::cgroupwatch::Watcher;
-use crate::container;
+use crate::cgroup::hierarchy::{self, CgroupDir, Hierarchy};
+use crate::cgroup::owner;
+use crate::cgroup::parse;
+use crate::cgroup::watch::Watcher;
 use crate::metrics::{self, Labels, MetricWriter};
-use crate::parse::cgroup as parse;
 use crate::parse::pressure::{self, Totals};
 
 use super::{CollectError, Collector};
 
-/// The event watch ([`crate::cgroupwatch`]).
+/// The event watch ([`crate::cgroup::watch`]).
 enum WatchState {
     NotStarted,
     Running(Hierarchy, Watcher<Sample>),
@@ -241,7 +241,7 @@ fn read_events(h: &Hierarchy, dir: &CgroupDir) -> Option<Sample> {
 /// was read: the kill of an OOM counted. v1 signals an OOM before its kill
 /// is counted; v2 signals every event, the OOM before its kill (and the
 /// next signal may come 10 ms later). An OOM may end without a kill in
-/// this cgroup: the watch gives up after `cgroupwatch::SETTLE`.
+/// this cgroup: the watch gives up after [`crate::cgroup::watch::SETTLE`].
 fn events_settled(before: &Sample, now: &Sample) -> bool {
     let killed = now.oom_kill > before.oom_kill;
     match now.under_oom {
@@ -315,7 +315,7 @@ fn merge(
 
 /// Whether `path` is worth a series without a limit of its own.
 fn notable(path: &str) -> bool {
-    let o = container::owner(path);
+    let o = owner::owner(path);
     o.pod_uid.is_some()
         || o.container_id.is_some()
         || o.unit.as_deref().is_some_and(|u| u.ends_with(".service"))
@@ -375,7 +375,7 @@ impl Cgroup {
         // (rank, path, inode, sample: None when not read, Some(None) when
         // unreadable)
         let mut candidates: Vec<(u8, String, u64, Option<Option<Sample>>)> = Vec::new();
-        let walk = cgroupfs::visit(h, |c| {
+        let walk = hierarchy::visit(h, |c| {
             if known.contains(c.path) {
                 existing.insert(c.path.to_owned());
             }
@@ -408,7 +408,7 @@ impl Cgroup {
                     c.path,
                     &format!(
                         "{file} larger than {} bytes, which no kernel file is; not read",
-                        crate::procfs::MAX_FILE_BYTES
+                        crate::proc::fs::MAX_FILE_BYTES
                     ),
                 );
             }
@@ -591,7 +591,7 @@ impl Collector for Cgroup {
     }
 
     fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError> {
-        let Some(h) = cgroupfs::detect(&self.sysfs) else {
+        let Some(h) = hierarchy::detect(&self.sysfs) else {
             let mut said = self
                 .said_none
                 .lock()
@@ -624,7 +624,7 @@ impl Collector for Cgroup {
             tracing::warn!(
                 cgroup = %first,
                 count = depth_limited.len(),
-                max_depth = cgroupfs::MAX_DEPTH + 1,
+                max_depth = hierarchy::MAX_DEPTH + 1,
                 "cgroups nested deeper than the walk's limit are not walked below this one; they are not reported (see oom_cgroups_depth_limited)"
             );
         }
@@ -682,7 +682,7 @@ impl Collector for Cgroup {
         let owners: Vec<[(&str, String); 4]> = samples
             .iter()
             .map(|(p, _)| {
-                let o = container::owner(p);
+                let o = owner::owner(p);
                 [
                     ("cgroup", (*p).clone()),
                     ("pod_uid", o.pod_uid.unwrap_or_default()),

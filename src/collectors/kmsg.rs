@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::kmsg::tracker::Tracker;
 use crate::metrics::{self, Labels, MetricWriter};
-use crate::procfs::ProcFs;
+use crate::proc::fs::ProcFs;
 
 use super::{CollectError, Collector};
 

@@ -2,7 +2,7 @@
 
 use crate::metrics::{self, MetricWriter};
 use crate::parse::meminfo::{self, Value};
-use crate::procfs::ProcFs;
+use crate::proc::fs::ProcFs;
 
 use super::{CollectError, Collector};
 

@@ -21,12 +21,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::cgroupns::Resolver;
+use crate::cgroup::ns::Resolver;
 use crate::kmsg::tracker::Tracker;
 use crate::metrics::MetricWriter;
 use crate::parse::LineError;
-use crate::procfs::{ProcFs, ReadError};
-use crate::procscan::{Scanner, Selection};
+use crate::proc::fs::{ProcFs, ReadError};
+use crate::proc::scan::{Scanner, Selection};
 
 pub use cgroup::{Cgroup, CgroupSelection, Sample as CgroupSample, read_sample};
 pub use kmsg::Kmsg;

@@ -10,7 +10,7 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::metrics::{self, Labels, MetricWriter};
 use crate::parse::pressure::{self, Record};
-use crate::procfs::ProcFs;
+use crate::proc::fs::ProcFs;
 
 use super::{CollectError, Collector};
 

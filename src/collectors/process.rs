@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::metrics::{self, Labels, MetricWriter};
-use crate::procscan::{Proc, Scan, Scanner};
-use crate::singleflight::SingleFlight;
+use crate::proc::scan::{Proc, Scan, Scanner};
+use crate::proc::singleflight::SingleFlight;
 
 use super::{CollectError, Collector};
 

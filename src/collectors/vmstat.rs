@@ -3,7 +3,7 @@
 
 use crate::metrics::{self, MetricWriter};
 use crate::parse::vmstat;
-use crate::procfs::ProcFs;
+use crate::proc::fs::ProcFs;
 
 use super::{CollectError, Collector};
 

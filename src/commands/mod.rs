@@ -6,8 +6,8 @@ pub mod top;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
-use crate::procfs::ProcFs;
-use crate::procscan::Scanner;
+use crate::proc::fs::ProcFs;
+use crate::proc::scan::Scanner;
 
 /// Runs `command` with the global flags of `cli`, printing to stdout.
 pub fn run(command: Command, cli: &Cli) -> ExitCode {
@@ -27,7 +27,7 @@ pub fn run(command: Command, cli: &Cli) -> ExitCode {
         }
         Command::Top(args) => {
             let scanner = |selection| {
-                let cgroups = crate::cgroupns::Resolver::new(&cli.sysfs, "/sys");
+                let cgroups = crate::cgroup::ns::Resolver::new(&cli.sysfs, "/sys");
                 Scanner::new(procfs.clone(), selection, cgroups)
             };
             (

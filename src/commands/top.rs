@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::procscan::{Scanner, Selection};
+use crate::proc::scan::{Scanner, Selection};
 
 /// Prints the top `n` processes by oom_score under `scanner`'s procfs.
 pub fn run(
@@ -66,21 +66,22 @@ pub fn cgroups(
     exclude: Option<&regex::Regex>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let Some(h) = crate::cgroupfs::detect(sysfs) else {
+    let Some(h) = crate::cgroup::hierarchy::detect(sysfs) else {
         anyhow::bail!(
             "no memory cgroup hierarchy under {}/fs/cgroup",
             sysfs.display()
         );
     };
-    let mut rows: Vec<(f64, String, crate::collectors::CgroupSample)> = crate::cgroupfs::walk(&h)
-        .into_iter()
-        .filter(|path| !exclude.is_some_and(|re| re.is_match(path)))
-        .filter_map(|path| {
-            let s = crate::collectors::read_sample(&h, &path)?;
-            let ratio = s.usage? as f64 / s.limit? as f64;
-            Some((ratio, path, s))
-        })
-        .collect();
+    let mut rows: Vec<(f64, String, crate::collectors::CgroupSample)> =
+        crate::cgroup::hierarchy::walk(&h)
+            .into_iter()
+            .filter(|path| !exclude.is_some_and(|re| re.is_match(path)))
+            .filter_map(|path| {
+                let s = crate::collectors::read_sample(&h, &path)?;
+                let ratio = s.usage? as f64 / s.limit? as f64;
+                Some((ratio, path, s))
+            })
+            .collect();
     rows.sort_by(|a, b| b.0.total_cmp(&a.0));
     writeln!(
         out,
@@ -88,7 +89,7 @@ pub fn cgroups(
         "USE%", "USAGE", "LIMIT", "OOM_KILLS", "POD/UNIT"
     )?;
     for (ratio, path, s) in rows.into_iter().take(n) {
-        let owner = crate::container::owner(&path);
+        let owner = crate::cgroup::owner::owner(&path);
         let mib = |v: Option<u64>| {
             v.map_or("-".to_owned(), |b| {
                 format!("{:.1}MiB", b as f64 / 1_048_576.0)

@@ -9,8 +9,8 @@
 //! directory the cgroup's creator can write to (see
 //! [`super::attribution`]), so this only ever chooses among their cgroups.
 
-use crate::cgroupfs::Hierarchy;
-use crate::parse::cgroup::keyed;
+use crate::cgroup::hierarchy::Hierarchy;
+use crate::cgroup::parse::keyed;
 
 use super::attribution::Reading;
 

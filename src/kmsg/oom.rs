@@ -23,7 +23,7 @@ use serde::Serialize;
 use super::attribution::{self, Attribution, Reading, Summary, Victim};
 use super::input::{Line, Stamp};
 use super::record::{raw_len, unescape};
-use crate::container;
+use crate::cgroup::owner;
 
 /// Lines further apart than this (by their boot-relative time) are not
 /// joined into one event.
@@ -125,7 +125,7 @@ pub struct Kill {
 impl Kill {
     /// Books the kill to `reading`'s cgroups and their owner.
     pub fn attribute(&mut self, reading: Reading) {
-        let owner = container::owner(&reading.task_memcg);
+        let owner = owner::owner(&reading.task_memcg);
         self.oom_memcg = reading.oom_memcg;
         self.task_memcg = Some(reading.task_memcg);
         self.pod_uid = owner.pod_uid;

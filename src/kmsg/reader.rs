@@ -26,8 +26,8 @@ use super::input::{Line, Stamp};
 use super::oom::{Kill, Outcome, Parser};
 use super::record;
 use super::tracker::Tracker;
-use crate::cgroupfs::Hierarchy;
-use crate::procfs::ProcFs;
+use crate::cgroup::hierarchy::Hierarchy;
+use crate::proc::fs::ProcFs;
 use crate::timefmt::{self, BootTime};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(60);

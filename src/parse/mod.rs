@@ -2,7 +2,6 @@
 //! text of a file and returns typed values plus the lines it had to skip, so a
 //! single bad line never hides the good ones.
 
-pub mod cgroup;
 pub mod meminfo;
 pub mod pressure;
 pub mod process;

@@ -15,7 +15,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::cgroupfs::{self, Hierarchy};
+use crate::cgroup::hierarchy::{self, Hierarchy};
 
 /// Finds, once, where this process's cgroup namespace is rooted in the
 /// host hierarchy, and resolves process cgroup paths against it.
@@ -51,8 +51,8 @@ impl Resolver {
 
     fn find_root(&self) -> Option<String> {
         let (Some(host), Some(own)) = (
-            cgroupfs::detect(&self.host_sysfs),
-            cgroupfs::detect(&self.own_sysfs),
+            hierarchy::detect(&self.host_sysfs),
+            hierarchy::detect(&self.own_sysfs),
         ) else {
             return None;
         };
@@ -83,7 +83,7 @@ pub fn find_root(host: &Hierarchy, own: &Hierarchy) -> Option<String> {
         return Some(String::new());
     }
     let mut found = None;
-    cgroupfs::visit(host, |c| {
+    hierarchy::visit(host, |c| {
         if found.is_none() && c.ino == own_ino {
             found = Some(c.path.to_owned());
         }

@@ -48,9 +48,9 @@ impl Hierarchy {
 pub fn detect(sysfs: &Path) -> Option<Hierarchy> {
     let base = sysfs.join("fs/cgroup");
     for root in [base.clone(), base.join("unified")] {
-        let controllers = crate::procfs::read_text(
+        let controllers = crate::proc::fs::read_text(
             &root.join("cgroup.controllers"),
-            crate::procfs::MAX_FILE_BYTES,
+            crate::proc::fs::MAX_FILE_BYTES,
         )
         .unwrap_or_default();
         if controllers.split_whitespace().any(|c| c == "memory") {
@@ -112,8 +112,8 @@ impl CgroupDir {
     /// no second read just to see end-of-file. (Not so for multi-record
     /// files such as `cgroup.procs`, nor on network filesystems.)
     ///
-    /// A file longer than [`crate::procfs::MAX_FILE_BYTES`] is an error
-    /// (see [`crate::procfs::too_large`]) after reading no more than that.
+    /// A file longer than [`crate::proc::fs::MAX_FILE_BYTES`] is an error
+    /// (see [`crate::proc::fs::too_large`]) after reading no more than that.
     pub fn read<'b>(&self, name: &str, buf: &'b mut Vec<u8>) -> io::Result<&'b str> {
         let fd = openat(
             &self.fd,
@@ -127,10 +127,10 @@ impl CgroupDir {
                 buf.reserve(4096);
             }
             let room = buf.capacity() - buf.len();
-            if buf.len() > crate::procfs::MAX_FILE_BYTES {
+            if buf.len() > crate::proc::fs::MAX_FILE_BYTES {
                 self.too_large.replace(Some(name.to_owned()));
-                return Err(crate::procfs::too_large_error(
-                    crate::procfs::MAX_FILE_BYTES,
+                return Err(crate::proc::fs::too_large_error(
+                    crate::proc::fs::MAX_FILE_BYTES,
                 ));
             }
             match rustix::io::read(&fd, spare_capacity(buf)) {
@@ -317,10 +317,10 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", h.dir("/a/x").join("memory.events")).unwrap();
         let err = dir.read("memory.events", &mut buf).unwrap_err();
         assert_eq!(
-            crate::procfs::too_large(&err),
-            Some(crate::procfs::MAX_FILE_BYTES)
+            crate::proc::fs::too_large(&err),
+            Some(crate::proc::fs::MAX_FILE_BYTES)
         );
-        assert!(buf.capacity() <= 4 * crate::procfs::MAX_FILE_BYTES);
+        assert!(buf.capacity() <= 4 * crate::proc::fs::MAX_FILE_BYTES);
         assert_eq!(dir.take_too_large().as_deref(), Some("memory.events"));
         assert_eq!(dir.take_too_large(), None);
     }

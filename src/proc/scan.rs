@@ -7,17 +7,17 @@
 //! included ones. Kernel threads (no `VmRSS`) are skipped. A process that
 //! exits mid-scan is skipped silently; permission errors are counted, and
 //! so are files of a live process that cannot be read or make no sense
-//! (garbage, longer than [`crate::procfs::MAX_FILE_BYTES`]): those are
+//! (garbage, longer than [`crate::proc::fs::MAX_FILE_BYTES`]): those are
 //! read errors, not exits.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use regex::Regex;
 
-use crate::cgroupns::Resolver;
-use crate::container;
+use crate::cgroup::ns::Resolver;
+use crate::cgroup::owner;
 use crate::parse::process::{self, Memory};
-use crate::procfs::{ProcFs, ReadError};
+use crate::proc::fs::{ProcFs, ReadError};
 
 /// What to report.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ pub struct Proc {
     pub memory: Memory,
     /// Memory cgroup path, if known.
     pub cgroup: Option<String>,
-    pub owner: container::Owner,
+    pub owner: owner::Owner,
     /// Matches `include`: a process the user marked critical.
     pub included: bool,
 }
@@ -115,7 +115,7 @@ impl<T> Read<T> {
 impl Scanner {
     /// A scanner of `procfs` reporting `selection`.
     /// `cgroups` resolves the processes' cgroup paths (see
-    /// [`crate::cgroupns`]).
+    /// [`crate::cgroup::ns`]).
     pub fn new(procfs: ProcFs, selection: Selection, cgroups: Resolver) -> Self {
         Self {
             procfs,
@@ -128,8 +128,8 @@ impl Scanner {
 
     fn read(&self, pid: u32, file: &str) -> Read<Vec<u8>> {
         let limit = match file {
-            "cmdline" => crate::procfs::MAX_CMDLINE_BYTES,
-            _ => crate::procfs::MAX_FILE_BYTES,
+            "cmdline" => crate::proc::fs::MAX_CMDLINE_BYTES,
+            _ => crate::proc::fs::MAX_FILE_BYTES,
         };
         match self
             .procfs
@@ -210,7 +210,7 @@ impl Scanner {
                 .map(|p| self.cgroups.resolve(p)),
             _ => None,
         };
-        let owner = cgroup.as_deref().map(container::owner).unwrap_or_default();
+        let owner = cgroup.as_deref().map(owner::owner).unwrap_or_default();
         Read::Ok(Some(Proc {
             pid,
             comm,

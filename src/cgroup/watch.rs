@@ -30,7 +30,7 @@ use rustix::buffer::spare_capacity;
 use rustix::event::{EventfdFlags, epoll, eventfd};
 use rustix::fs::inotify;
 
-use crate::cgroupfs::{CgroupDir, Hierarchy};
+use crate::cgroup::hierarchy::{CgroupDir, Hierarchy};
 
 /// Reads what the collector wants of a cgroup after a signal.
 pub type Reader<T> = fn(&Hierarchy, &CgroupDir) -> Option<T>;
