@@ -7,20 +7,15 @@
 //! out of the top N is gone from the next scrape. Per scrape there are at
 //! most `8 x (top-n + include-max) + 6` series from this collector.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use crate::metrics::{self, Labels, MetricWriter};
 use crate::proc::scan::{Proc, Scan, Scanner};
-use crate::proc::singleflight::SingleFlight;
+use crate::proc::singleflight::SharedScanner;
 
 use super::{CollectError, Collector};
 
 /// Scans processes at scrape time; concurrent scrapes share one scan.
 pub struct Process {
-    scanner: Scanner,
-    flight: SingleFlight<Result<Scan, String>>,
-    scans: AtomicU64,
+    scans: SharedScanner,
 }
 
 impl Process {
@@ -30,17 +25,8 @@ impl Process {
     /// A collector over `scanner`.
     pub fn new(scanner: Scanner) -> Self {
         Self {
-            scanner,
-            flight: SingleFlight::default(),
-            scans: AtomicU64::new(0),
+            scans: SharedScanner::new(scanner),
         }
-    }
-
-    fn scan(&self) -> Arc<Result<Scan, String>> {
-        self.flight.run(|| {
-            self.scans.fetch_add(1, Ordering::Relaxed);
-            self.scanner.scan().map_err(|e| e.to_string())
-        })
     }
 }
 
@@ -58,12 +44,147 @@ fn labels(p: &Proc) -> [(&'static str, String); 6] {
     ]
 }
 
-type Family<'a> = (
-    &'a str,
-    &'a str,
-    Option<metrics::Unit>,
-    fn(&Proc) -> Option<i64>,
-);
+/// One per-process gauge family and the value of a process it shows.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    unit: Option<metrics::Unit>,
+    value: fn(&Proc) -> Option<i64>,
+}
+
+const FAMILIES: &[Family] = &[
+    Family {
+        name: "process_resident_memory",
+        help: "Resident memory of the process (VmRSS)",
+        unit: Some(metrics::Unit::Bytes),
+        value: |p| Some(p.memory.resident as i64),
+    },
+    Family {
+        name: "process_resident_anon",
+        help: "Resident anonymous memory (RssAnon, 4.5+)",
+        unit: Some(metrics::Unit::Bytes),
+        value: |p| p.memory.anon.map(|v| v as i64),
+    },
+    Family {
+        name: "process_resident_file",
+        help: "Resident file-backed memory (RssFile, 4.5+)",
+        unit: Some(metrics::Unit::Bytes),
+        value: |p| p.memory.file.map(|v| v as i64),
+    },
+    Family {
+        name: "process_resident_shmem",
+        help: "Resident shared memory (RssShmem, 4.5+)",
+        unit: Some(metrics::Unit::Bytes),
+        value: |p| p.memory.shmem.map(|v| v as i64),
+    },
+    Family {
+        name: "process_swap",
+        help: "Swapped-out memory of the process (VmSwap)",
+        unit: Some(metrics::Unit::Bytes),
+        value: |p| p.memory.swap.map(|v| v as i64),
+    },
+    Family {
+        name: "process_score",
+        help: "The kernel's oom_score: the highest is killed first (0-2000)",
+        unit: None,
+        value: |p| Some(i64::from(p.oom_score)),
+    },
+    Family {
+        name: "process_score_adj",
+        help: "oom_score_adj: -1000 never kill, 1000 kill first",
+        unit: None,
+        value: |p| Some(i64::from(p.oom_score_adj)),
+    },
+];
+
+/// The per-process families.
+fn write_procs(out: &mut MetricWriter<'_, '_>, procs: &[Proc]) -> Result<(), CollectError> {
+    let owned: Vec<[(&str, String); 6]> = procs.iter().map(labels).collect();
+    let label_refs: Vec<Vec<(&str, &str)>> = owned
+        .iter()
+        .map(|l| l.iter().map(|(k, v)| (*k, v.as_str())).collect())
+        .collect();
+    for f in FAMILIES {
+        let samples: Vec<(Labels<'_>, i64)> = procs
+            .iter()
+            .zip(&label_refs)
+            .filter_map(|(p, l)| (f.value)(p).map(|v| (&l[..], v)))
+            .collect();
+        out.gauges(f.name, f.help, f.unit.clone(), &samples)?;
+    }
+    let critical: Vec<(Labels<'_>, i64)> = procs
+        .iter()
+        .zip(&label_refs)
+        .filter(|(p, _)| p.included)
+        .map(|(_, l)| (&l[..], 1))
+        .collect();
+    out.gauges(
+        "process_included",
+        "1 for a reported process matching --collector.process.include: a critical service to keep protected",
+        None,
+        &critical,
+    )?;
+    Ok(())
+}
+
+/// What the scan saw as a whole, and the next victim.
+fn write_summary(out: &mut MetricWriter<'_, '_>, scan: &Scan) -> Result<(), CollectError> {
+    out.gauge(
+        "process_scan_hidepid",
+        "1 if proc is mounted with hidepid and hides other users' processes from this exporter (run as root), else 0",
+        None,
+        i64::from(scan.hidden.is_some()),
+    )?;
+    out.gauge(
+        "processes_scanned",
+        "Processes whose oom_score was read in the last scan",
+        None,
+        scan.scanned as i64,
+    )?;
+    out.gauge(
+        "process_scan_denied",
+        "Processes left out of the last scan for lack of permission (e.g. hidepid)",
+        None,
+        scan.denied as i64,
+    )?;
+    out.gauge(
+        "process_scan_errors",
+        "Processes left out of the last scan because a file of theirs was unreadable, malformed or too large while they existed (see the exporter's log)",
+        None,
+        scan.errors as i64,
+    )?;
+    if let Some(victim) = &scan.next_victim {
+        out.gauge(
+            "process_max_score",
+            "Highest oom_score of any user process: the OOM killer's next victim",
+            None,
+            i64::from(victim.oom_score),
+        )?;
+        let owned = labels(victim);
+        let refs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        out.info(
+            "process_next_victim",
+            "The process with the highest oom_score right now",
+            &refs,
+        )?;
+    }
+    Ok(())
+}
+
+/// The processes left out for errors, as the collector's error.
+fn scan_errors(scan: &Scan) -> Result<(), CollectError> {
+    if scan.errors == 0 {
+        return Ok(());
+    }
+    let mut problems = scan.problems.clone();
+    if scan.errors > problems.len() {
+        problems.push(format!("{} processes left out in all", scan.errors));
+    }
+    Err(CollectError::Malformed {
+        path: "process scan".to_owned(),
+        problems,
+    })
+}
 
 impl Collector for Process {
     fn name(&self) -> &'static str {
@@ -71,12 +192,12 @@ impl Collector for Process {
     }
 
     fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError> {
-        let scan = self.scan();
+        let scan = self.scans.scan();
         out.counter(
             "process_scans",
             "Scans of /proc by the process collector (scrapes arriving together share one)",
             None,
-            self.scans.load(Ordering::Relaxed),
+            self.scans.scans(),
         )?;
         let scan = match scan.as_ref() {
             Ok(scan) => scan,
@@ -87,126 +208,8 @@ impl Collector for Process {
                 });
             }
         };
-        let owned: Vec<[(&str, String); 6]> = scan.procs.iter().map(labels).collect();
-        let label_refs: Vec<Vec<(&str, &str)>> = owned
-            .iter()
-            .map(|l| l.iter().map(|(k, v)| (*k, v.as_str())).collect())
-            .collect();
-        let families: [Family<'_>; 7] = [
-            (
-                "process_resident_memory",
-                "Resident memory of the process (VmRSS)",
-                metrics::bytes(),
-                |p| Some(p.memory.resident as i64),
-            ),
-            (
-                "process_resident_anon",
-                "Resident anonymous memory (RssAnon, 4.5+)",
-                metrics::bytes(),
-                |p| p.memory.anon.map(|v| v as i64),
-            ),
-            (
-                "process_resident_file",
-                "Resident file-backed memory (RssFile, 4.5+)",
-                metrics::bytes(),
-                |p| p.memory.file.map(|v| v as i64),
-            ),
-            (
-                "process_resident_shmem",
-                "Resident shared memory (RssShmem, 4.5+)",
-                metrics::bytes(),
-                |p| p.memory.shmem.map(|v| v as i64),
-            ),
-            (
-                "process_swap",
-                "Swapped-out memory of the process (VmSwap)",
-                metrics::bytes(),
-                |p| p.memory.swap.map(|v| v as i64),
-            ),
-            (
-                "process_score",
-                "The kernel's oom_score: the highest is killed first (0-2000)",
-                None,
-                |p| Some(i64::from(p.oom_score)),
-            ),
-            (
-                "process_score_adj",
-                "oom_score_adj: -1000 never kill, 1000 kill first",
-                None,
-                |p| Some(i64::from(p.oom_score_adj)),
-            ),
-        ];
-        for (name, help, unit, value) in families {
-            let samples: Vec<(Labels<'_>, i64)> = scan
-                .procs
-                .iter()
-                .zip(&label_refs)
-                .filter_map(|(p, l)| value(p).map(|v| (&l[..], v)))
-                .collect();
-            out.gauges(name, help, unit, &samples)?;
-        }
-        let critical: Vec<(Labels<'_>, i64)> = scan
-            .procs
-            .iter()
-            .zip(&label_refs)
-            .filter(|(p, _)| p.included)
-            .map(|(_, l)| (&l[..], 1))
-            .collect();
-        out.gauges(
-            "process_included",
-            "1 for a reported process matching --collector.process.include: a critical service to keep protected",
-            None,
-            &critical,
-        )?;
-        out.gauge(
-            "process_scan_hidepid",
-            "1 if proc is mounted with hidepid and hides other users' processes from this exporter (run as root), else 0",
-            None,
-            i64::from(scan.hidden.is_some()),
-        )?;
-        out.gauge(
-            "processes_scanned",
-            "Processes whose oom_score was read in the last scan",
-            None,
-            scan.scanned as i64,
-        )?;
-        out.gauge(
-            "process_scan_denied",
-            "Processes left out of the last scan for lack of permission (e.g. hidepid)",
-            None,
-            scan.denied as i64,
-        )?;
-        out.gauge(
-            "process_scan_errors",
-            "Processes left out of the last scan because a file of theirs was unreadable, malformed or too large while they existed (see the exporter's log)",
-            None,
-            scan.errors as i64,
-        )?;
-        if let Some(victim) = &scan.next_victim {
-            out.gauge(
-                "process_max_score",
-                "Highest oom_score of any user process: the OOM killer's next victim",
-                None,
-                i64::from(victim.oom_score),
-            )?;
-            let owned = labels(victim);
-            let refs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            out.info(
-                "process_next_victim",
-                "The process with the highest oom_score right now",
-                &refs,
-            )?;
-        }
-        if scan.errors == 0 {
-            return Ok(());
-        }
-        let mut problems = scan.problems.clone();
-        if scan.errors > problems.len() {
-            problems.push(format!("{} processes left out in all", scan.errors));
-        }
-        Err(CollectError::Malformed {
-            path: "process scan".to_owned(),
-            problems,
-        })
+        write_procs(out, &scan.procs)?;
+        write_summary(out, scan)?;
+        scan_errors(scan)
     }
 }

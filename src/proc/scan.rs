@@ -87,6 +87,14 @@ enum Read<T> {
     Failed(String),
 }
 
+/// A process by its `oom_score`.
+struct Ranked {
+    score: u32,
+    pid: u32,
+    /// Matches `include`.
+    included: bool,
+}
+
 /// Problems kept per scan; the rest are only counted.
 const MAX_PROBLEMS: usize = 3;
 
@@ -223,11 +231,10 @@ impl Scanner {
         }))
     }
 
-    /// One scan of every process.
-    pub fn scan(&self) -> Result<Scan, ReadError> {
-        let sel = &self.selection;
-        let mut scan = Scan::default();
-        let mut ranked: Vec<(u32, u32, bool)> = Vec::new();
+    /// The `oom_score` of every process, highest first (ties by pid), and
+    /// whether it matches `include`.
+    fn rank(&self, scan: &mut Scan) -> Result<Vec<Ranked>, ReadError> {
+        let mut ranked = Vec::new();
         for pid in self.procfs.pids()? {
             let score = match self.read(pid, "oom_score") {
                 Read::Ok(bytes) => match process::oom_score(&String::from_utf8_lossy(&bytes)) {
@@ -249,7 +256,7 @@ impl Scanner {
                 }
             };
             scan.scanned += 1;
-            let included = match &sel.include {
+            let included = match &self.selection.include {
                 Some(re) => match self.matches(re, pid, None) {
                     Read::Ok(matched) => matched,
                     Read::Failed(why) => {
@@ -260,17 +267,42 @@ impl Scanner {
                 },
                 None => false,
             };
-            ranked.push((score, pid, included));
+            ranked.push(Ranked {
+                score,
+                pid,
+                included,
+            });
         }
-        // Highest score first; ties by pid for a stable order.
-        ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.sort_unstable_by(|a, b| b.score.cmp(&a.score).then(a.pid.cmp(&b.pid)));
+        Ok(ranked)
+    }
 
-        let includes_total = ranked.iter().filter(|r| r.2).count();
+    /// Whether `proc` matches `exclude`; when that cannot be told, it is
+    /// left out, as asked of its kind.
+    fn excluded(&self, proc: &Proc, scan: &mut Scan) -> bool {
+        match &self.selection.exclude {
+            Some(re) => match self.matches(re, proc.pid, Some(&proc.comm)) {
+                Read::Ok(matched) => matched,
+                Read::Failed(why) => {
+                    scan.failed(why);
+                    true
+                }
+                Read::Gone | Read::Denied => false,
+            },
+            None => false,
+        }
+    }
+
+    /// Reads the details of the processes to report, in rank order: the top
+    /// N, the included ones, and the next victim.
+    fn pick(&self, ranked: &[Ranked], scan: &mut Scan) {
+        let sel = &self.selection;
+        let includes_total = ranked.iter().filter(|r| r.included).count();
         let (mut by_rank, mut by_include, mut includes_seen) = (0, 0, 0);
-        for &(score, pid, included) in &ranked {
-            includes_seen += usize::from(included);
+        for r in ranked {
+            includes_seen += usize::from(r.included);
             let rank_slot = by_rank < sel.top_n;
-            let include_slot = included && by_include < sel.include_max;
+            let include_slot = r.included && by_include < sel.include_max;
             if !rank_slot && !include_slot && scan.next_victim.is_some() {
                 let more_includes = by_include < sel.include_max && includes_seen < includes_total;
                 if more_includes {
@@ -278,7 +310,7 @@ impl Scanner {
                 }
                 break;
             }
-            let proc = match self.details(pid, score, included) {
+            let proc = match self.details(r.pid, r.score, r.included) {
                 Read::Ok(Some(p)) => p,
                 Read::Ok(None) | Read::Gone => continue,
                 Read::Denied => {
@@ -293,19 +325,7 @@ impl Scanner {
             if scan.next_victim.is_none() {
                 scan.next_victim = Some(proc.clone());
             }
-            let excluded = match &sel.exclude {
-                Some(re) => match self.matches(re, pid, Some(&proc.comm)) {
-                    Read::Ok(matched) => matched,
-                    Read::Failed(why) => {
-                        // Cannot tell: leave it out, as asked of its kind.
-                        scan.failed(why);
-                        true
-                    }
-                    Read::Gone | Read::Denied => false,
-                },
-                None => false,
-            };
-            if excluded {
+            if self.excluded(&proc, scan) {
                 continue;
             }
             if rank_slot {
@@ -316,7 +336,10 @@ impl Scanner {
                 scan.procs.push(proc);
             }
         }
-        scan.hidden = self.procfs.hidden_pids();
+    }
+
+    /// Says, once each, that processes are hidden or unreadable.
+    fn warn_once(&self, scan: &Scan) {
         if let Some(option) = &scan.hidden
             && !self.said_hidden.swap(true, Ordering::Relaxed)
         {
@@ -335,6 +358,15 @@ impl Scanner {
                  they are left out; run the exporter as root to see them"
             );
         }
+    }
+
+    /// One scan of every process.
+    pub fn scan(&self) -> Result<Scan, ReadError> {
+        let mut scan = Scan::default();
+        let ranked = self.rank(&mut scan)?;
+        self.pick(&ranked, &mut scan);
+        scan.hidden = self.procfs.hidden_pids();
+        self.warn_once(&scan);
         Ok(scan)
     }
 }

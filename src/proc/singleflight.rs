@@ -1,8 +1,11 @@
 //! Shares one expensive computation between callers that arrive while it
 //! runs: two scrapes at the same moment scan /proc once.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
+
+use super::scan::{Scan, Scanner};
 
 /// The last result and when it was finished.
 #[derive(Debug)]
@@ -32,6 +35,39 @@ impl<T> SingleFlight<T> {
         let result = Arc::new(work());
         *last = Some((Instant::now(), Arc::clone(&result)));
         result
+    }
+}
+
+/// The process scan, shared by scrapes that arrive together.
+#[derive(Debug)]
+pub struct SharedScanner {
+    scanner: Scanner,
+    flight: SingleFlight<Result<Scan, String>>,
+    scans: AtomicU64,
+}
+
+impl SharedScanner {
+    /// Shares the scans of `scanner`.
+    pub fn new(scanner: Scanner) -> Self {
+        Self {
+            scanner,
+            flight: SingleFlight::default(),
+            scans: AtomicU64::new(0),
+        }
+    }
+
+    /// A scan that finished after this call began: this caller's own, or
+    /// the one it waited for.
+    pub fn scan(&self) -> Arc<Result<Scan, String>> {
+        self.flight.run(|| {
+            self.scans.fetch_add(1, Ordering::Relaxed);
+            self.scanner.scan().map_err(|e| e.to_string())
+        })
+    }
+
+    /// Scans run so far.
+    pub fn scans(&self) -> u64 {
+        self.scans.load(Ordering::Relaxed)
     }
 }
 
