@@ -62,7 +62,10 @@ pub fn exporter(config: &Config, tracker: Option<Arc<Tracker>>) -> Arc<Exporter>
         &config.collectors,
         &procfs,
         &config.process,
-        &(config.sysfs.clone(), config.cgroups.clone()),
+        &crate::cgroup::CgroupSource {
+            sysfs: config.sysfs.clone(),
+            selection: config.cgroups.clone(),
+        },
         tracker,
     ))
 }

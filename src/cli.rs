@@ -460,7 +460,7 @@ impl Cli {
             },
             process,
             sysfs: self.sysfs,
-            cgroups: crate::collectors::CgroupSelection {
+            cgroups: crate::cgroup::Selection {
                 max: self.cgroup_max as usize,
                 include: self.cgroup_include,
                 exclude: self.cgroup_exclude,

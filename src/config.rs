@@ -28,7 +28,7 @@ pub struct Config {
     /// Root of sysfs (`--path.sysfs`).
     pub sysfs: PathBuf,
     /// Which cgroups the cgroup collector reports.
-    pub cgroups: crate::collectors::CgroupSelection,
+    pub cgroups: crate::cgroup::Selection,
     /// Logging settings.
     pub log: LogConfig,
     /// `--web.config.file`: TLS, basic auth, headers.

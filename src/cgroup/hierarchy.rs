@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::buffer::spare_capacity;
@@ -41,6 +41,17 @@ impl Hierarchy {
     /// The directory of cgroup `path` (`/system.slice/x.service`).
     pub fn dir(&self, path: &str) -> PathBuf {
         self.root().join(path.trim_start_matches('/'))
+    }
+
+    /// Asks the kernel to signal `eventfd` when cgroup `path` runs out of
+    /// memory, and again when it is removed (v1: a line in
+    /// `cgroup.event_control` naming `memory.oom_control`). The only write
+    /// the exporter makes below `--path.sysfs`.
+    pub fn register_oom_eventfd(&self, path: &str, eventfd: BorrowedFd<'_>) -> io::Result<()> {
+        let dir = self.dir(path);
+        let control = std::fs::File::open(dir.join("memory.oom_control"))?;
+        let line = format!("{} {}", eventfd.as_raw_fd(), control.as_raw_fd());
+        std::fs::write(dir.join("cgroup.event_control"), line)
     }
 }
 
@@ -180,6 +191,23 @@ pub struct Found<'a> {
     /// Its inode number: a cgroup removed and created again under the same
     /// path has a new one.
     pub ino: u64,
+}
+
+/// One incarnation of a cgroup: a cgroup removed and created again under
+/// the same path is another one, with another inode.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Incarnation {
+    /// `/a/b`, relative to the hierarchy's root.
+    pub path: String,
+    /// Inode number of its directory.
+    pub ino: u64,
+}
+
+/// A value read from one incarnation of a cgroup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed<T> {
+    pub cgroup: Incarnation,
+    pub value: T,
 }
 
 /// Calls `f` for every cgroup below the root (not the root itself), parents

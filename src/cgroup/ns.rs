@@ -17,6 +17,10 @@ use std::sync::OnceLock;
 
 use crate::cgroup::hierarchy::{self, Hierarchy};
 
+/// This process's own sysfs, where its own view of the cgroup hierarchy is
+/// mounted (the host's `--path.sysfs` may be elsewhere).
+pub const OWN_SYSFS: &str = "/sys";
+
 /// Finds, once, where this process's cgroup namespace is rooted in the
 /// host hierarchy, and resolves process cgroup paths against it.
 #[derive(Debug)]
@@ -37,6 +41,12 @@ impl Resolver {
             own_sysfs: own_sysfs.into(),
             root: OnceLock::new(),
         }
+    }
+
+    /// Host hierarchy under `host_sysfs`, this process's own view under
+    /// [`OWN_SYSFS`].
+    pub fn on_host(host_sysfs: impl Into<PathBuf>) -> Self {
+        Self::new(host_sysfs, OWN_SYSFS)
     }
 
     /// `path` (from `/proc/<pid>/cgroup`) as a path from the host

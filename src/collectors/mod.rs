@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::cgroup::CgroupSource;
 use crate::cgroup::ns::Resolver;
 use crate::kmsg::tracker::Tracker;
 use crate::metrics::MetricWriter;
@@ -28,7 +29,7 @@ use crate::parse::LineError;
 use crate::proc::fs::{ProcFs, ReadError};
 use crate::proc::scan::{Scanner, Selection};
 
-pub use cgroup::{Cgroup, CgroupSelection, Sample as CgroupSample, read_sample};
+pub use cgroup::Cgroup;
 pub use kmsg::Kmsg;
 pub use meminfo::Meminfo;
 pub use pressure::Pressure;
@@ -145,7 +146,7 @@ pub fn build(
     enabled: &[String],
     procfs: &ProcFs,
     selection: &Selection,
-    cgroups: &(std::path::PathBuf, CgroupSelection),
+    cgroups: &CgroupSource,
     tracker: Option<Arc<Tracker>>,
 ) -> Vec<Box<dyn Collector>> {
     let is_on = |name: &str| enabled.iter().any(|e| e == name);
@@ -166,11 +167,11 @@ pub fn build(
         out.push(Box::new(Process::new(Scanner::new(
             procfs.clone(),
             selection.clone(),
-            Resolver::new(cgroups.0.clone(), "/sys"),
+            Resolver::on_host(cgroups.sysfs.clone()),
         ))));
     }
     if is_on(Cgroup::NAME) {
-        out.push(Box::new(Cgroup::new(cgroups.0.clone(), cgroups.1.clone())));
+        out.push(Box::new(Cgroup::new(cgroups.clone())));
     }
     if let (true, Some(tracker)) = (is_on(Kmsg::NAME), tracker) {
         out.push(Box::new(Kmsg::new(procfs.clone(), tracker)));

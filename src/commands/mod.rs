@@ -27,7 +27,7 @@ pub fn run(command: Command, cli: &Cli) -> ExitCode {
         }
         Command::Top(args) => {
             let scanner = |selection| {
-                let cgroups = crate::cgroup::ns::Resolver::new(&cli.sysfs, "/sys");
+                let cgroups = crate::cgroup::ns::Resolver::on_host(&cli.sysfs);
                 Scanner::new(procfs.clone(), selection, cgroups)
             };
             (

@@ -3,6 +3,11 @@
 
 use std::io::Write;
 
+use crate::cgroup::{
+    self,
+    hierarchy::{self, Hierarchy},
+    sample::Sample,
+};
 use crate::proc::scan::{Scanner, Selection};
 
 /// Prints the top `n` processes by oom_score under `scanner`'s procfs.
@@ -58,6 +63,34 @@ pub fn run(
     Ok(())
 }
 
+/// A cgroup with a limit, and how much of it is used.
+struct Usage {
+    /// Usage over limit.
+    ratio: f64,
+    path: String,
+    sample: Sample,
+}
+
+/// Every cgroup under `h` with a limit, not matching `exclude`, fullest
+/// first.
+fn by_use(h: &Hierarchy, exclude: Option<&regex::Regex>) -> Vec<Usage> {
+    let mut rows: Vec<Usage> = hierarchy::walk(h)
+        .into_iter()
+        .filter(|path| !exclude.is_some_and(|re| re.is_match(path)))
+        .filter_map(|path| {
+            let sample = cgroup::sample::read(h, &path)?;
+            let ratio = sample.usage? as f64 / sample.limit? as f64;
+            Some(Usage {
+                ratio,
+                path,
+                sample,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| b.ratio.total_cmp(&a.ratio));
+    rows
+}
+
 /// Prints the `n` memory cgroups closest to their limit under `sysfs`,
 /// leaving out those matching `exclude` (`--collector.cgroup.exclude`).
 pub fn cgroups(
@@ -66,30 +99,24 @@ pub fn cgroups(
     exclude: Option<&regex::Regex>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let Some(h) = crate::cgroup::hierarchy::detect(sysfs) else {
+    let Some(h) = hierarchy::detect(sysfs) else {
         anyhow::bail!(
             "no memory cgroup hierarchy under {}/fs/cgroup",
             sysfs.display()
         );
     };
-    let mut rows: Vec<(f64, String, crate::collectors::CgroupSample)> =
-        crate::cgroup::hierarchy::walk(&h)
-            .into_iter()
-            .filter(|path| !exclude.is_some_and(|re| re.is_match(path)))
-            .filter_map(|path| {
-                let s = crate::collectors::read_sample(&h, &path)?;
-                let ratio = s.usage? as f64 / s.limit? as f64;
-                Some((ratio, path, s))
-            })
-            .collect();
-    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
     writeln!(
         out,
         "{:>6}  {:>10}  {:>10}  {:>9}  {:<36}  CGROUP",
         "USE%", "USAGE", "LIMIT", "OOM_KILLS", "POD/UNIT"
     )?;
-    for (ratio, path, s) in rows.into_iter().take(n) {
-        let owner = crate::cgroup::owner::owner(&path);
+    for Usage {
+        ratio,
+        path,
+        sample: s,
+    } in by_use(&h, exclude).into_iter().take(n)
+    {
+        let owner = cgroup::owner::owner(&path);
         let mib = |v: Option<u64>| {
             v.map_or("-".to_owned(), |b| {
                 format!("{:.1}MiB", b as f64 / 1_048_576.0)

@@ -13,7 +13,8 @@
 //! One thread waits on both with epoll and reads the signalled cgroups with
 //! the reader given to [`Watcher::start`], again and again until the reads
 //! show the outcome (the kill counted; the signal comes before it), for at
-//! most [`SETTLE`]. The collector takes the reads with [`Watcher::take`].
+//! most [`SETTLE`] (that loop is in `settle.rs`; the watches and the
+//! epoll thread here). The collector takes the reads with [`Watcher::take`].
 //! Watches follow the reported cgroups ([`Watcher::follow`]), so there are
 //! at most `--collector.cgroup.max`. A read is tied to the inode it was
 //! made on: a cgroup created again under the same path is a different one.
@@ -21,16 +22,19 @@
 use std::collections::HashMap;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
 use rustix::buffer::spare_capacity;
 use rustix::event::{EventfdFlags, epoll, eventfd};
 use rustix::fs::inotify;
 
-use crate::cgroup::hierarchy::{CgroupDir, Hierarchy};
+use crate::cgroup::hierarchy::{CgroupDir, Hierarchy, Incarnation, Observed};
+
+mod settle;
+
+pub use settle::SETTLE;
 
 /// Reads what the collector wants of a cgroup after a signal.
 pub type Reader<T> = fn(&Hierarchy, &CgroupDir) -> Option<T>;
@@ -38,16 +42,6 @@ pub type Reader<T> = fn(&Hierarchy, &CgroupDir) -> Option<T>;
 /// Whether a read (`now`) shows the outcome of an event signalled after
 /// `before` (the last value known) was read.
 pub type Settled<T> = fn(&T, &T) -> bool;
-
-/// How long signalled cgroups are read until they show the outcome ...
-pub const SETTLE: Duration = Duration::from_millis(100);
-/// ... without pause for the first part (the cgroup can go right after
-/// the victim exits) ...
-const SPIN: Duration = Duration::from_millis(10);
-/// ... and how much longer the others are read once one shows it (v1
-/// signals every cgroup below the one that ran out; the kill is counted in
-/// the victim's alone).
-const AFTER_FIRST: Duration = Duration::from_millis(5);
 
 /// epoll tokens: the inotify descriptor, the stop eventfd, then one per
 /// v1 cgroup.
@@ -89,8 +83,8 @@ struct State<T> {
     watches: HashMap<String, Watch<T>>,
     /// Path by inotify watch descriptor or eventfd token.
     by_key: HashMap<Key, String>,
-    /// Reads since the last [`Watcher::take`], by path and inode.
-    updates: HashMap<(String, u64), T>,
+    /// Reads since the last [`Watcher::take`], by cgroup incarnation.
+    updates: HashMap<Incarnation, T>,
     /// Cgroups that could not be watched (path to inode): not tried again
     /// while that incarnation is reported.
     failed: HashMap<String, u64>,
@@ -107,13 +101,11 @@ struct Shared<T> {
     state: Mutex<State<T>>,
 }
 
-/// A cgroup signalled and being read.
-struct Pending<T> {
-    path: String,
-    ino: u64,
-    dir: CgroupDir,
-    before: T,
-    last: T,
+/// A cgroup that could not be watched, and why.
+#[derive(Debug)]
+pub struct Unwatched {
+    pub path: String,
+    pub error: io::Error,
 }
 
 /// Watches cgroups of one hierarchy for event counter changes. Dropping
@@ -159,13 +151,16 @@ impl<T: Clone + PartialEq + Send + 'static> Watcher<T> {
         Ok(Self { shared })
     }
 
-    /// Watches exactly the cgroups in `paths` (path, inode, value read at
+    /// Watches exactly the cgroups in `cgroups` (with the value read at
     /// the scrape): new ones and new incarnations of known paths are added,
     /// the others removed. Returns the cgroups that could not be watched,
     /// with the reason (each once: they are not tried again).
-    pub fn follow(&self, paths: &[(&str, u64, &T)]) -> Vec<(String, io::Error)> {
+    pub fn follow(&self, cgroups: &[Observed<T>]) -> Vec<Unwatched> {
         let s = &self.shared;
-        let keep: HashMap<&str, u64> = paths.iter().map(|(p, ino, _)| (*p, *ino)).collect();
+        let keep: HashMap<&str, u64> = cgroups
+            .iter()
+            .map(|o| (o.cgroup.path.as_str(), o.cgroup.ino))
+            .collect();
         // Decide under the lock, register outside it: the thread must not
         // wait on a scrape's system calls.
         let (released, new) = {
@@ -186,10 +181,11 @@ impl<T: Clone + PartialEq + Send + 'static> Watcher<T> {
                     released.push(w.handle);
                 }
             }
-            let new: Vec<&(&str, u64, &T)> = paths
+            let new: Vec<&Observed<T>> = cgroups
                 .iter()
-                .filter(|(p, _, _)| {
-                    !state.watches.contains_key(*p) && !state.failed.contains_key(*p)
+                .filter(|o| {
+                    let p = o.cgroup.path.as_str();
+                    !state.watches.contains_key(p) && !state.failed.contains_key(p)
                 })
                 .collect();
             (released, new)
@@ -198,7 +194,8 @@ impl<T: Clone + PartialEq + Send + 'static> Watcher<T> {
             s.release(handle);
         }
         let mut failed = Vec::new();
-        for &&(path, ino, value) in &new {
+        for Observed { cgroup, value } in new {
+            let (path, ino) = (cgroup.path.as_str(), cgroup.ino);
             match s.watch(path) {
                 Ok(handle) => {
                     let mut state = s.lock();
@@ -210,17 +207,20 @@ impl<T: Clone + PartialEq + Send + 'static> Watcher<T> {
                     };
                     state.watches.insert(path.to_owned(), watch);
                 }
-                Err(e) => {
+                Err(error) => {
                     s.lock().failed.insert(path.to_owned(), ino);
-                    failed.push((path.to_owned(), e));
+                    failed.push(Unwatched {
+                        path: path.to_owned(),
+                        error,
+                    });
                 }
             }
         }
         failed
     }
 
-    /// The reads made since the last call: (path, inode) to value.
-    pub fn take(&self) -> HashMap<(String, u64), T> {
+    /// The reads made since the last call, by cgroup incarnation.
+    pub fn take(&self) -> HashMap<Incarnation, T> {
         std::mem::take(&mut self.shared.lock().updates)
     }
 
@@ -242,21 +242,18 @@ impl<T> Shared<T> {
     }
 
     fn watch(&self, path: &str) -> io::Result<Handle> {
-        let dir = self.h.dir(path);
         match self.h {
             Hierarchy::V2(_) => {
                 let wd = inotify::add_watch(
                     &self.inotify,
-                    dir.join("memory.events"),
+                    self.h.dir(path).join("memory.events"),
                     inotify::WatchFlags::MODIFY,
                 )?;
                 Ok(Handle::Inotify(wd))
             }
             Hierarchy::V1(_) => {
                 let efd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
-                let control = std::fs::File::open(dir.join("memory.oom_control"))?;
-                let line = format!("{} {}", efd.as_raw_fd(), control.as_raw_fd());
-                std::fs::write(dir.join("cgroup.event_control"), line)?;
+                self.h.register_oom_eventfd(path, efd.as_fd())?;
                 let token = self.next_token.fetch_add(1, Ordering::Relaxed);
                 epoll::add(
                     &self.epoll,
@@ -292,7 +289,7 @@ impl<T: Clone + PartialEq> Shared<T> {
                     return;
                 }
             }
-            let mut signalled: Vec<(String, u64, T)> = Vec::new();
+            let mut signalled: Vec<Observed<T>> = Vec::new();
             for ev in &events {
                 match ev.data.u64() {
                     STOP => return,
@@ -300,19 +297,25 @@ impl<T: Clone + PartialEq> Shared<T> {
                     token => self.drain_eventfd(token, &mut signalled),
                 }
             }
-            signalled.sort_by(|a, b| a.0.cmp(&b.0));
-            signalled.dedup_by(|a, b| a.0 == b.0);
+            signalled.sort_by(|a, b| a.cgroup.path.cmp(&b.cgroup.path));
+            signalled.dedup_by(|a, b| a.cgroup.path == b.cgroup.path);
             self.read_until_settled(signalled);
         }
     }
 
     /// The watched cgroup `path` with its inode and last value.
-    fn signalled(state: &State<T>, path: &str) -> Option<(String, u64, T)> {
+    fn signalled(state: &State<T>, path: &str) -> Option<Observed<T>> {
         let w = state.watches.get(path)?;
-        Some((path.to_owned(), w.ino, w.last.clone()))
+        Some(Observed {
+            cgroup: Incarnation {
+                path: path.to_owned(),
+                ino: w.ino,
+            },
+            value: w.last.clone(),
+        })
     }
 
-    fn drain_inotify(&self, buf: &mut [MaybeUninit<u8>], out: &mut Vec<(String, u64, T)>) {
+    fn drain_inotify(&self, buf: &mut [MaybeUninit<u8>], out: &mut Vec<Observed<T>>) {
         let mut reader = inotify::Reader::new(&self.inotify, buf);
         // Ends with AGAIN once drained.
         while let Ok((wd, flags)) = reader.next().map(|e| (e.wd(), e.events())) {
@@ -332,7 +335,7 @@ impl<T: Clone + PartialEq> Shared<T> {
         }
     }
 
-    fn drain_eventfd(&self, token: u64, out: &mut Vec<(String, u64, T)>) {
+    fn drain_eventfd(&self, token: u64, out: &mut Vec<Observed<T>>) {
         let state = self.lock();
         let Some(path) = state.by_key.get(&Key::Token(token)) else {
             return;
@@ -347,62 +350,5 @@ impl<T: Clone + PartialEq> Shared<T> {
         // Also signalled when the cgroup is removed: reading then finds it
         // gone or another cgroup in its place (skipped by inode).
         out.extend(Self::signalled(&state, path));
-    }
-
-    fn publish(&self, path: &str, ino: u64, value: &T) {
-        let mut state = self.lock();
-        state.updates.insert((path.to_owned(), ino), value.clone());
-        if let Some(w) = state.watches.get_mut(path).filter(|w| w.ino == ino) {
-            w.last = value.clone();
-        }
-    }
-
-    /// Reads the signalled cgroups, and again and again until each shows
-    /// the outcome, for at most [`SETTLE`], publishing every change at once.
-    fn read_until_settled(&self, signalled: Vec<(String, u64, T)>) {
-        let start = Instant::now();
-        let mut pending: Vec<Pending<T>> = signalled
-            .into_iter()
-            .filter_map(|(path, ino, before)| {
-                let dir = CgroupDir::open(&self.h.dir(&path)).ok()?;
-                // Removed, or replaced by another cgroup: not this watch's.
-                (dir.ino().ok()? == ino).then(|| Pending {
-                    path,
-                    ino,
-                    dir,
-                    last: before.clone(),
-                    before,
-                })
-            })
-            .collect();
-        let mut deadline = start + SETTLE;
-        let mut first_read = true;
-        while !pending.is_empty() && Instant::now() < deadline {
-            if !first_read {
-                if start.elapsed() < SPIN {
-                    std::thread::yield_now();
-                } else {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-            first_read = false;
-            let mut settled_one = false;
-            pending.retain_mut(|p| {
-                let Some(now) = (self.read)(&self.h, &p.dir) else {
-                    return false; // gone
-                };
-                if now != p.last {
-                    self.publish(&p.path, p.ino, &now);
-                    p.last = now;
-                }
-                let settled = (self.settled)(&p.before, &p.last);
-                settled_one |= settled;
-                !settled
-            });
-            if settled_one {
-                deadline = deadline.min(Instant::now() + AFTER_FIRST);
-            }
-        }
-        tracing::trace!(elapsed = ?start.elapsed(), unsettled = pending.len(), "cgroup events read");
     }
 }
