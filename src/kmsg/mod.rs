@@ -11,12 +11,14 @@
 //! - [`attribution`]: which cgroups a report names, safe against cgroups named like report text
 //! - [`hierarchy`]: checks a report's candidate cgroups against the live memory cgroup hierarchy
 //! - [`tracker`]: counts, victims and history shared with the scrape and `/kills`
+//! - [`device`]: the kernel's log device read through rmesg, its failures as typed errors
 //! - [`reader`]: the background thread tailing /dev/kmsg
 //!
 //! Unit tests that outgrew their file live next to it in a `tests.rs`
 //! (`oom/` also keeps its cgroup-spoofing cases in `spoofing_tests.rs`).
 
 pub mod attribution;
+pub mod device;
 pub mod hierarchy;
 pub mod input;
 pub mod logfile;
