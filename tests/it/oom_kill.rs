@@ -146,18 +146,10 @@ fn real_oom_kill_counted_once_attributed_listed_and_not_recounted_after_restart(
 
 /// `2026-11-30T03:20:00.123456Z` as microseconds since the epoch.
 fn rfc3339_usec(t: &str) -> i64 {
-    let n = |r: std::ops::Range<usize>| t[r].parse::<i64>().unwrap();
-    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
-    // Days from civil (Howard Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    let secs = days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19);
-    assert_eq!(&t[19..20], ".", "{t}");
-    assert!(t.ends_with('Z'), "{t}");
-    secs * 1_000_000 + n(20..26)
+    assert!(t.len() == 27 && t.ends_with('Z'), "{t}");
+    let at = humantime::parse_rfc3339(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+    let since = at.duration_since(std::time::UNIX_EPOCH).unwrap();
+    i64::try_from(since.as_micros()).unwrap()
 }
 
 #[test]
