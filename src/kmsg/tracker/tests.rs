@@ -175,3 +175,47 @@ fn history_is_bounded() {
     let recent: Vec<u32> = t.recent(100).iter().map(|e| e.kill.pid).collect();
     assert_eq!(recent, [10, 9, 8]);
 }
+
+/// What a scrape sees after `reconcile` at `at`.
+fn scrape(t: &Tracker, kernel_total: u64, at: Instant) -> (u64, u64) {
+    t.reconcile(Some(kernel_total), Some(100_000_000), at);
+    let s = t.snapshot();
+    (s.kills, s.unattributed)
+}
+
+#[test]
+fn a_deficit_is_counted_by_the_first_scrape_a_grace_period_after_the_one_that_saw_it() {
+    let grace = Limits::default().grace;
+    let t = Tracker::new(Limits::default(), Some(10));
+    let t0 = Instant::now();
+    // The kernel counted a kill whose record never comes, while nobody
+    // scraped. The scrape that first sees it starts the grace timer, so a
+    // scrape right after it cannot count it: a test that wants to see a
+    // double count must scrape, wait past the grace period, and scrape.
+    assert_eq!(scrape(&t, 11, t0), (0, 0));
+    assert_eq!(scrape(&t, 11, t0 + Duration::from_millis(1)), (0, 0));
+    assert_eq!(
+        scrape(&t, 11, t0 + grace - Duration::from_millis(1)),
+        (0, 0)
+    );
+    assert_eq!(scrape(&t, 11, t0 + grace), (1, 1));
+}
+
+#[test]
+fn a_kill_is_counted_once_however_many_grace_periods_pass() {
+    let grace = Limits::default().grace;
+    let t0 = Instant::now();
+    // From its record: the kernel's counter moved first.
+    let t = Tracker::new(Limits::default(), Some(10));
+    assert_eq!(scrape(&t, 11, t0), (0, 0));
+    t.record(kill(1, "tail"), 1.0, true);
+    for n in 0..5 {
+        assert_eq!(scrape(&t, 11, t0 + grace * n), (1, 0), "scrape {n}");
+    }
+    // From the kernel's counter alone (its record was overwritten).
+    let t = Tracker::new(Limits::default(), Some(10));
+    assert_eq!(scrape(&t, 11, t0), (0, 0));
+    for n in 1..6 {
+        assert_eq!(scrape(&t, 11, t0 + grace * n), (1, 1), "scrape {n}");
+    }
+}
