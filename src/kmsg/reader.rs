@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::device::{self, DeviceError, Tail};
 use super::hierarchy;
@@ -183,7 +183,7 @@ impl Reader {
                     }
                     None => timefmt::now_epoch(),
                 };
-                self.tracker.record(*kill, epoch, counted);
+                self.tracker.record(*kill, epoch, counted, Instant::now());
             }
             Outcome::Duplicate(_) if counted => self.tracker.note_duplicate(),
             Outcome::Malformed(reason) => {

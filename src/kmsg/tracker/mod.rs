@@ -14,6 +14,9 @@
 //! - A kill whose report could not be tied to one cgroup
 //!   ([`Kill::attribution_ambiguous`]) counts like any other, in a victim
 //!   series with empty cgroup labels, and once more among the ambiguous.
+//!
+//! The tracker reads no clock: every method that depends on time (the
+//! grace period, the victims' LRU and TTL) takes `now`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -95,12 +98,23 @@ pub struct Entry {
     pub before_start: bool,
 }
 
+/// One victim series as a scrape reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub key: VictimKey,
+    /// Kills since start.
+    pub kills: u64,
+    /// Epoch seconds of the last kill.
+    pub last_kill: f64,
+}
+
 /// Everything a scrape reports.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub kills: u64,
     pub unattributed: u64,
-    pub victims: Vec<(VictimKey, u64, f64)>,
+    /// Sorted by comm, then cgroup.
+    pub victims: Vec<Series>,
     pub evicted: u64,
     pub last_kill: Option<f64>,
     pub up: bool,
@@ -218,9 +232,9 @@ impl Tracker {
         self.lock().malformed += 1;
     }
 
-    /// Records a kill that happened at `epoch` (wall clock); `counted` is
-    /// false for kills from before start.
-    pub fn record(&self, mut kill: Kill, epoch: f64, counted: bool) {
+    /// Records a kill that happened at `epoch` (wall clock) and is read
+    /// `now`; `counted` is false for kills from before start.
+    pub fn record(&self, mut kill: Kill, epoch: f64, counted: bool, now: Instant) {
         let limits = self.limits;
         let mut s = self.lock();
         if kill.time.is_none() {
@@ -238,7 +252,6 @@ impl Tracker {
                 s.ambiguous += 1;
             }
             let key = VictimKey::of(&kill);
-            let now = Instant::now();
             if !s.victims.contains_key(&key) && s.victims.len() >= limits.max_victims {
                 let oldest = s
                     .victims
@@ -305,20 +318,26 @@ impl Tracker {
         }
     }
 
-    /// What a scrape reports; drops victim series past their TTL first.
-    pub fn snapshot(&self) -> Snapshot {
+    /// What a scrape at `now` reports; drops victim series past their TTL
+    /// first.
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
         let ttl = self.limits.victim_ttl;
         let mut s = self.lock();
         let before = s.victims.len();
-        s.victims.retain(|_, v| v.seen.elapsed() < ttl);
+        s.victims
+            .retain(|_, v| now.saturating_duration_since(v.seen) < ttl);
         let aged = (before - s.victims.len()) as u64;
         s.evicted += aged;
         let mut victims: Vec<_> = s
             .victims
             .iter()
-            .map(|(k, v)| (k.clone(), v.kills, v.last_kill))
+            .map(|(k, v)| Series {
+                key: k.clone(),
+                kills: v.kills,
+                last_kill: v.last_kill,
+            })
             .collect();
-        victims.sort_by(|a, b| a.0.comm.cmp(&b.0.comm).then(a.0.cgroup.cmp(&b.0.cgroup)));
+        victims.sort_by(|a, b| (a.key.comm.cmp(&b.key.comm)).then(a.key.cgroup.cmp(&b.key.cgroup)));
         Snapshot {
             kills: s.kills,
             unattributed: s.unattributed,
