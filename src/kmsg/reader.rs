@@ -1,11 +1,11 @@
 //! The background thread that tails /dev/kmsg ([`super::device`]) and feeds
 //! the tracker.
 //!
-//! The tail always starts at the oldest record, so a first non-blocking pass
-//! ([`device::read_available`]) finds where "now" is: records up to there are history,
-//! records after count. Every error is non-fatal: an overrun is counted and
-//! reading goes on; anything else marks the reader down and it retries with
-//! backoff. The thread blocks in `read(2)` and is not joined at shutdown: a
+//! The tail always starts at the oldest record, so a first non-blocking
+//! pass ([`device::read_available`]) finds where "now" is: records up to
+//! there are history, records after count. Every error is non-fatal: an
+//! overrun is counted and reading goes on; anything else marks the reader
+//! down and it retries with backoff. The thread blocks in `read(2)` and is not joined at shutdown: a
 //! blocked read cannot be interrupted without unsafe code, and process exit
 //! ends it. A kill whose report fits several cgroups is checked against the
 //! memory cgroup hierarchy ([`super::hierarchy`]); if that does not decide,
