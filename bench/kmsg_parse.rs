@@ -12,14 +12,14 @@ use std::time::Instant;
 
 use oom_exporter::kmsg::input::{Line, Stamp};
 use oom_exporter::kmsg::oom::{Outcome, Parser};
-use oom_exporter::kmsg::{reader, record};
+use oom_exporter::kmsg::{device, record};
 
 const RECORDS: usize = 1_000_000;
 const RUNS: usize = 7;
 
 fn main() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let mut ordinary: Vec<String> = reader::read_once(std::path::Path::new("/dev/kmsg"))
+    let mut ordinary: Vec<String> = device::read_once(std::path::Path::new("/dev/kmsg"))
         .map(|log| {
             log.lines()
                 .filter(|l| !l.contains("Killed process") && !l.contains("oomx"))

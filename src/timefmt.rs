@@ -1,9 +1,8 @@
-//! Wall-clock times as RFC 3339 strings, without a date library: the civil
-//! calendar conversion is a few lines (Howard Hinnant's `civil_from_days`).
-//! And the one place where a kernel log's boot-relative stamp becomes a
-//! wall-clock time: [`BootTime`].
+//! Wall-clock times as RFC 3339 strings (UTC, to the microsecond, written
+//! by humantime), and the one place where a kernel log's boot-relative stamp
+//! becomes a wall-clock time: [`BootTime`].
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::time::{ClockId, clock_gettime};
 
@@ -100,37 +99,26 @@ pub fn now_epoch() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// Microseconds since the epoch that RFC 3339 (and humantime) can write:
+/// 1970 up to the end of year 9999.
+const RFC3339_USEC: std::ops::Range<i64> = 0..253_402_300_800_000_000;
+
 /// `2026-11-25T22:27:33.123456Z` for `epoch` seconds (UTC, microseconds).
 pub fn rfc3339(epoch: f64) -> String {
     rfc3339_usec((epoch * 1e6).round() as i64)
 }
 
 /// `2026-11-25T22:27:33.123456Z` for `micros_total` µs since the epoch.
+/// A time before 1970 or after 9999 (a certificate's odd expiry, never a
+/// kill) is written as seconds since the epoch instead: `@-1.000000`.
 pub fn rfc3339_usec(micros_total: i64) -> String {
-    let secs = micros_total.div_euclid(1_000_000);
-    let micros = micros_total.rem_euclid(1_000_000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    if !RFC3339_USEC.contains(&micros_total) {
+        let sign = if micros_total < 0 { "-" } else { "" };
+        let abs = micros_total.unsigned_abs();
+        return format!("@{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000);
+    }
+    let since_epoch = Duration::from_micros(micros_total.unsigned_abs());
+    humantime::format_rfc3339_micros(UNIX_EPOCH + since_epoch).to_string()
 }
 
 #[cfg(test)]
@@ -146,6 +134,23 @@ mod tests {
             rfc3339_usec(1_795_991_253_677_080),
             "2026-11-29T22:27:33.677080Z"
         );
+        assert_eq!(rfc3339(-0.0000001), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339_usec(253_402_300_799_999_999),
+            "9999-12-31T23:59:59.999999Z"
+        );
+    }
+
+    #[test]
+    fn times_rfc3339_cannot_write_are_seconds_since_the_epoch() {
+        assert_eq!(rfc3339_usec(-1), "@-0.000001");
+        assert_eq!(rfc3339(-315_619_200.5), "@-315619200.500000");
+        assert_eq!(
+            rfc3339_usec(253_402_300_800_000_000),
+            "@253402300800.000000"
+        );
+        assert_eq!(rfc3339_usec(i64::MIN), "@-9223372036854.775808");
+        assert_eq!(rfc3339(f64::NAN), "1970-01-01T00:00:00.000000Z");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::kmsg::tracker::Tracker;
+use crate::kmsg::tracker::{Snapshot, Tracker};
 use crate::metrics::{self, Labels, MetricWriter};
 use crate::proc::fs::ProcFs;
 
@@ -32,105 +32,16 @@ impl Collector for Kmsg {
     }
 
     fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError> {
+        let now = Instant::now();
         self.tracker.reconcile(
             self.procfs.kernel_oom_kills(),
             self.procfs.uptime_usec(),
-            Instant::now(),
+            now,
         );
-        let s = self.tracker.snapshot();
-        out.counter(
-            "kills",
-            "OOM kills since the exporter started: every Killed process record from /dev/kmsg, plus kills only the kernel's counter saw",
-            None,
-            s.kills,
-        )?;
-        out.counter(
-            "kills_unattributed",
-            "OOM kills since start counted from the kernel's oom_kill counter because no kmsg record named the victim (kmsg unreadable or records lost)",
-            None,
-            s.unattributed,
-        )?;
-        let labels: Vec<[(&str, &str); 6]> = s
-            .victims
-            .iter()
-            .map(|(k, _, _)| {
-                [
-                    ("comm", k.comm.as_str()),
-                    ("cgroup", k.cgroup.as_str()),
-                    ("constraint", k.constraint),
-                    ("pod_uid", k.pod_uid.as_str()),
-                    ("container_id", k.container_id.as_str()),
-                    ("unit", k.unit.as_str()),
-                ]
-            })
-            .collect();
-        let counts: Vec<(Labels<'_>, u64)> = labels
-            .iter()
-            .zip(&s.victims)
-            .map(|(l, (_, n, _))| (&l[..], *n))
-            .collect();
-        let times: Vec<(Labels<'_>, f64)> = labels
-            .iter()
-            .zip(&s.victims)
-            .map(|(l, (_, _, t))| (&l[..], *t))
-            .collect();
-        out.counters_declared(
-            "victim_kills",
-            "OOM kills since start by victim (comm, memory cgroup, constraint, pod, container, systemd unit); capped and aged out, see --collector.kmsg.max-victims",
-            None,
-            &counts,
-        )?;
-        out.gauges_declared(
-            "victim_last_kill_timestamp",
-            "Wall-clock time of the victim series' last OOM kill",
-            metrics::seconds(),
-            &times,
-        )?;
-        out.counter(
-            "victim_series_evicted",
-            "Victim series dropped because the cap was reached or they aged out",
-            None,
-            s.evicted,
-        )?;
-        if let Some(last) = s.last_kill {
-            out.gauge(
-                "last_kill_timestamp",
-                "Wall-clock time of the most recent OOM kill in the kernel log, including kills from before start",
-                metrics::seconds(),
-                last,
-            )?;
-        }
-        out.gauge(
-            "kmsg_up",
-            "1 if the exporter is reading /dev/kmsg, 0 if not (see the log for why)",
-            None,
-            i64::from(s.up),
-        )?;
-        out.counter("kmsg_records", "Kernel log records read", None, s.records)?;
-        out.counter(
-            "kmsg_records_lost",
-            "Kernel log records lost before the exporter read them (sequence gaps, e.g. ring buffer overruns)",
-            None,
-            s.lost,
-        )?;
-        out.counter(
-            "kmsg_overruns",
-            "Times the ring buffer overran the reader",
-            None,
-            s.overruns,
-        )?;
-        out.counter(
-            "kmsg_parse_errors",
-            "OOM kill records that could not be parsed",
-            None,
-            s.malformed,
-        )?;
-        out.counter(
-            "kmsg_ambiguous_attributions",
-            "OOM kills since start booked to no cgroup because their report fits several readings of its cgroup paths (a cgroup named like report fields) or none; still counted in oom_kills_total",
-            None,
-            s.ambiguous,
-        )?;
+        let s = self.tracker.snapshot(now);
+        write_kills(out, &s)?;
+        write_victims(out, &s)?;
+        write_reader(out, &s)?;
         if s.up {
             Ok(())
         } else {
@@ -142,4 +53,112 @@ impl Collector for Kmsg {
             })
         }
     }
+}
+
+/// `oom_kills_total` and the part of it only the kernel's counter saw.
+fn write_kills(out: &mut MetricWriter<'_, '_>, s: &Snapshot) -> Result<(), CollectError> {
+    out.counter(
+        "kills",
+        "OOM kills since the exporter started: every Killed process record from /dev/kmsg, plus kills only the kernel's counter saw",
+        None,
+        s.kills,
+    )?;
+    out.counter(
+        "kills_unattributed",
+        "OOM kills since start counted from the kernel's oom_kill counter because no kmsg record named the victim (kmsg unreadable or records lost)",
+        None,
+        s.unattributed,
+    )?;
+    Ok(())
+}
+
+/// The victim series and the time of the last kill.
+fn write_victims(out: &mut MetricWriter<'_, '_>, s: &Snapshot) -> Result<(), CollectError> {
+    let labels: Vec<[(&str, &str); 6]> = s
+        .victims
+        .iter()
+        .map(|v| {
+            [
+                ("comm", v.key.comm.as_str()),
+                ("cgroup", v.key.cgroup.as_str()),
+                ("constraint", v.key.constraint),
+                ("pod_uid", v.key.pod_uid.as_str()),
+                ("container_id", v.key.container_id.as_str()),
+                ("unit", v.key.unit.as_str()),
+            ]
+        })
+        .collect();
+    let counts: Vec<(Labels<'_>, u64)> = labels
+        .iter()
+        .zip(&s.victims)
+        .map(|(l, v)| (&l[..], v.kills))
+        .collect();
+    let times: Vec<(Labels<'_>, f64)> = labels
+        .iter()
+        .zip(&s.victims)
+        .map(|(l, v)| (&l[..], v.last_kill))
+        .collect();
+    out.counters_declared(
+        "victim_kills",
+        "OOM kills since start by victim (comm, memory cgroup, constraint, pod, container, systemd unit); capped and aged out, see --collector.kmsg.max-victims",
+        None,
+        &counts,
+    )?;
+    out.gauges_declared(
+        "victim_last_kill_timestamp",
+        "Wall-clock time of the victim series' last OOM kill",
+        metrics::seconds(),
+        &times,
+    )?;
+    out.counter(
+        "victim_series_evicted",
+        "Victim series dropped because the cap was reached or they aged out",
+        None,
+        s.evicted,
+    )?;
+    if let Some(last) = s.last_kill {
+        out.gauge(
+            "last_kill_timestamp",
+            "Wall-clock time of the most recent OOM kill in the kernel log, including kills from before start",
+            metrics::seconds(),
+            last,
+        )?;
+    }
+    Ok(())
+}
+
+/// The health of the kmsg reader.
+fn write_reader(out: &mut MetricWriter<'_, '_>, s: &Snapshot) -> Result<(), CollectError> {
+    out.gauge(
+        "kmsg_up",
+        "1 if the exporter is reading /dev/kmsg, 0 if not (see the log for why)",
+        None,
+        i64::from(s.up),
+    )?;
+    out.counter("kmsg_records", "Kernel log records read", None, s.records)?;
+    out.counter(
+        "kmsg_records_lost",
+        "Kernel log records lost before the exporter read them (sequence gaps, e.g. ring buffer overruns)",
+        None,
+        s.lost,
+    )?;
+    out.counter(
+        "kmsg_overruns",
+        "Times the ring buffer overran the reader",
+        None,
+        s.overruns,
+    )?;
+    out.counter(
+        "kmsg_parse_errors",
+        "OOM kill records that could not be parsed",
+        None,
+        s.malformed,
+    )?;
+    out.counter(
+        "kmsg_ambiguous_attributions",
+        "OOM kills since start booked to no cgroup because their report fits several readings of its cgroup paths (a cgroup named like report fields) or none; still counted in oom_kills_total",
+        None,
+        s.ambiguous,
+    )?;
+    Ok(())
 }

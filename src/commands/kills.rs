@@ -12,10 +12,10 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::cli::KillsArgs;
+use crate::kmsg::device;
 use crate::kmsg::input::{self, Line};
 use crate::kmsg::logfile::{self, Lines};
 use crate::kmsg::oom::{Kill, Outcome, Parser};
-use crate::kmsg::reader;
 use crate::timefmt::{self, BootTime};
 
 /// Table rows kept to size the columns before the table is printed; later
@@ -99,7 +99,7 @@ fn live(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let log = reader::read_once(kmsg).map_err(anyhow::Error::msg)?;
+    let log = device::read_once(kmsg)?;
     let device = std::fs::metadata(kmsg).is_ok_and(|m| m.file_type().is_char_device());
     let boot = BootTime::read();
     let uptime = timefmt::uptime_usec();

@@ -1,26 +1,21 @@
-//! The background thread that tails /dev/kmsg with rmesg and feeds the
-//! tracker.
+//! The background thread that tails /dev/kmsg ([`super::device`]) and feeds
+//! the tracker.
 //!
-//! rmesg is used with its `DevKMsg` file reader directly (its default backend
-//! silently falls back to `klogctl`), in raw mode (its parsed mode rejects
-//! facilities >= 12 and does not unescape): record headers are parsed here.
-//! Its tail always starts at the oldest record, so a first non-blocking pass
-//! (`kmsg_raw`) finds where "now" is: records up to there are history,
-//! records after count. Every error is non-fatal: an overrun is counted and
-//! reading goes on; anything else marks the reader down and it retries with
-//! backoff. The thread blocks in `read(2)` and is not joined at shutdown: a
+//! The tail always starts at the oldest record, so a first non-blocking
+//! pass ([`device::read_available`]) finds where "now" is: records up to
+//! there are history, records after count. Every error is non-fatal: an
+//! overrun is counted and reading goes on; anything else marks the reader
+//! down and it retries with backoff. The thread blocks in `read(2)` and is not joined at shutdown: a
 //! blocked read cannot be interrupted without unsafe code, and process exit
 //! ends it. A kill whose report fits several cgroups is checked against the
 //! memory cgroup hierarchy ([`super::hierarchy`]); if that does not decide,
 //! it is booked to none, and the first such kill is logged as a warning.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use rmesg::error::RMesgError;
-use rmesg::kmsgfile::{KMsgEntriesIter, kmsg_raw};
-
+use super::device::{self, DeviceError, Tail};
 use super::hierarchy;
 use super::input::{Line, Stamp};
 use super::oom::{Kill, Outcome, Parser};
@@ -35,33 +30,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Logged for a kill booked to no cgroup (as a warning the first time).
 const AMBIGUOUS: &str = "OOM kill booked to no cgroup: the kernel's report fits more than one reading of its cgroup paths, \
                          or none (a cgroup named like report fields?); counted in oom_kmsg_ambiguous_attributions_total";
-
-/// Why /dev/kmsg cannot be read, with what to do about it.
-fn explain(path: &Path, error: &RMesgError) -> String {
-    let p = path.display();
-    let text = error.to_string();
-    if matches!(error, RMesgError::OperationNotPermitted(_)) || text.contains("(os error 1)") {
-        format!(
-            "open {p}: operation not permitted; run with CAP_SYSLOG or set kernel.dmesg_restrict=0"
-        )
-    } else if text.contains("(os error 13)") {
-        format!(
-            "open {p}: permission denied; give the exporter's user read access to {p} (root, or CAP_DAC_READ_SEARCH)"
-        )
-    } else if text.contains("(os error 2)") {
-        format!(
-            "open {p}: no such file; in a container, mount the host's /dev/kmsg (e.g. --device /dev/kmsg); \
-             kills are still counted from /proc/vmstat, without victims"
-        )
-    } else {
-        format!("read {p}: {text}")
-    }
-}
-
-fn is_overrun(error: &RMesgError) -> bool {
-    let text = format!("{error:?} {error}");
-    text.contains("BrokenPipe") || text.contains("Broken pipe") || text.contains("os error 32")
-}
 
 /// Starts the reader thread; `cgroups` is the memory cgroup hierarchy to
 /// check ambiguous reports against, if there is one.
@@ -114,7 +82,7 @@ impl Reader {
                 Ok(()) => {}
                 Err(error) => {
                     self.tracker.set_up(false);
-                    let message = explain(&self.path, &error);
+                    let message = error.to_string();
                     if self.last_error.as_ref() != Some(&message) {
                         tracing::warn!(error = %message, retry_in = ?backoff, "kmsg reader down; other metrics unaffected");
                         self.last_error = Some(message);
@@ -128,27 +96,11 @@ impl Reader {
         }
     }
 
-    /// Reads the ring buffer once; an overrun during the read is counted
-    /// and the read retried.
-    fn backlog(&self, path: &str) -> Result<String, RMesgError> {
-        let mut tries = 0;
-        loop {
-            match kmsg_raw(Some(path.to_owned())) {
-                Err(error) if is_overrun(&error) && tries < 5 => {
-                    self.tracker.note_overrun();
-                    tries += 1;
-                }
-                other => return other,
-            }
-        }
-    }
-
     /// One open of the device: catch up, then tail until an error. The
     /// backoff is reset once reading works.
-    fn session(&mut self, backoff: &mut Duration) -> Result<(), RMesgError> {
-        let path = self.path.to_string_lossy().into_owned();
-        let backlog = self.backlog(&path)?;
-        let tail = KMsgEntriesIter::with_options(Some(path), true)?;
+    fn session(&mut self, backoff: &mut Duration) -> Result<(), DeviceError> {
+        let backlog = device::read_available(&self.path, || self.tracker.note_overrun())?;
+        let tail = Tail::open(&self.path)?;
         self.boot = BootTime::read();
         // Records up to here were in the buffer when we (re)connected: on the
         // first connect they are history; after a reconnect, those newer than
@@ -170,8 +122,8 @@ impl Reader {
         }
         for entry in tail {
             match entry {
-                Ok(entry) => self.handle(&entry.message, true),
-                Err(error) if is_overrun(&error) => {
+                Ok(line) => self.handle(&line, true),
+                Err(DeviceError::Overrun { .. }) => {
                     self.tracker.note_overrun();
                     tracing::warn!(
                         "kmsg ring buffer overran the reader; the sequence gap is counted as lost records"
@@ -180,10 +132,9 @@ impl Reader {
                 Err(error) => return Err(error),
             }
         }
-        Err(RMesgError::IOError(format!(
-            "{}: end of file",
-            self.path.display()
-        )))
+        Err(DeviceError::Ended {
+            path: self.path.clone(),
+        })
     }
 
     /// One raw line: skip what was already seen, feed kernel records to the
@@ -232,7 +183,7 @@ impl Reader {
                     }
                     None => timefmt::now_epoch(),
                 };
-                self.tracker.record(*kill, epoch, counted);
+                self.tracker.record(*kill, epoch, counted, Instant::now());
             }
             Outcome::Duplicate(_) if counted => self.tracker.note_duplicate(),
             Outcome::Malformed(reason) => {
@@ -270,17 +221,6 @@ impl Reader {
             tracing::warn!(pid = kill.pid, comm = %kill.comm, ?candidates, "{AMBIGUOUS}");
         } else {
             tracing::debug!(pid = kill.pid, comm = %kill.comm, ?candidates, before_start = !counted, "{AMBIGUOUS}");
-        }
-    }
-}
-
-/// Reads the ring buffer once, without waiting: for `oom_exporter kills`.
-pub fn read_once(path: &Path) -> Result<String, String> {
-    let mut tries = 0;
-    loop {
-        match kmsg_raw(Some(path.to_string_lossy().into_owned())) {
-            Err(error) if is_overrun(&error) && tries < 5 => tries += 1,
-            other => return other.map_err(|e| explain(path, &e)),
         }
     }
 }

@@ -148,7 +148,7 @@ fn a_segfault_of_a_process_named_killed_process_is_not_an_oom_record() {
         let status = child.wait().unwrap();
         assert_eq!(status.code(), None, "python3 should die of SIGSEGV");
         let ring =
-            oom_exporter::kmsg::reader::read_once(std::path::Path::new("/dev/kmsg")).unwrap();
+            oom_exporter::kmsg::device::read_once(std::path::Path::new("/dev/kmsg")).unwrap();
         let line = format!(";Killed process [{pid}]: segfault at ");
         if ring.lines().any(|l| l.contains(&line)) {
             printed = true;

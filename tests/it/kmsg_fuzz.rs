@@ -81,10 +81,10 @@ proptest! {
         for (pid, comm, counted) in kills {
             let line = format!("3,1,1,-;Memory cgroup out of memory: Killed process {pid} ({comm}) total-vm:1kB");
             for k in oom::kills_in_log(&line) {
-                t.record(k, 1.0, counted);
+                t.record(k, 1.0, counted, std::time::Instant::now());
             }
         }
-        let s = t.snapshot();
+        let s = t.snapshot(std::time::Instant::now());
         prop_assert!(s.victims.len() <= 10);
         prop_assert!(t.recent(usize::MAX).len() <= 20);
     }

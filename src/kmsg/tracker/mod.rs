@@ -14,6 +14,9 @@
 //! - A kill whose report could not be tied to one cgroup
 //!   ([`Kill::attribution_ambiguous`]) counts like any other, in a victim
 //!   series with empty cgroup labels, and once more among the ambiguous.
+//!
+//! The tracker reads no clock: every method that depends on time (the
+//! grace period, the victims' LRU and TTL) takes `now`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -95,12 +98,23 @@ pub struct Entry {
     pub before_start: bool,
 }
 
+/// One victim series as a scrape reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub key: VictimKey,
+    /// Kills since start.
+    pub kills: u64,
+    /// Epoch seconds of the last kill.
+    pub last_kill: f64,
+}
+
 /// Everything a scrape reports.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub kills: u64,
     pub unattributed: u64,
-    pub victims: Vec<(VictimKey, u64, f64)>,
+    /// Sorted by comm, then cgroup.
+    pub victims: Vec<Series>,
     pub evicted: u64,
     pub last_kill: Option<f64>,
     pub up: bool,
@@ -218,9 +232,9 @@ impl Tracker {
         self.lock().malformed += 1;
     }
 
-    /// Records a kill that happened at `epoch` (wall clock); `counted` is
-    /// false for kills from before start.
-    pub fn record(&self, mut kill: Kill, epoch: f64, counted: bool) {
+    /// Records a kill that happened at `epoch` (wall clock) and is read
+    /// `now`; `counted` is false for kills from before start.
+    pub fn record(&self, mut kill: Kill, epoch: f64, counted: bool, now: Instant) {
         let limits = self.limits;
         let mut s = self.lock();
         if kill.time.is_none() {
@@ -238,7 +252,6 @@ impl Tracker {
                 s.ambiguous += 1;
             }
             let key = VictimKey::of(&kill);
-            let now = Instant::now();
             if !s.victims.contains_key(&key) && s.victims.len() >= limits.max_victims {
                 let oldest = s
                     .victims
@@ -305,20 +318,26 @@ impl Tracker {
         }
     }
 
-    /// What a scrape reports; drops victim series past their TTL first.
-    pub fn snapshot(&self) -> Snapshot {
+    /// What a scrape at `now` reports; drops victim series past their TTL
+    /// first.
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
         let ttl = self.limits.victim_ttl;
         let mut s = self.lock();
         let before = s.victims.len();
-        s.victims.retain(|_, v| v.seen.elapsed() < ttl);
+        s.victims
+            .retain(|_, v| now.saturating_duration_since(v.seen) < ttl);
         let aged = (before - s.victims.len()) as u64;
         s.evicted += aged;
         let mut victims: Vec<_> = s
             .victims
             .iter()
-            .map(|(k, v)| (k.clone(), v.kills, v.last_kill))
+            .map(|(k, v)| Series {
+                key: k.clone(),
+                kills: v.kills,
+                last_kill: v.last_kill,
+            })
             .collect();
-        victims.sort_by(|a, b| a.0.comm.cmp(&b.0.comm).then(a.0.cgroup.cmp(&b.0.cgroup)));
+        victims.sort_by(|a, b| (a.key.comm.cmp(&b.key.comm)).then(a.key.cgroup.cmp(&b.key.cgroup)));
         Snapshot {
             kills: s.kills,
             unattributed: s.unattributed,
@@ -347,182 +366,4 @@ impl Tracker {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::kmsg::oom::kills_in_log;
-
-    fn kill(pid: u32, comm: &str) -> Kill {
-        let line = format!(
-            "3,{pid},1000000,-;Out of memory: Killed process {pid} ({comm}) total-vm:1kB, anon-rss:1kB, file-rss:0kB"
-        );
-        kills_in_log(&line).remove(0)
-    }
-
-    #[test]
-    fn history_is_not_counted() {
-        let t = Tracker::new(Limits::default(), Some(5));
-        t.record(kill(1, "old"), 1001.0, false);
-        let s = t.snapshot();
-        assert_eq!(s.kills, 0);
-        assert!(s.victims.is_empty());
-        assert_eq!(s.last_kill, Some(1001.0));
-        let recent = t.recent(10);
-        assert!(recent[0].before_start);
-        assert_eq!(
-            recent[0].kill.time.as_deref(),
-            Some("1970-01-01T00:16:41.000000Z")
-        );
-    }
-
-    #[test]
-    fn victims_are_capped_and_evicted_lru() {
-        let limits = Limits {
-            max_victims: 2,
-            ..Limits::default()
-        };
-        let t = Tracker::new(limits, None);
-        for (i, comm) in ["a", "b", "a", "c"].iter().enumerate() {
-            t.record(kill(i as u32 + 10, comm), 1.0, true);
-        }
-        let s = t.snapshot();
-        assert_eq!(s.kills, 4);
-        let names: Vec<_> = s
-            .victims
-            .iter()
-            .map(|(k, n, _)| (k.comm.as_str(), *n))
-            .collect();
-        assert_eq!(names, [("a", 2), ("c", 1)]);
-        assert_eq!(s.evicted, 1);
-    }
-
-    #[test]
-    fn ttl_ages_series_out() {
-        let limits = Limits {
-            victim_ttl: Duration::ZERO,
-            ..Limits::default()
-        };
-        let t = Tracker::new(limits, None);
-        t.record(kill(1, "a"), 1.0, true);
-        let s = t.snapshot();
-        assert_eq!(s.kills, 1);
-        assert!(s.victims.is_empty());
-        assert_eq!(s.evicted, 1);
-    }
-
-    #[test]
-    fn kernel_counter_fills_gaps_after_the_grace_period_only() {
-        let t = Tracker::new(Limits::default(), Some(10));
-        let t0 = Instant::now();
-        let up = Some(100_000_000); // 100 s after boot
-        // The kernel counted a kill; its record is still being printed.
-        t.reconcile(Some(11), up, t0);
-        assert_eq!(t.snapshot().kills, 0);
-        // The record arrives: no deficit any more.
-        t.record(kill(1, "a"), 1.0, true);
-        t.reconcile(Some(11), up, t0 + Duration::from_secs(10));
-        assert_eq!(t.snapshot().kills, 1);
-        // A kill whose record was lost: counted once the grace period passes.
-        t.reconcile(Some(12), up, t0 + Duration::from_secs(11));
-        assert_eq!(t.snapshot().kills, 1);
-        t.reconcile(Some(12), up, t0 + Duration::from_secs(17));
-        let s = t.snapshot();
-        assert_eq!((s.kills, s.unattributed), (2, 1));
-        // Its record turns up after all (it happened at boot + 1 s, long
-        // before the deficit was counted): attributed, not counted again.
-        t.record(kill(2, "late"), 1.0, true);
-        let s = t.snapshot();
-        assert_eq!(s.kills, 2);
-        assert!(s.victims.iter().any(|(k, _, _)| k.comm == "late"));
-        t.reconcile(Some(12), up, t0 + Duration::from_secs(30));
-        assert_eq!(t.snapshot().kills, 2);
-        // A new kill after that (its record is stamped after the credit) is
-        // counted normally.
-        let mut new = kill(3, "new");
-        new.boot_usec = Some(200_000_000);
-        t.record(new, 2.0, true);
-        assert_eq!(t.snapshot().kills, 3);
-    }
-
-    #[test]
-    fn oom_group_repeats_are_not_unattributed_kills() {
-        // Sample 04: one victim printed twice; the kernel's counter rose by 2.
-        let log = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/kmsg/04-aks-k8s-cgroupv2-oom-group-duplicate-kill.txt"
-        ))
-        .unwrap();
-        let t = Tracker::new(Limits::default(), Some(100));
-        let mut parser = crate::kmsg::oom::Parser::new();
-        for line in crate::kmsg::input::lines(&log) {
-            match parser.feed(&line) {
-                crate::kmsg::oom::Outcome::Kill(k) => t.record(*k, 1.0, true),
-                crate::kmsg::oom::Outcome::Duplicate(_) => t.note_duplicate(),
-                _ => {}
-            }
-        }
-        let t0 = Instant::now();
-        t.reconcile(Some(102), Some(1), t0);
-        t.reconcile(Some(102), Some(1), t0 + Duration::from_secs(6));
-        let s = t.snapshot();
-        assert_eq!((s.kills, s.unattributed), (1, 0));
-    }
-
-    #[test]
-    fn rebaseline_only_before_anything_is_counted() {
-        let t = Tracker::new(Limits::default(), Some(5));
-        t.rebaseline(Some(7));
-        t.mark_started();
-        t.reconcile(Some(7), Some(1), Instant::now());
-        assert_eq!(t.snapshot().kills, 0);
-        t.rebaseline(Some(9)); // too late: ignored
-        let t0 = Instant::now();
-        t.reconcile(Some(9), Some(1), t0);
-        t.reconcile(Some(9), Some(1), t0 + Duration::from_secs(6));
-        assert_eq!(t.snapshot().kills, 2);
-    }
-
-    #[test]
-    fn sequence_gaps_are_lost_records() {
-        let t = Tracker::new(Limits::default(), None);
-        for seq in [5, 6, 10, 11] {
-            t.note_seq(seq);
-        }
-        assert_eq!(t.snapshot().lost, 3);
-    }
-
-    #[test]
-    fn an_ambiguous_kill_counts_once_with_empty_cgroup_labels() {
-        let log = "6,1,100,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/a,task_memcg=/a/b,task_memcg=/a,task_memcg=/a/b,task=hog,pid=77,uid=0\n\
-                   3,2,101,-;Memory cgroup out of memory: Killed process 77 (hog) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n";
-        let t = Tracker::new(Limits::default(), None);
-        t.record(kills_in_log(log).remove(0), 1.0, false);
-        assert_eq!(t.snapshot().ambiguous, 0, "history is not counted");
-        t.record(kills_in_log(log).remove(0), 2.0, true);
-        t.record(kill(5, "clear"), 3.0, true);
-        let s = t.snapshot();
-        assert_eq!((s.kills, s.ambiguous), (2, 1));
-        let hog = s.victims.iter().find(|(k, _, _)| k.comm == "hog").unwrap();
-        assert_eq!(
-            (
-                hog.0.cgroup.as_str(),
-                hog.0.pod_uid.as_str(),
-                hog.0.constraint
-            ),
-            ("", "", "memcg")
-        );
-    }
-
-    #[test]
-    fn history_is_bounded() {
-        let limits = Limits {
-            history: 3,
-            ..Limits::default()
-        };
-        let t = Tracker::new(limits, None);
-        for pid in 1..=10 {
-            t.record(kill(pid, "x"), 1.0, true);
-        }
-        let recent: Vec<u32> = t.recent(100).iter().map(|e| e.kill.pid).collect();
-        assert_eq!(recent, [10, 9, 8]);
-    }
-}
+mod tests;

@@ -1,0 +1,306 @@
+//! The event joiner: report lines ([`super::lines`]) in log order, a
+//! [`Kill`] out for every `Killed process` line, with the context of the
+//! lines before it that belong to the same event.
+
+use crate::kmsg::attribution::{self, Attribution, Reading, Summary, Victim};
+use crate::kmsg::input::{Line, Stamp};
+use crate::kmsg::record::unescape;
+
+use super::lines::{self, Killed, ReportLine};
+use super::{Constraint, Kill, Outcome};
+
+/// Lines further apart than this (by their boot-relative time) are not
+/// joined into one event.
+const EVENT_WINDOW_USEC: u64 = 10_000_000;
+
+/// Victims remembered per event for deduplication; bounds memory when a log
+/// holds endless kills without a new header.
+pub(super) const MAX_EVENT_VICTIMS: usize = 4096;
+
+/// Lines of the current event seen so far.
+#[derive(Debug, Default)]
+struct Event {
+    /// Boot time of the last OOM line of this event.
+    last_usec: Option<u64>,
+    invoked_by: Option<String>,
+    summary: Option<Summary>,
+    /// The readings of a pre-5.0 `Task in <task> killed as a result of
+    /// limit of <oom>`.
+    task_in: Option<Vec<Reading>>,
+    /// The limited cgroup, from the event's first `Memory cgroup stats for`.
+    limited: Option<String>,
+    /// The limited cgroup as the event's first kill was booked to it, for
+    /// the members of its memory.oom.group.
+    oom_memcg: Option<String>,
+    /// Pre-5.0 `... Kill process N (comm) score S`: memcg or not.
+    selected_memcg: Option<bool>,
+    /// `Tasks in <path> are going to be killed due to memory.oom.group set`.
+    group: Option<String>,
+    /// The event's victim was killed: later kills without a new header or
+    /// summary (rate-limited) get none of this event's context, unless they
+    /// are members of its memory.oom.group.
+    closed: bool,
+    /// Victims of this event, to drop the repeats of a memory.oom.group scan.
+    killed: Vec<u32>,
+}
+
+impl Event {
+    /// A context line (summary, `Task in`, `Kill process`) after the event's
+    /// kill starts a new event: its header was rate-limited away.
+    fn reopen_if_closed(&mut self) {
+        if self.closed {
+            *self = Event {
+                last_usec: self.last_usec,
+                ..Event::default()
+            };
+        }
+    }
+}
+
+/// What a kill is booked to, from the event's context.
+struct Booking {
+    constraint: Constraint,
+    attribution: Option<Attribution>,
+    /// The victim's uid from the summary, when its kill line has none.
+    uid: Option<u32>,
+}
+
+/// The OOM report parser: feed lines in log order.
+#[derive(Debug, Default)]
+pub struct Parser {
+    event: Event,
+}
+
+impl Parser {
+    /// A parser with no event in progress.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds one message line.
+    pub fn feed(&mut self, line: &Line<'_>) -> Outcome {
+        let text = line.text;
+        // Cheap filter: every line we care about contains one of these byte
+        // sequences; most kernel log lines contain none.
+        if !(text.contains("ill")
+            || text.contains("Task")
+            || text.contains("oom")
+            || text.starts_with("Memory cgroup stats for "))
+        {
+            return Outcome::Nothing;
+        }
+        let stale = matches!((line.usec, self.event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > EVENT_WINDOW_USEC);
+        if stale {
+            self.event = Event::default();
+        }
+        match lines::classify(line) {
+            Some(report) => self.join(line, report),
+            None => Outcome::Nothing,
+        }
+    }
+
+    /// Victims remembered for the current event.
+    #[cfg(test)]
+    pub(super) fn remembered_victims(&self) -> usize {
+        self.event.killed.len()
+    }
+
+    /// Notes that `line` belongs to the current event.
+    fn touch(&mut self, line: &Line<'_>) {
+        if line.usec.is_some() {
+            self.event.last_usec = line.usec;
+        }
+    }
+
+    /// Adds one report line to the current event.
+    fn join(&mut self, line: &Line<'_>, report: ReportLine<'_>) -> Outcome {
+        match report {
+            ReportLine::Invoked(invoked_by) => {
+                self.event = Event {
+                    last_usec: line.usec,
+                    invoked_by: Some(invoked_by),
+                    ..Event::default()
+                };
+                return Outcome::Nothing;
+            }
+            ReportLine::Summary(summary) => {
+                self.event.reopen_if_closed();
+                self.event.summary = Some(summary);
+            }
+            ReportLine::StatsFor(limited) => {
+                self.event.reopen_if_closed();
+                self.event.limited.get_or_insert(limited);
+            }
+            ReportLine::TaskIn(readings) => {
+                self.event.reopen_if_closed();
+                self.event.task_in = Some(readings);
+            }
+            ReportLine::Group(path) => self.event.group = Some(path),
+            ReportLine::Selected { memcg } => {
+                self.event.reopen_if_closed();
+                self.event.selected_memcg = Some(memcg);
+            }
+            ReportLine::Killed { message, killed } => {
+                self.touch(line);
+                return match killed {
+                    Some(killed) => self.kill(line, message, killed),
+                    None => Outcome::Malformed("`Killed process` line without a pid and comm"),
+                };
+            }
+        }
+        self.touch(line);
+        Outcome::Nothing
+    }
+
+    fn kill(&mut self, line: &Line<'_>, message: &str, k: Killed<'_>) -> Outcome {
+        // A member of the memory.oom.group scan that follows `Tasks in`: the
+        // kernel prints it with the memcg message, and may repeat the
+        // event's first victim.
+        let group_member = message.starts_with("Memory cgroup") && self.event.group.is_some();
+        if !group_member {
+            self.event.group = None;
+        }
+        if group_member && self.event.killed.contains(&k.pid) {
+            return Outcome::Duplicate(k.pid);
+        }
+        if self.event.killed.len() >= MAX_EVENT_VICTIMS {
+            self.event.killed.remove(0);
+        }
+        self.event.killed.push(k.pid);
+        let open = !self.event.closed;
+        let booking = self.book(message, &k, group_member);
+        let invoked_by = if open || group_member {
+            self.event.invoked_by.clone()
+        } else {
+            None
+        };
+        self.event.closed = true;
+        self.event.selected_memcg = None;
+        let mut kill = new_kill(line, &k, booking.constraint, invoked_by);
+        kill.uid = k.uid.or(booking.uid);
+        kill.oom_group = group_member;
+        match booking.attribution {
+            Some(Attribution::Known(reading)) => {
+                if !group_member {
+                    self.event.oom_memcg.clone_from(&reading.oom_memcg);
+                }
+                kill.attribute(reading);
+            }
+            Some(Attribution::Ambiguous(candidates)) => {
+                kill.attribution_ambiguous = true;
+                kill.candidates = candidates;
+            }
+            None => {}
+        }
+        Outcome::Kill(Box::new(kill))
+    }
+
+    /// What ran out and which cgroups the victim is booked to: from the
+    /// event's summary when it names this victim, else its memory.oom.group,
+    /// else its `Task in` line, else the messages alone.
+    fn book(&mut self, message: &str, k: &Killed<'_>, group_member: bool) -> Booking {
+        let from_message = lines::message_constraint(message);
+        let open = !self.event.closed;
+        let victim = Victim {
+            pid: k.pid,
+            comm: k.comm,
+            uid: k.uid,
+        };
+        let limited = self.event.limited.as_deref();
+        let summary = self.event.summary.as_ref().filter(|_| open);
+        if let Some((s, about)) = summary.and_then(|s| Some((s, s.about(&victim)?))) {
+            return Booking {
+                constraint: summary_constraint(s, from_message),
+                attribution: Some(attribution::settle(about.readings, limited)),
+                uid: about.uid,
+            };
+        }
+        if let (true, Some(group)) = (group_member, &self.event.group) {
+            let reading = Reading {
+                oom_memcg: self.event.oom_memcg.clone(),
+                task_memcg: group.clone(),
+            };
+            return Booking {
+                constraint: Constraint::Memcg,
+                attribution: Some(Attribution::Known(reading)),
+                uid: None,
+            };
+        }
+        // Taken whether or not the event is open: a `Task in` serves one kill.
+        if let (true, Some(readings)) = (open, self.event.task_in.take()) {
+            return Booking {
+                constraint: Constraint::Memcg,
+                attribution: Some(attribution::settle(readings, limited)),
+                uid: None,
+            };
+        }
+        let constraint = if open && from_message == Constraint::Unknown {
+            match self.event.selected_memcg {
+                Some(true) => Constraint::Memcg,
+                Some(false) => Constraint::Global,
+                None => Constraint::Unknown,
+            }
+        } else {
+            from_message
+        };
+        // The event's summary names another task (or was cut before the
+        // victim's fields): its cgroups cannot be tied to this victim.
+        let unmatched = summary.is_some() && !group_member;
+        Booking {
+            constraint,
+            attribution: unmatched.then(|| Attribution::Ambiguous(Vec::new())),
+            uid: None,
+        }
+    }
+}
+
+/// What ran out, as a summary says; early 5.x kernels say
+/// `CONSTRAINT_NONE` for memcg OOMs, so `oom_memcg=` decides first.
+fn summary_constraint(s: &Summary, from_message: Constraint) -> Constraint {
+    match (s.memcg(), s.constraint()) {
+        (Some(true), _) => Constraint::Memcg,
+        (_, Some("CONSTRAINT_CPUSET")) => Constraint::Cpuset,
+        (_, Some("CONSTRAINT_MEMORY_POLICY")) => Constraint::Mempolicy,
+        (Some(false), _) => Constraint::Global,
+        (None, _) => from_message,
+    }
+}
+
+/// A kill of the victim on `line`, booked to no cgroup yet.
+fn new_kill(
+    line: &Line<'_>,
+    k: &Killed<'_>,
+    constraint: Constraint,
+    invoked_by: Option<String>,
+) -> Kill {
+    let (time, log_time) = match &line.stamp {
+        Stamp::None => (None, None),
+        Stamp::Rfc3339(t) => (Some(t.clone()), None),
+        Stamp::Raw(t) => (None, Some(t.clone())),
+    };
+    Kill {
+        time,
+        log_time,
+        boot_usec: line.usec,
+        seq: line.seq,
+        pid: k.pid,
+        comm: unescape(k.comm),
+        uid: k.uid,
+        constraint,
+        oom_memcg: None,
+        task_memcg: None,
+        pod_uid: None,
+        container_id: None,
+        unit: None,
+        total_vm_kb: k.kb("total-vm"),
+        anon_rss_kb: k.kb("anon-rss"),
+        file_rss_kb: k.kb("file-rss"),
+        shmem_rss_kb: k.kb("shmem-rss"),
+        pgtables_kb: k.kb("pgtables"),
+        oom_score_adj: k.oom_score_adj(),
+        invoked_by,
+        oom_group: false,
+        attribution_ambiguous: false,
+        candidates: Vec::new(),
+    }
+}
