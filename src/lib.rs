@@ -11,11 +11,11 @@
 //! | [`cli`] | the clap command line, turned into a [`config::Config`] |
 //! | [`config`] | the validated settings, free of clap types |
 //! | [`logging`] | sets up `tracing` in logfmt or JSON |
+//! | [`logonce`] | says whether a recurring problem is news to log, or was said already |
 //! | [`procfs`] | builds every path under `--path.procfs` and reads it; the only place that touches the filesystem for collectors |
 //! | [`parse`] | pure parsers for the kernel's text formats (`meminfo`, `vmstat`, PSI, sysctl values) |
 //! | [`metrics`] | small helpers that write constant gauges and counters through prometheus-client's encoder |
 //! | [`collectors`] | one file per collector; [`collectors::Exporter`] runs them at scrape time and reports their health |
-//! | [`http`] | the axum router: `/metrics` with format negotiation, `/`, `/kills`, `/-/healthy`, `/-/ready` |
 //! | [`cgroupfs`] | finds the memory cgroup hierarchy (v1, v2, hybrid) under `--path.sysfs` and walks it |
 //! | [`container`] | pod UID, container ID and systemd unit derived from a cgroup path |
 //! | [`kmsg`] | OOM kills from /dev/kmsg: record and log parsers, the kill tracker and the reader thread |
@@ -23,36 +23,28 @@
 //! | [`singleflight`] | one /proc scan shared by scrapes that arrive together |
 //! | [`timefmt`] | RFC 3339 formatting of wall-clock times, and the boot time that turns a kernel log stamp into one |
 //! | [`commands`] | `oom_exporter kills` (kills in the ring buffer or a saved log) and `top` (processes or cgroups closest to the OOM killer) |
-//! | [`webconfig`] | `--web.config.file` (exporter-toolkit format): TLS, basic auth, headers |
-//! | [`server`] | the accept loop: TLS, connection and request limits, reloads that never fail open, graceful shutdown |
-//! | [`clients`] | client addresses as the per-client limits count them; open connections per client |
-//! | [`authgate`] | remembered credentials and bcrypt checks shared out fairly between clients |
-//! | [`x509`] | the expiry of the served certificate, read from its DER |
+//! | [`web`] | the routes, the server loop, `--web.config.file` (TLS, basic auth, headers) and its reloads |
 //! | [`app`] | wires config, registry and server together; serves until a shutdown signal |
 
 pub mod app;
-pub mod authgate;
 pub mod cgroupfs;
 pub mod cgroupns;
 pub mod cgroupwatch;
 pub mod cli;
-pub mod clients;
 pub mod collectors;
 pub mod commands;
 pub mod config;
 pub mod container;
-pub mod http;
 pub mod kmsg;
 pub mod logging;
+pub mod logonce;
 pub mod metrics;
 pub mod parse;
 pub mod procfs;
 pub mod procscan;
-pub mod server;
 pub mod singleflight;
 pub mod timefmt;
-pub mod webconfig;
-pub mod x509;
+pub mod web;
 
 /// Version of this build, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

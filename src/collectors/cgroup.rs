@@ -27,7 +27,7 @@ use crate::metrics::{self, Labels, MetricWriter};
 use crate::parse::cgroup as parse;
 use crate::parse::pressure::{self, Totals};
 
-use super::{CollectError, Collector};
+use super::{CollectError, Source};
 
 /// The event watch ([`crate::cgroupwatch`]).
 enum WatchState {
@@ -585,7 +585,7 @@ const FAMILIES: &[Family] = &[
     ),
 ];
 
-impl Collector for Cgroup {
+impl Source for Cgroup {
     fn name(&self) -> &'static str {
         Self::NAME
     }

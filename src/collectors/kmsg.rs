@@ -8,7 +8,7 @@ use crate::kmsg::tracker::Tracker;
 use crate::metrics::{self, Labels, MetricWriter};
 use crate::procfs::ProcFs;
 
-use super::{CollectError, Collector};
+use super::{CollectError, Source};
 
 /// Reports what the kmsg reader saw.
 pub struct Kmsg {
@@ -26,7 +26,7 @@ impl Kmsg {
     }
 }
 
-impl Collector for Kmsg {
+impl Source for Kmsg {
     fn name(&self) -> &'static str {
         Self::NAME
     }

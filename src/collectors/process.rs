@@ -14,7 +14,7 @@ use crate::metrics::{self, Labels, MetricWriter};
 use crate::procscan::{Proc, Scan, Scanner};
 use crate::singleflight::SingleFlight;
 
-use super::{CollectError, Collector};
+use super::{CollectError, Source};
 
 /// Scans processes at scrape time; concurrent scrapes share one scan.
 pub struct Process {
@@ -65,7 +65,7 @@ type Family<'a> = (
     fn(&Proc) -> Option<i64>,
 );
 
-impl Collector for Process {
+impl Source for Process {
     fn name(&self) -> &'static str {
         Self::NAME
     }

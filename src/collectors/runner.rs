@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 use prometheus_client::encoding::{DescriptorEncoder, prometheus_text, text};
 use prometheus_client::registry::Registry;
 
-use super::{CollectError, Collector, ErrorMemo};
+use super::{CollectError, Source};
+use crate::logonce::LogOnce;
 use crate::metrics::{self, MetricWriter};
 
 /// One collector and its runs in progress.
 struct Slot {
-    collector: Arc<dyn Collector>,
+    collector: Arc<dyn Source>,
     runs: Mutex<Runs>,
 }
 
@@ -122,7 +123,8 @@ pub enum LateError {
 /// Runs every enabled collector at each scrape and reports their health.
 pub struct Exporter {
     slots: Vec<Arc<Slot>>,
-    errors: ErrorMemo,
+    /// Failures logged, so a recurring one is logged once.
+    errors: LogOnce<&'static str>,
 }
 
 impl fmt::Debug for Exporter {
@@ -136,7 +138,7 @@ impl fmt::Debug for Exporter {
 
 impl Exporter {
     /// Runs `collectors` at every scrape.
-    pub fn new(collectors: Vec<Box<dyn Collector>>) -> Arc<Self> {
+    pub fn new(collectors: Vec<Box<dyn Source>>) -> Arc<Self> {
         Arc::new(Self {
             slots: collectors
                 .into_iter()
@@ -147,7 +149,7 @@ impl Exporter {
                     })
                 })
                 .collect(),
-            errors: ErrorMemo::default(),
+            errors: LogOnce::new(),
         })
     }
 
@@ -267,7 +269,7 @@ impl Exporter {
                     (Err(LateError::NotStarted(why).into()), Duration::ZERO)
                 }
             };
-            self.errors.record(name, result.as_ref().map(|_| ()));
+            self.log(name, result.as_ref().map(|_| ()));
             health.push((name, result.is_ok(), took.as_secs_f64()));
         }
         body.push_str(&encode(openmetrics, Health(health))?);
@@ -275,10 +277,32 @@ impl Exporter {
     }
 }
 
+impl Exporter {
+    /// Logs a collector's failure at `warn` when it is new or changed, at
+    /// `debug` while it recurs, and its recovery once.
+    fn log(&self, collector: &'static str, outcome: Result<(), &CollectError>) {
+        match outcome {
+            Ok(()) => {
+                if self.errors.recovered(&collector) {
+                    tracing::info!(collector, "collector recovered");
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                if self.errors.problem(collector, &message) {
+                    tracing::warn!(collector, error = %message, "collector failed; serving the rest");
+                } else {
+                    tracing::debug!(collector, error = %message, "collector still failing");
+                }
+            }
+        }
+    }
+}
+
 /// Runs one collector into a buffer of its own: its encoded families
 /// (or the encoder's failure) and its result.
 fn collect_one(
-    collector: &Arc<dyn Collector>,
+    collector: &Arc<dyn Source>,
     openmetrics: bool,
 ) -> (Result<String, fmt::Error>, Result<(), CollectError>) {
     let result = Arc::new(Mutex::new(None));
@@ -314,7 +338,7 @@ fn encode(
 
 /// One collector's run as a prometheus-client collector; keeps its result.
 struct Once {
-    collector: Arc<dyn Collector>,
+    collector: Arc<dyn Source>,
     result: Arc<Mutex<Option<Result<(), CollectError>>>>,
 }
 
@@ -390,7 +414,7 @@ mod tests {
         runs: Arc<AtomicUsize>,
     }
 
-    impl Collector for Test {
+    impl Source for Test {
         fn name(&self) -> &'static str {
             self.name
         }
@@ -408,7 +432,7 @@ mod tests {
     fn exporter() -> (Arc<Exporter>, mpsc::Sender<()>, Arc<AtomicUsize>) {
         let (go, gate) = mpsc::channel();
         let runs = Arc::new(AtomicUsize::new(0));
-        let collectors: Vec<Box<dyn Collector>> = vec![
+        let collectors: Vec<Box<dyn Source>> = vec![
             Box::new(Test {
                 name: "quick",
                 gate: None,
