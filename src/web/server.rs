@@ -10,6 +10,7 @@
 //! ([`super::authgate`]), so the exporter's memory stays bounded however it
 //! is driven and one address cannot lock out another.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -19,10 +20,11 @@ use axum::middleware;
 use hyper::server::conn::http1;
 use hyper::service::{Service, service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 use super::auth::{Client, web_layer};
 use super::clients::{ClientKey, Connections};
@@ -103,38 +105,18 @@ pub async fn serve(
             }
             continue;
         };
+        let held = (slot, counted);
         let tls = web.current().tls.clone();
-        let routes = TowerToHyperService::new(app.clone());
-        let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(Client(client));
-            routes.call(request)
-        });
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .max_buf_size(MAX_HEADER_BYTES);
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let _slot = (slot, counted);
-            match tls {
-                Some(acceptor) => {
-                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await {
-                        Ok(Ok(stream)) => {
-                            let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            let _ =
-                                tokio::time::timeout(limits.lifetime, watcher.watch(conn)).await;
-                        }
-                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                }
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(tcp), service);
-                    let _ = tokio::time::timeout(limits.lifetime, watcher.watch(conn)).await;
-                }
-            }
-        });
+        spawn_connection(
+            tcp,
+            peer,
+            client,
+            &app,
+            tls,
+            limits,
+            graceful.watcher(),
+            held,
+        );
     }
     drop(listener);
     tracing::info!("shutting down");
@@ -147,4 +129,50 @@ pub async fn serve(
             "requests still running after the grace period; closing them"
         );
     }
+}
+
+/// Serves one accepted connection on a task of its own: the TLS handshake
+/// (if any) within the header timeout, then HTTP/1.1 for at most the
+/// connection's lifetime. `held` (its slot and its count for the client)
+/// is released when the connection ends.
+#[allow(clippy::too_many_arguments)]
+fn spawn_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    client: ClientKey,
+    app: &Router,
+    tls: Option<TlsAcceptor>,
+    limits: ConnectionLimits,
+    watcher: Watcher,
+    held: impl Send + 'static,
+) {
+    let routes = TowerToHyperService::new(app.clone());
+    let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(Client(client));
+        routes.call(request)
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    tokio::spawn(async move {
+        let _held = held;
+        match tls {
+            Some(acceptor) => {
+                match tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        let _ = tokio::time::timeout(limits.lifetime, watcher.watch(conn)).await;
+                    }
+                    Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            }
+            None => {
+                let conn = builder.serve_connection(TokioIo::new(tcp), service);
+                let _ = tokio::time::timeout(limits.lifetime, watcher.watch(conn)).await;
+            }
+        }
+    });
 }
