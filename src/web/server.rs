@@ -105,18 +105,14 @@ pub async fn serve(
             }
             continue;
         };
-        let held = (slot, counted);
-        let tls = web.current().tls.clone();
-        spawn_connection(
+        let accepted = Accepted {
             tcp,
             peer,
             client,
-            &app,
-            tls,
-            limits,
-            graceful.watcher(),
-            held,
-        );
+            held: (slot, counted),
+        };
+        let tls = web.current().tls.clone();
+        spawn_connection(accepted, &app, tls, limits, graceful.watcher());
     }
     drop(listener);
     tracing::info!("shutting down");
@@ -131,21 +127,32 @@ pub async fn serve(
     }
 }
 
-/// Serves one accepted connection on a task of its own: the TLS handshake
-/// (if any) within the header timeout, then HTTP/1.1 for at most the
-/// connection's lifetime. `held` (its slot and its count for the client)
-/// is released when the connection ends.
-#[allow(clippy::too_many_arguments)]
-fn spawn_connection(
+/// A connection let in by the limits.
+struct Accepted<H> {
     tcp: TcpStream,
     peer: SocketAddr,
     client: ClientKey,
+    /// Its connection slot and its count for the client, released when
+    /// the connection ends.
+    held: H,
+}
+
+/// Serves one accepted connection on a task of its own: the TLS handshake
+/// (if any) within the header timeout, then HTTP/1.1 for at most the
+/// connection's lifetime.
+fn spawn_connection<H: Send + 'static>(
+    accepted: Accepted<H>,
     app: &Router,
     tls: Option<TlsAcceptor>,
     limits: ConnectionLimits,
     watcher: Watcher,
-    held: impl Send + 'static,
 ) {
+    let Accepted {
+        tcp,
+        peer,
+        client,
+        held,
+    } = accepted;
     let routes = TowerToHyperService::new(app.clone());
     let service = service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(Client(client));
