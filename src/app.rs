@@ -14,11 +14,12 @@ use tokio::net::TcpListener;
 
 use crate::collectors::{self, Exporter};
 use crate::config::Config;
-use crate::http::{self, AppState};
 use crate::kmsg::reader;
 use crate::kmsg::tracker::Tracker;
 use crate::proc::fs::ProcFs;
-use crate::server::{self, Web};
+use crate::web::routes::{self, AppState};
+use crate::web::server;
+use crate::web::{Web, WebMetrics};
 
 /// How long in-flight requests may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
@@ -91,10 +92,10 @@ pub async fn serve(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let web = Web::new(config.web_config.clone()).context("web configuration")?;
+    let web = Web::new(config.web_config.clone());
     let tracker = start_kmsg(config);
     let mut registry = registry();
-    registry.register_collector(Box::new(server::WebMetrics(Arc::clone(&web))));
+    registry.register_collector(Box::new(WebMetrics(Arc::clone(&web))));
     let state = Arc::new(AppState {
         registry,
         exporter: exporter(config, tracker.clone()),
@@ -106,7 +107,7 @@ pub async fn serve(
     let reloader = tokio::spawn(watch_web_config(Arc::clone(&web)));
     server::serve(
         listener,
-        http::router(state),
+        routes::router(state),
         web,
         server::ConnectionLimits {
             header_timeout: config.header_timeout,

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::web::config::WebConfig;
+
 /// The exporter's default port. 9100-9999 is the crowded range of the
 /// Prometheus exporter port registry; 10490 lies outside it and outside the
 /// Kubernetes (10248-10259) and Thanos (10901-10908) ports.
@@ -31,8 +33,9 @@ pub struct Config {
     pub cgroups: crate::cgroup::Selection,
     /// Logging settings.
     pub log: LogConfig,
-    /// `--web.config.file`: TLS, basic auth, headers.
-    pub web_config: Option<PathBuf>,
+    /// `--web.config.file` (TLS, basic auth, headers), read and validated
+    /// once by [`Config::validate`].
+    pub web_config: Option<WebConfig>,
     /// Scrapes served at once; more get 503.
     pub max_requests: usize,
     /// Time a client has to send its request headers (and TLS handshake).
@@ -55,7 +58,7 @@ pub struct LogConfig {
 }
 
 /// Log levels, as in node_exporter's `--log.level`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
     /// Only errors.
     Error,
@@ -68,7 +71,7 @@ pub enum LogLevel {
 }
 
 /// Log formats, as in node_exporter's `--log.format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// `key=value` pairs, one event per line.
     Logfmt,
@@ -104,9 +107,17 @@ impl Config {
         if self.collectors.is_empty() {
             return Err(ConfigError::NoCollectors);
         }
-        if let Some(path) = &self.web_config {
-            crate::webconfig::load(path).map_err(|e| ConfigError::WebConfig(e.to_string()))?;
-        }
+        Ok(self)
+    }
+
+    /// Reads and validates the web configuration file at `path`, if any.
+    /// This is its only read at start: the server begins with these
+    /// settings, and only a reload reads the file again.
+    pub fn with_web_config(mut self, path: Option<PathBuf>) -> Result<Self, ConfigError> {
+        self.web_config = path
+            .map(WebConfig::load)
+            .transpose()
+            .map_err(|e| ConfigError::WebConfig(e.to_string()))?;
         Ok(self)
     }
 }

@@ -11,40 +11,32 @@
 //! | [`cli`] | the clap command line, turned into a [`config::Config`] |
 //! | [`config`] | the validated settings, free of clap types |
 //! | [`logging`] | sets up `tracing` in logfmt or JSON |
+//! | [`logonce`] | says whether a recurring problem is news to log, or was said already |
 //! | [`proc`] | processes under `--path.procfs`: the procfs reader (every path built from the root, every read capped) and the per-process scan |
 //! | [`parse`] | pure parsers for the kernel's text formats (`meminfo`, `vmstat`, PSI, sysctl values) |
 //! | [`metrics`] | small helpers that write constant gauges and counters through prometheus-client's encoder |
 //! | [`collectors`] | one file per collector; [`collectors::Exporter`] runs them at scrape time and reports their health |
-//! | [`http`] | the axum router: `/metrics` with format negotiation, `/`, `/kills`, `/-/healthy`, `/-/ready` |
 //! | [`cgroup`] | memory cgroups: the hierarchy under `--path.sysfs`, one cgroup's sample, the event watch, the namespace resolver, the owner of a path |
 //! | [`kmsg`] | OOM kills from /dev/kmsg: record and log parsers, the kill tracker and the reader thread |
 //! | [`timefmt`] | RFC 3339 formatting of wall-clock times, and the boot time that turns a kernel log stamp into one |
 //! | [`commands`] | `oom_exporter kills` (kills in the ring buffer or a saved log) and `top` (processes or cgroups closest to the OOM killer) |
-//! | [`webconfig`] | `--web.config.file` (exporter-toolkit format): TLS, basic auth, headers |
-//! | [`server`] | the accept loop: TLS, connection and request limits, reloads that never fail open, graceful shutdown |
-//! | [`clients`] | client addresses as the per-client limits count them; open connections per client |
-//! | [`authgate`] | remembered credentials and bcrypt checks shared out fairly between clients |
-//! | [`x509`] | the expiry of the served certificate, read from its DER |
+//! | [`web`] | the routes, the server loop, `--web.config.file` (TLS, basic auth, headers) and its reloads |
 //! | [`app`] | wires config, registry and server together; serves until a shutdown signal |
 
 pub mod app;
-pub mod authgate;
 pub mod cgroup;
 pub mod cli;
-pub mod clients;
 pub mod collectors;
 pub mod commands;
 pub mod config;
-pub mod http;
 pub mod kmsg;
 pub mod logging;
+pub mod logonce;
 pub mod metrics;
 pub mod parse;
 pub mod proc;
-pub mod server;
 pub mod timefmt;
-pub mod webconfig;
-pub mod x509;
+pub mod web;
 
 /// Version of this build, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -6,12 +6,12 @@ use clap::Parser;
 use oom_exporter::{app, cli, commands, logging};
 
 fn main() -> ExitCode {
-    let mut cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return cli::exit_for(&error),
     };
-    if let Some(command) = cli.take_command() {
-        return commands::run(command, &cli);
+    if cli.command.is_some() {
+        return cli.into_command().map_or(ExitCode::SUCCESS, commands::run);
     }
     let config = match cli.into_config() {
         Ok(config) => config,

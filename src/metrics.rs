@@ -16,6 +16,46 @@ pub use prometheus_client::registry::Unit;
 /// Label pairs of one sample.
 pub type Labels<'a> = &'a [(&'a str, &'a str)];
 
+/// A type of constant metric, and how it writes one value of type `V`.
+pub trait Kind<V> {
+    /// The family's TYPE.
+    const TYPE: MetricType;
+    /// Writes one sample.
+    fn write(value: V, encoder: MetricEncoder<'_>) -> fmt::Result;
+}
+
+/// Constant gauges ([`ConstGauge`]).
+#[derive(Debug)]
+pub enum Gauge {}
+
+/// Constant counters ([`ConstCounter`]); the encoder adds `_total`.
+#[derive(Debug)]
+pub enum Counter {}
+
+impl<V: EncodeGaugeValue + fmt::Debug + Send + Sync> Kind<V> for Gauge {
+    const TYPE: MetricType = MetricType::Gauge;
+    fn write(value: V, encoder: MetricEncoder<'_>) -> fmt::Result {
+        ConstGauge::new(value).encode(encoder)
+    }
+}
+
+impl<V: EncodeCounterValue + fmt::Debug + Send + Sync> Kind<V> for Counter {
+    const TYPE: MetricType = MetricType::Counter;
+    fn write(value: V, encoder: MetricEncoder<'_>) -> fmt::Result {
+        ConstCounter::new(value).encode(encoder)
+    }
+}
+
+/// What a family without samples writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfEmpty {
+    /// Nothing: an absent source leaves no empty family behind.
+    Skip,
+    /// HELP and TYPE: for families that are empty until something happens
+    /// (victims of OOM kills), so the exposition always documents them.
+    Declare,
+}
+
 /// Writes metric families through the encoder handed to a collector.
 pub struct MetricWriter<'a, 'e> {
     encoder: &'a mut DescriptorEncoder<'e>,
@@ -27,15 +67,49 @@ impl<'a, 'e> MetricWriter<'a, 'e> {
         Self { encoder }
     }
 
+    /// One unlabelled sample of kind `K` ([`Gauge`] or [`Counter`]).
+    pub fn single<K: Kind<V>, V>(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<Unit>,
+        value: V,
+    ) -> fmt::Result {
+        let enc = self
+            .encoder
+            .encode_descriptor(name, help, unit.as_ref(), K::TYPE)?;
+        K::write(value, enc)
+    }
+
+    /// A family of kind `K` ([`Gauge`] or [`Counter`]) with one sample per
+    /// label set, in the order given; `if_empty` says what a family
+    /// without samples writes.
+    pub fn family<K: Kind<V>, V: Copy>(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<Unit>,
+        samples: &[(Labels<'_>, V)],
+        if_empty: IfEmpty,
+    ) -> fmt::Result {
+        if samples.is_empty() && if_empty == IfEmpty::Skip {
+            return Ok(());
+        }
+        let mut enc = self
+            .encoder
+            .encode_descriptor(name, help, unit.as_ref(), K::TYPE)?;
+        for (labels, value) in samples {
+            K::write(*value, enc.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+
     /// One unlabelled gauge.
     pub fn gauge<V>(&mut self, name: &str, help: &str, unit: Option<Unit>, value: V) -> fmt::Result
     where
-        V: EncodeGaugeValue + fmt::Debug + Send + Sync,
+        Gauge: Kind<V>,
     {
-        let enc = self
-            .encoder
-            .encode_descriptor(name, help, unit.as_ref(), MetricType::Gauge)?;
-        ConstGauge::new(value).encode(enc)
+        self.single::<Gauge, V>(name, help, unit, value)
     }
 
     /// One unlabelled counter.
@@ -47,17 +121,13 @@ impl<'a, 'e> MetricWriter<'a, 'e> {
         value: V,
     ) -> fmt::Result
     where
-        V: EncodeCounterValue + fmt::Debug + Send + Sync,
+        Counter: Kind<V>,
     {
-        let enc = self
-            .encoder
-            .encode_descriptor(name, help, unit.as_ref(), MetricType::Counter)?;
-        ConstCounter::new(value).encode(enc)
+        self.single::<Counter, V>(name, help, unit, value)
     }
 
-    /// A gauge family with one sample per label set. Writes nothing when
-    /// `samples` is empty, so an absent source leaves no empty family behind.
-    pub fn gauges<V>(
+    /// [`MetricWriter::family`] of gauges, skipped when empty.
+    pub fn gauges<V: Copy>(
         &mut self,
         name: &str,
         help: &str,
@@ -65,17 +135,13 @@ impl<'a, 'e> MetricWriter<'a, 'e> {
         samples: &[(Labels<'_>, V)],
     ) -> fmt::Result
     where
-        V: EncodeGaugeValue + fmt::Debug + Send + Sync + Copy,
+        Gauge: Kind<V>,
     {
-        if samples.is_empty() {
-            return Ok(());
-        }
-        self.gauges_declared(name, help, unit, samples)
+        self.family::<Gauge, V>(name, help, unit, samples, IfEmpty::Skip)
     }
 
-    /// Like [`MetricWriter::gauges`], but HELP and TYPE are written even
-    /// without samples (see [`MetricWriter::counters_declared`]).
-    pub fn gauges_declared<V>(
+    /// [`MetricWriter::family`] of gauges, declared even when empty.
+    pub fn gauges_declared<V: Copy>(
         &mut self,
         name: &str,
         help: &str,
@@ -83,34 +149,13 @@ impl<'a, 'e> MetricWriter<'a, 'e> {
         samples: &[(Labels<'_>, V)],
     ) -> fmt::Result
     where
-        V: EncodeGaugeValue + fmt::Debug + Send + Sync + Copy,
+        Gauge: Kind<V>,
     {
-        self.family(name, help, unit, MetricType::Gauge, samples, |v, enc| {
-            ConstGauge::new(v).encode(enc)
-        })
+        self.family::<Gauge, V>(name, help, unit, samples, IfEmpty::Declare)
     }
 
-    /// One descriptor, then one sample per label set written by `write`.
-    fn family<V: Copy>(
-        &mut self,
-        name: &str,
-        help: &str,
-        unit: Option<Unit>,
-        metric_type: MetricType,
-        samples: &[(Labels<'_>, V)],
-        write: impl Fn(V, MetricEncoder<'_>) -> fmt::Result,
-    ) -> fmt::Result {
-        let mut enc = self
-            .encoder
-            .encode_descriptor(name, help, unit.as_ref(), metric_type)?;
-        for (labels, value) in samples {
-            write(*value, enc.encode_family(labels)?)?;
-        }
-        Ok(())
-    }
-
-    /// A counter family with one sample per label set; nothing when empty.
-    pub fn counters<V>(
+    /// [`MetricWriter::family`] of counters, skipped when empty.
+    pub fn counters<V: Copy>(
         &mut self,
         name: &str,
         help: &str,
@@ -118,19 +163,13 @@ impl<'a, 'e> MetricWriter<'a, 'e> {
         samples: &[(Labels<'_>, V)],
     ) -> fmt::Result
     where
-        V: EncodeCounterValue + fmt::Debug + Send + Sync + Copy,
+        Counter: Kind<V>,
     {
-        if samples.is_empty() {
-            return Ok(());
-        }
-        self.counters_declared(name, help, unit, samples)
+        self.family::<Counter, V>(name, help, unit, samples, IfEmpty::Skip)
     }
 
-    /// Like [`MetricWriter::counters`], but the family's HELP and TYPE are
-    /// written even without samples: for families that are empty until
-    /// something happens (victims of OOM kills), so the exposition always
-    /// documents them.
-    pub fn counters_declared<V>(
+    /// [`MetricWriter::family`] of counters, declared even when empty.
+    pub fn counters_declared<V: Copy>(
         &mut self,
         name: &str,
         help: &str,
@@ -138,11 +177,9 @@ impl<'a, 'e> MetricWriter<'a, 'e> {
         samples: &[(Labels<'_>, V)],
     ) -> fmt::Result
     where
-        V: EncodeCounterValue + fmt::Debug + Send + Sync + Copy,
+        Counter: Kind<V>,
     {
-        self.family(name, help, unit, MetricType::Counter, samples, |v, enc| {
-            ConstCounter::new(v).encode(enc)
-        })
+        self.family::<Counter, V>(name, help, unit, samples, IfEmpty::Declare)
     }
 
     /// An info metric (`<name>_info 1` with the given labels).

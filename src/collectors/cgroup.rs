@@ -13,7 +13,7 @@ use crate::cgroup::monitor::{Monitor, Report, Reported};
 use crate::cgroup::sample::Sample;
 use crate::metrics::{self, Labels, MetricWriter};
 
-use super::{CollectError, Collector};
+use super::{CollectError, Source};
 
 /// Reads memory cgroups under `<sysfs>/fs/cgroup`.
 pub struct Cgroup {
@@ -232,7 +232,7 @@ fn write_summary(out: &mut MetricWriter<'_, '_>, r: &Report) -> Result<(), Colle
     Ok(())
 }
 
-impl Collector for Cgroup {
+impl Source for Cgroup {
     fn name(&self) -> &'static str {
         Self::NAME
     }

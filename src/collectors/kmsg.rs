@@ -8,7 +8,7 @@ use crate::kmsg::tracker::{Snapshot, Tracker};
 use crate::metrics::{self, Labels, MetricWriter};
 use crate::proc::fs::ProcFs;
 
-use super::{CollectError, Collector};
+use super::{CollectError, Source};
 
 /// Reports what the kmsg reader saw.
 pub struct Kmsg {
@@ -26,7 +26,7 @@ impl Kmsg {
     }
 }
 
-impl Collector for Kmsg {
+impl Source for Kmsg {
     fn name(&self) -> &'static str {
         Self::NAME
     }
@@ -42,7 +42,9 @@ impl Collector for Kmsg {
         write_kills(out, &s)?;
         write_victims(out, &s)?;
         write_reader(out, &s)?;
-        if s.up {
+        // Still on its first connect (reading the backlog) is not a
+        // failure: `oom_kmsg_up` is 0 until it is done.
+        if !s.down {
             Ok(())
         } else {
             Err(CollectError::Malformed {

@@ -4,7 +4,7 @@ use crate::metrics::{self, MetricWriter};
 use crate::parse::meminfo::{self, Value};
 use crate::proc::fs::ProcFs;
 
-use super::{CollectError, Collector};
+use super::{CollectError, Source};
 
 /// How a meminfo field becomes a metric.
 struct Field {
@@ -232,7 +232,7 @@ impl Meminfo {
     }
 }
 
-impl Collector for Meminfo {
+impl Source for Meminfo {
     fn name(&self) -> &'static str {
         Self::NAME
     }

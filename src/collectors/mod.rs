@@ -17,9 +17,8 @@ mod runner;
 mod sysctl;
 mod vmstat;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use crate::cgroup::CgroupSource;
 use crate::cgroup::ns::Resolver;
@@ -130,8 +129,10 @@ impl CollectError {
     }
 }
 
-/// One source of metrics, read at scrape time.
-pub trait Collector: Send + Sync {
+/// One source of metrics, read at scrape time: what each collector
+/// implements. Named apart from prometheus-client's `Collector`, which the
+/// [`Exporter`] wraps each source in for one scrape.
+pub trait Source: Send + Sync {
     /// The name used in `--collector.<name>` and in the `collector` label.
     fn name(&self) -> &'static str;
 
@@ -148,9 +149,9 @@ pub fn build(
     selection: &Selection,
     cgroups: &CgroupSource,
     tracker: Option<Arc<Tracker>>,
-) -> Vec<Box<dyn Collector>> {
+) -> Vec<Box<dyn Source>> {
     let is_on = |name: &str| enabled.iter().any(|e| e == name);
-    let mut out: Vec<Box<dyn Collector>> = Vec::new();
+    let mut out: Vec<Box<dyn Source>> = Vec::new();
     if is_on(Meminfo::NAME) {
         out.push(Box::new(Meminfo::new(procfs.clone())));
     }
@@ -177,34 +178,4 @@ pub fn build(
         out.push(Box::new(Kmsg::new(procfs.clone(), tracker)));
     }
     out
-}
-
-/// Remembers the last error of each key, so a recurring failure is logged at
-/// `warn` once and then at `debug`, and a recovery is logged once.
-#[derive(Debug, Default)]
-pub struct ErrorMemo {
-    last: Mutex<HashMap<&'static str, String>>,
-}
-
-impl ErrorMemo {
-    /// Records the outcome of `collector` for this scrape and logs if it changed.
-    pub fn record(&self, collector: &'static str, outcome: Result<(), &CollectError>) {
-        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        match outcome {
-            Ok(()) => {
-                if last.remove(collector).is_some() {
-                    tracing::info!(collector, "collector recovered");
-                }
-            }
-            Err(error) => {
-                let message = error.to_string();
-                if last.get(collector) != Some(&message) {
-                    tracing::warn!(collector, error = %message, "collector failed; serving the rest");
-                    last.insert(collector, message);
-                } else {
-                    tracing::debug!(collector, error = %message, "collector still failing");
-                }
-            }
-        }
-    }
 }

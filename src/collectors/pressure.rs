@@ -5,14 +5,12 @@
 //! `CONFIG_IRQ_TIME_ACCOUNTING`), is not a failure: those series are absent,
 //! `oom_pressure_supported{resource}` is 0, and the log says so once.
 
-use std::collections::HashSet;
-use std::sync::{Mutex, PoisonError};
-
+use crate::logonce::LogOnce;
 use crate::metrics::{self, Labels, MetricWriter};
 use crate::parse::pressure::{self, Record};
 use crate::proc::fs::ProcFs;
 
-use super::{CollectError, Collector};
+use super::{CollectError, Source};
 
 /// The PSI resources, in the order they are exported.
 pub const RESOURCES: [&str; 4] = ["cpu", "memory", "io", "irq"];
@@ -21,7 +19,7 @@ pub const RESOURCES: [&str; 4] = ["cpu", "memory", "io", "irq"];
 pub struct Pressure {
     procfs: ProcFs,
     /// Resources whose absence has been logged already.
-    said_absent: Mutex<HashSet<&'static str>>,
+    said_absent: LogOnce<&'static str>,
 }
 
 impl Pressure {
@@ -32,22 +30,18 @@ impl Pressure {
     pub fn new(procfs: ProcFs) -> Self {
         Self {
             procfs,
-            said_absent: Mutex::new(HashSet::new()),
+            said_absent: LogOnce::new(),
         }
     }
 
     fn note_absent(&self, resource: &'static str, reason: &dyn std::fmt::Display) {
-        let mut said = self
-            .said_absent
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if said.insert(resource) {
+        if self.said_absent.first(resource) {
             tracing::info!(resource, reason = %reason, "PSI not available for this resource; its series are absent");
         }
     }
 }
 
-impl Collector for Pressure {
+impl Source for Pressure {
     fn name(&self) -> &'static str {
         Self::NAME
     }

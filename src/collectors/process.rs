@@ -11,7 +11,7 @@ use crate::metrics::{self, Labels, MetricWriter};
 use crate::proc::scan::{Proc, Scan, Scanner};
 use crate::proc::singleflight::SharedScanner;
 
-use super::{CollectError, Collector};
+use super::{CollectError, Source};
 
 /// Scans processes at scrape time; concurrent scrapes share one scan.
 pub struct Process {
@@ -186,7 +186,7 @@ fn scan_errors(scan: &Scan) -> Result<(), CollectError> {
     })
 }
 
-impl Collector for Process {
+impl Source for Process {
     fn name(&self) -> &'static str {
         Self::NAME
     }

@@ -17,12 +17,13 @@ use std::time::{Duration, Instant};
 use prometheus_client::encoding::{DescriptorEncoder, prometheus_text, text};
 use prometheus_client::registry::Registry;
 
-use super::{CollectError, Collector, ErrorMemo};
+use super::{CollectError, Source};
+use crate::logonce::LogOnce;
 use crate::metrics::{self, MetricWriter};
 
 /// One collector and its runs in progress.
 struct Slot {
-    collector: Arc<dyn Collector>,
+    collector: Arc<dyn Source>,
     runs: Mutex<Runs>,
 }
 
@@ -122,7 +123,8 @@ pub enum LateError {
 /// Runs every enabled collector at each scrape and reports their health.
 pub struct Exporter {
     slots: Vec<Arc<Slot>>,
-    errors: ErrorMemo,
+    /// Failures logged, so a recurring one is logged once.
+    errors: LogOnce<&'static str>,
 }
 
 impl fmt::Debug for Exporter {
@@ -136,7 +138,7 @@ impl fmt::Debug for Exporter {
 
 impl Exporter {
     /// Runs `collectors` at every scrape.
-    pub fn new(collectors: Vec<Box<dyn Collector>>) -> Arc<Self> {
+    pub fn new(collectors: Vec<Box<dyn Source>>) -> Arc<Self> {
         Arc::new(Self {
             slots: collectors
                 .into_iter()
@@ -147,7 +149,7 @@ impl Exporter {
                     })
                 })
                 .collect(),
-            errors: ErrorMemo::default(),
+            errors: LogOnce::new(),
         })
     }
 
@@ -267,7 +269,7 @@ impl Exporter {
                     (Err(LateError::NotStarted(why).into()), Duration::ZERO)
                 }
             };
-            self.errors.record(name, result.as_ref().map(|_| ()));
+            self.log(name, result.as_ref().map(|_| ()));
             health.push((name, result.is_ok(), took.as_secs_f64()));
         }
         body.push_str(&encode(openmetrics, Health(health))?);
@@ -275,10 +277,32 @@ impl Exporter {
     }
 }
 
+impl Exporter {
+    /// Logs a collector's failure at `warn` when it is new or changed, at
+    /// `debug` while it recurs, and its recovery once.
+    fn log(&self, collector: &'static str, outcome: Result<(), &CollectError>) {
+        match outcome {
+            Ok(()) => {
+                if self.errors.recovered(&collector) {
+                    tracing::info!(collector, "collector recovered");
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                if self.errors.problem(collector, &message) {
+                    tracing::warn!(collector, error = %message, "collector failed; serving the rest");
+                } else {
+                    tracing::debug!(collector, error = %message, "collector still failing");
+                }
+            }
+        }
+    }
+}
+
 /// Runs one collector into a buffer of its own: its encoded families
 /// (or the encoder's failure) and its result.
 fn collect_one(
-    collector: &Arc<dyn Collector>,
+    collector: &Arc<dyn Source>,
     openmetrics: bool,
 ) -> (Result<String, fmt::Error>, Result<(), CollectError>) {
     let result = Arc::new(Mutex::new(None));
@@ -314,7 +338,7 @@ fn encode(
 
 /// One collector's run as a prometheus-client collector; keeps its result.
 struct Once {
-    collector: Arc<dyn Collector>,
+    collector: Arc<dyn Source>,
     result: Arc<Mutex<Option<Result<(), CollectError>>>>,
 }
 
@@ -377,103 +401,4 @@ impl prometheus_client::collector::Collector for Health {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::mpsc;
-
-    /// Writes one gauge; blocks in `collect` until told to go when `gate`
-    /// is set.
-    struct Test {
-        name: &'static str,
-        gate: Option<Mutex<mpsc::Receiver<()>>>,
-        runs: Arc<AtomicUsize>,
-    }
-
-    impl Collector for Test {
-        fn name(&self) -> &'static str {
-            self.name
-        }
-
-        fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError> {
-            self.runs.fetch_add(1, Ordering::SeqCst);
-            if let Some(gate) = &self.gate {
-                let _ = gate.lock().unwrap().recv();
-            }
-            out.gauge(&format!("{}_value", self.name), "A test value", None, 1)?;
-            Ok(())
-        }
-    }
-
-    fn exporter() -> (Arc<Exporter>, mpsc::Sender<()>, Arc<AtomicUsize>) {
-        let (go, gate) = mpsc::channel();
-        let runs = Arc::new(AtomicUsize::new(0));
-        let collectors: Vec<Box<dyn Collector>> = vec![
-            Box::new(Test {
-                name: "quick",
-                gate: None,
-                runs: Arc::new(AtomicUsize::new(0)),
-            }),
-            Box::new(Test {
-                name: "hung",
-                gate: Some(Mutex::new(gate)),
-                runs: Arc::clone(&runs),
-            }),
-        ];
-        (Exporter::new(collectors), go, runs)
-    }
-
-    fn soon(ms: u64) -> Instant {
-        Instant::now() + Duration::from_millis(ms)
-    }
-
-    #[tokio::test]
-    async fn a_collector_past_the_deadline_fails_and_is_not_started_again() {
-        let (e, go, runs) = exporter();
-        let start = Instant::now();
-        let body = e.scrape(false, soon(200)).await.unwrap();
-        assert!(start.elapsed() >= Duration::from_millis(200));
-        assert!(start.elapsed() < Duration::from_secs(2));
-        assert!(body.contains("oom_quick_value 1\n"), "{body}");
-        assert!(!body.contains("oom_hung_value"), "{body}");
-        assert!(body.contains("oom_scrape_collector_success{collector=\"quick\"} 1\n"));
-        assert!(body.contains("oom_scrape_collector_success{collector=\"hung\"} 0\n"));
-        assert_eq!(e.stuck(Instant::now()).len(), 1);
-        assert_eq!(e.stuck(Instant::now())[0].0, "hung");
-        // Stuck: answered at once, and not run again.
-        let start = Instant::now();
-        let body = e.scrape(false, soon(5_000)).await.unwrap();
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            start.elapsed()
-        );
-        assert!(body.contains("oom_scrape_collector_success{collector=\"hung\"} 0\n"));
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
-        // The read returns: the next scrape runs it again, and it succeeds.
-        go.send(()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !e.stuck(Instant::now()).is_empty() {
-            assert!(Instant::now() < deadline, "never came unstuck");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        go.send(()).unwrap();
-        let body = e.scrape(true, soon(5_000)).await.unwrap();
-        assert!(body.contains("oom_hung_value 1\n"), "{body}");
-        assert!(body.contains("oom_scrape_collector_success{collector=\"hung\"} 1\n"));
-        assert!(!body.contains("# EOF"), "the caller ends the exposition");
-        assert_eq!(runs.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn collectors_in_time_keep_their_order_and_format() {
-        let (e, go, _) = exporter();
-        go.send(()).unwrap();
-        let body = e.scrape(true, soon(5_000)).await.unwrap();
-        let quick = body.find("oom_quick_value").unwrap();
-        let hung = body.find("oom_hung_value").unwrap();
-        let health = body.find("oom_scrape_collector_success").unwrap();
-        assert!(quick < hung && hung < health, "{body}");
-        assert!(e.stuck(Instant::now()).is_empty());
-    }
-}
+mod tests;

@@ -5,7 +5,7 @@ use crate::metrics::{self, MetricWriter, Unit};
 use crate::parse::sysctl;
 use crate::proc::fs::ProcFs;
 
-use super::{CollectError, Collector};
+use super::{CollectError, Source};
 
 /// How a raw sysctl integer becomes the exported value.
 #[derive(Clone, Copy)]
@@ -79,7 +79,7 @@ impl Sysctl {
     }
 }
 
-impl Collector for Sysctl {
+impl Source for Sysctl {
     fn name(&self) -> &'static str {
         Self::NAME
     }

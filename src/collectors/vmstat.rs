@@ -5,7 +5,7 @@ use crate::metrics::{self, MetricWriter};
 use crate::parse::vmstat;
 use crate::proc::fs::ProcFs;
 
-use super::{CollectError, Collector};
+use super::{CollectError, Source};
 
 /// Reads `/proc/vmstat`.
 pub struct Vmstat {
@@ -62,7 +62,7 @@ const COUNTERS: &[(&str, &str, bool, &str)] = &[
     ),
 ];
 
-impl Collector for Vmstat {
+impl Source for Vmstat {
     fn name(&self) -> &'static str {
         Self::NAME
     }

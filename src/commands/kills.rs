@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::cli::KillsArgs;
+use crate::commands::Kills;
 use crate::kmsg::device;
 use crate::kmsg::input::{self, Line};
 use crate::kmsg::logfile::{self, Lines};
@@ -24,7 +24,7 @@ pub const WIDTH_ROWS: usize = 1000;
 
 /// Runs the command: kills to `out`, notes about the input to `err`.
 pub fn run(
-    args: &KillsArgs,
+    args: &Kills,
     kmsg: &Path,
     out: &mut dyn Write,
     err: &mut dyn Write,

@@ -1,39 +1,77 @@
-//! Commands besides serving metrics: `kills` and `top`.
+//! Commands besides serving metrics: `kills` and `top`. Each takes plain
+//! settings ([`Kills`], [`Top`]) that the command line builds; none sees a
+//! clap type.
 
 pub mod kills;
 pub mod top;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
 use crate::proc::fs::ProcFs;
-use crate::proc::scan::Scanner;
+use crate::proc::scan::{Scanner, Selection};
 
-/// Runs `command` with the global flags of `cli`, printing to stdout.
-pub fn run(command: Command, cli: &Cli) -> ExitCode {
-    let procfs = ProcFs::new(&cli.procfs);
+/// A command and its settings.
+#[derive(Debug)]
+pub enum Command {
+    /// `oom_exporter kills`.
+    Kills(Kills),
+    /// `oom_exporter top`.
+    Top(Top),
+}
+
+/// What `oom_exporter kills` reads and how it prints.
+#[derive(Debug, Clone)]
+pub struct Kills {
+    /// A saved log to read instead of the live ring buffer (`-`: stdin).
+    pub input: Option<PathBuf>,
+    /// One JSON object per kill instead of a table.
+    pub json: bool,
+    /// The kernel log device (or a saved raw log given in its place).
+    pub kmsg: PathBuf,
+}
+
+/// What `oom_exporter top` prints.
+#[derive(Debug, Clone)]
+pub struct Top {
+    /// How many processes (or cgroups).
+    pub n: usize,
+    /// Memory cgroups, fullest first, instead of processes.
+    pub cgroups: bool,
+    /// Root of procfs.
+    pub procfs: PathBuf,
+    /// Root of sysfs.
+    pub sysfs: PathBuf,
+    /// Which processes (include, exclude and their cap).
+    pub process: Selection,
+    /// Cgroups left out (with `cgroups`).
+    pub cgroup_exclude: Option<regex::Regex>,
+}
+
+/// Runs `command`, printing to stdout.
+pub fn run(command: Command) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     let (name, result) = match command {
         Command::Kills(args) => (
             "kills",
-            kills::run(&args, &cli.kmsg, &mut stdout, &mut std::io::stderr()),
+            kills::run(&args, &args.kmsg, &mut stdout, &mut std::io::stderr()),
         ),
-        Command::Top(args) if args.cgroups => {
-            let exclude = cli.cgroup_exclude.as_ref();
-            (
-                "top",
-                top::cgroups(&cli.sysfs, args.n, exclude, &mut stdout),
-            )
-        }
+        Command::Top(args) if args.cgroups => (
+            "top",
+            top::cgroups(
+                &args.sysfs,
+                args.n,
+                args.cgroup_exclude.as_ref(),
+                &mut stdout,
+            ),
+        ),
         Command::Top(args) => {
+            let procfs = ProcFs::new(&args.procfs);
             let scanner = |selection| {
-                let cgroups = crate::cgroup::ns::Resolver::on_host(&cli.sysfs);
-                Scanner::new(procfs.clone(), selection, cgroups)
+                let cgroups = crate::cgroup::ns::Resolver::on_host(&args.sysfs);
+                Scanner::new(procfs, selection, cgroups)
             };
-            (
-                "top",
-                top::run(scanner, &cli.process_selection(), args.n, &mut stdout),
-            )
+            ("top", top::run(scanner, &args.process, args.n, &mut stdout))
         }
     };
     match result {

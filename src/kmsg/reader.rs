@@ -22,6 +22,7 @@ use super::oom::{Kill, Outcome, Parser};
 use super::record;
 use super::tracker::Tracker;
 use crate::cgroup::hierarchy::Hierarchy;
+use crate::logonce::LogOnce;
 use crate::proc::fs::ProcFs;
 use crate::timefmt::{self, BootTime};
 
@@ -55,10 +56,11 @@ struct Reader {
     tracker: Arc<Tracker>,
     parser: Parser,
     boot: BootTime,
-    last_error: Option<String>,
+    /// The reader being down, logged once per distinct error.
+    down: LogOnce,
     cgroups: Option<Hierarchy>,
     /// An ambiguous kill was logged as a warning; later ones go to debug.
-    warned_ambiguous: bool,
+    ambiguous: LogOnce,
 }
 
 impl Reader {
@@ -69,9 +71,9 @@ impl Reader {
             tracker,
             parser: Parser::new(),
             boot: BootTime::read(),
-            last_error: None,
+            down: LogOnce::new(),
             cgroups: None,
-            warned_ambiguous: false,
+            ambiguous: LogOnce::new(),
         }
     }
 
@@ -83,9 +85,8 @@ impl Reader {
                 Err(error) => {
                     self.tracker.set_up(false);
                     let message = error.to_string();
-                    if self.last_error.as_ref() != Some(&message) {
+                    if self.down.problem((), &message) {
                         tracing::warn!(error = %message, retry_in = ?backoff, "kmsg reader down; other metrics unaffected");
-                        self.last_error = Some(message);
                     } else {
                         tracing::debug!(error = %message, "kmsg reader still down");
                     }
@@ -115,7 +116,7 @@ impl Reader {
         self.tracker.mark_started();
         self.tracker.set_up(true);
         *backoff = Duration::from_secs(1);
-        if self.last_error.take().is_some() {
+        if self.down.recovered(&()) {
             tracing::info!(path = %self.path.display(), "kmsg reader up again");
         } else {
             tracing::info!(path = %self.path.display(), "kmsg reader up");
@@ -216,8 +217,7 @@ impl Reader {
             .iter()
             .map(|r| r.task_memcg.as_str())
             .collect();
-        if counted && !self.warned_ambiguous {
-            self.warned_ambiguous = true;
+        if counted && self.ambiguous.first(()) {
             tracing::warn!(pid = kill.pid, comm = %kill.comm, ?candidates, "{AMBIGUOUS}");
         } else {
             tracing::debug!(pid = kill.pid, comm = %kill.comm, ?candidates, before_start = !counted, "{AMBIGUOUS}");

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use oom_exporter::webconfig;
+use oom_exporter::web::config as webconfig;
 use proptest::prelude::*;
 
 proptest! {

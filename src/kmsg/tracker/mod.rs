@@ -117,7 +117,11 @@ pub struct Snapshot {
     pub victims: Vec<Series>,
     pub evicted: u64,
     pub last_kill: Option<f64>,
+    /// The reader is reading.
     pub up: bool,
+    /// The reader failed (and said why); not up and not down is the
+    /// reader still on its first connect.
+    pub down: bool,
     pub records: u64,
     pub lost: u64,
     pub overruns: u64,
@@ -143,6 +147,7 @@ struct State {
     history: VecDeque<Entry>,
     last_kill: Option<f64>,
     up: bool,
+    down: bool,
     records: u64,
     lost: u64,
     overruns: u64,
@@ -175,9 +180,11 @@ impl Tracker {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether the reader is reading.
+    /// Whether the reader is reading (`false`: it failed and said why).
     pub fn set_up(&self, up: bool) {
-        self.lock().up = up;
+        let mut s = self.lock();
+        s.up = up;
+        s.down = !up;
     }
 
     /// The first pass over the ring buffer is done: later records count.
@@ -345,6 +352,7 @@ impl Tracker {
             evicted: s.evicted,
             last_kill: s.last_kill,
             up: s.up,
+            down: s.down,
             records: s.records,
             lost: s.lost,
             overruns: s.overruns,

@@ -229,3 +229,18 @@ fn a_kill_is_counted_once_however_many_grace_periods_pass() {
         assert_eq!(scrape(&t, 11, t0 + grace * n), (1, 1), "scrape {n}");
     }
 }
+
+/// A scrape during the reader's first connect (reading the backlog) found
+/// it "not reading" and warned of an earlier warning that never came.
+#[test]
+fn connecting_is_neither_up_nor_down() {
+    let t = Tracker::new(Limits::default(), Some(0));
+    let s = t.snapshot(Instant::now());
+    assert!(!s.up && !s.down);
+    t.set_up(false);
+    let s = t.snapshot(Instant::now());
+    assert!(!s.up && s.down);
+    t.set_up(true);
+    let s = t.snapshot(Instant::now());
+    assert!(s.up && !s.down);
+}

@@ -23,7 +23,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::clients::ClientKey;
+use super::clients::ClientKey;
 
 /// bcrypt checks running at once, for all clients together.
 pub const CHECKS: usize = 2;
