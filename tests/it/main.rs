@@ -8,6 +8,7 @@
 mod alerting;
 mod alerts;
 mod bad_input;
+mod build_script;
 mod cgroup;
 mod cgroup_depth;
 mod cgroup_v2_capture;
