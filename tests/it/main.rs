@@ -16,6 +16,7 @@ mod cgroupns;
 pub mod dashboards;
 mod deploy;
 mod golden;
+mod help_text;
 mod helpers;
 mod http;
 mod kills_cmd;
