@@ -2,20 +2,18 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::info::Info;
+use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Registry;
-use prometheus_client::registry::Unit;
 use tokio::net::TcpListener;
 
 use crate::collectors::{self, Exporter};
 use crate::config::Config;
 use crate::kmsg::reader;
 use crate::kmsg::tracker::Tracker;
+use crate::metrics::{self, MetricWriter};
 use crate::proc::fs::ProcFs;
 use crate::web::routes::{self, AppState};
 use crate::web::server;
@@ -29,31 +27,44 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(800);
 /// ([`exporter`]).
 pub fn registry() -> Registry {
     let mut registry = Registry::with_prefix("oom");
-    registry.register(
-        "exporter_build",
-        "Build of the running oom_exporter; the value is always 1",
-        Info::new(vec![
-            ("version", crate::VERSION),
-            ("revision", crate::REVISION),
-            ("os", std::env::consts::OS),
-            ("arch", std::env::consts::ARCH),
-        ]),
-    );
     // When this exporter started: lets alerts tell a series that is new
     // because the exporter restarted from one that is new on the host.
-    let started = Gauge::<f64, AtomicU64>::default();
-    started.set(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64()),
-    );
-    registry.register_with_unit(
-        "exporter_start_time",
-        "When this oom_exporter started, in seconds since the Unix epoch",
-        Unit::Seconds,
-        started,
-    );
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    registry.register_collector(Box::new(Identity { started }));
     registry
+}
+
+/// The build info and the start time, written like every other family
+/// (the registry's own `register` would end their HELP text with a period,
+/// which no other family's has).
+#[derive(Debug)]
+struct Identity {
+    /// Unix time of the start.
+    started: f64,
+}
+
+impl prometheus_client::collector::Collector for Identity {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let mut out = MetricWriter::new(&mut encoder);
+        out.info(
+            "exporter_build",
+            "Build of the running oom_exporter; the value is always 1",
+            &[
+                ("version", crate::VERSION),
+                ("revision", crate::REVISION),
+                ("os", std::env::consts::OS),
+                ("arch", std::env::consts::ARCH),
+            ],
+        )?;
+        out.gauge(
+            "exporter_start_time",
+            "When this oom_exporter started, in seconds since the Unix epoch",
+            metrics::seconds(),
+            self.started,
+        )
+    }
 }
 
 /// Every enabled collector, run at each scrape under its deadline.

@@ -30,8 +30,14 @@ use crate::config::{Config, ConfigError, LogConfig};
 /// Prometheus exporter that tells you the Linux OOM killer is coming, and
 /// whom it killed.
 ///
-/// Serves system memory, swap, overcommit and pressure (PSI) metrics read
-/// from the kernel at scrape time.
+/// Serves, read from the kernel at scrape time: system memory, swap,
+/// overcommit and its settings, pressure stall information (PSI), the
+/// processes the OOM killer would pick next (oom_score, oom_score_adj, RSS)
+/// and every container's or service's memory cgroup against its limit.
+/// Counts every OOM kill from /dev/kmsg with its victim (command, cgroup,
+/// pod, container, systemd unit) and lists the recent ones at /kills; run as
+/// root, or with CAP_SYSLOG, to name the victims. The top and kills
+/// commands print who is next and who was killed.
 #[derive(Debug, Parser)]
 #[command(name = "oom_exporter", version = version_line(), max_term_width = 100)]
 pub struct Cli {
@@ -92,7 +98,8 @@ pub struct Cli {
     #[arg(long = "path.sysfs", value_name = "DIR", default_value = "/sys")]
     pub sysfs: PathBuf,
 
-    /// Most cgroups reported (each has up to 13 series).
+    /// Most cgroups reported (each has at most 12 series on cgroup v2, 8 on
+    /// v1).
     #[arg(long = "collector.cgroup.max", value_name = "N", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub cgroup_max: u32,

@@ -157,7 +157,7 @@ const FIELDS: &[Field] = &[
     field(
         "VmallocUsed",
         "memory_vmalloc_used",
-        "vmalloc area in use (VmallocUsed)",
+        "Memory in use in the vmalloc area (VmallocUsed)",
     ),
     field(
         "Hugetlb",

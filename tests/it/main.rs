@@ -8,6 +8,7 @@
 mod alerting;
 mod alerts;
 mod bad_input;
+mod build_script;
 mod cgroup;
 mod cgroup_depth;
 mod cgroup_v2_capture;
@@ -15,6 +16,7 @@ mod cgroupns;
 pub mod dashboards;
 mod deploy;
 mod golden;
+mod help_text;
 mod helpers;
 mod http;
 mod kills_cmd;
