@@ -13,7 +13,6 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -23,6 +22,7 @@ use crate::cgroup::retention::{Ledger, Limits};
 use crate::cgroup::sample::{self, Sample};
 use crate::cgroup::select::{self, CgroupSource, Selected, Selection};
 use crate::cgroup::watch::{Unwatched, Watcher};
+use crate::logonce::LogOnce;
 
 /// The event watch.
 enum WatchState {
@@ -70,9 +70,8 @@ pub struct Monitor {
     sysfs: PathBuf,
     selection: Selection,
     state: Mutex<State>,
-    said_none: AtomicBool,
-    said_unwatched: AtomicBool,
-    said_deep: AtomicBool,
+    /// What was said once: `"none"`, `"unwatched"`, `"deep"`.
+    said: LogOnce<&'static str>,
 }
 
 impl Monitor {
@@ -86,9 +85,7 @@ impl Monitor {
                 ledger: Ledger::default(),
                 watch: WatchState::NotStarted,
             }),
-            said_none: AtomicBool::new(false),
-            said_unwatched: AtomicBool::new(false),
-            said_deep: AtomicBool::new(false),
+            said: LogOnce::new(),
         }
     }
 
@@ -96,7 +93,7 @@ impl Monitor {
     /// `None` when there is no memory cgroup hierarchy.
     pub fn scrape(&self, now: Instant) -> Option<Report> {
         let Some(h) = hierarchy::detect(&self.sysfs) else {
-            if !self.said_none.swap(true, Ordering::Relaxed) {
+            if self.said.first("none") {
                 tracing::info!(sysfs = %self.sysfs.display(), "no memory cgroup hierarchy found; cgroup series are absent");
             }
             return None;
@@ -153,7 +150,7 @@ impl Monitor {
 
     fn warn_deep(&self, depth_limited: &[String]) {
         if let Some(first) = depth_limited.first()
-            && !self.said_deep.swap(true, Ordering::Relaxed)
+            && self.said.first("deep")
         {
             tracing::warn!(
                 cgroup = %first,
@@ -168,7 +165,7 @@ impl Monitor {
         let Some(Unwatched { path, error }) = failed.first() else {
             return;
         };
-        if !self.said_unwatched.swap(true, Ordering::Relaxed) {
+        if self.said.first("unwatched") {
             tracing::info!(cgroup = %path, %error, failed = failed.len(), "cannot watch some cgroups' OOM events (v1 needs root and a writable cgroupfs; or the inotify or open files limit); their counters are read at scrapes only");
         } else {
             tracing::debug!(cgroup = %path, %error, failed = failed.len(), "cgroup event watch not set");

@@ -10,12 +10,11 @@
 //! (garbage, longer than [`crate::proc::fs::MAX_FILE_BYTES`]): those are
 //! read errors, not exits.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use regex::Regex;
 
 use crate::cgroup::ns::Resolver;
 use crate::cgroup::owner;
+use crate::logonce::LogOnce;
 use crate::parse::process::{self, Memory};
 use crate::proc::fs::{ProcFs, ReadError};
 
@@ -75,8 +74,8 @@ pub struct Scanner {
     procfs: ProcFs,
     selection: Selection,
     cgroups: Resolver,
-    said_denied: AtomicBool,
-    said_hidden: AtomicBool,
+    /// What was said once: `"denied"`, `"hidden"`.
+    said: LogOnce<&'static str>,
 }
 
 enum Read<T> {
@@ -129,8 +128,7 @@ impl Scanner {
             procfs,
             selection,
             cgroups,
-            said_denied: AtomicBool::new(false),
-            said_hidden: AtomicBool::new(false),
+            said: LogOnce::new(),
         }
     }
 
@@ -341,7 +339,7 @@ impl Scanner {
     /// Says, once each, that processes are hidden or unreadable.
     fn warn_once(&self, scan: &Scan) {
         if let Some(option) = &scan.hidden
-            && !self.said_hidden.swap(true, Ordering::Relaxed)
+            && self.said.first("hidden")
         {
             tracing::warn!(
                 option = %option,
@@ -350,7 +348,7 @@ impl Scanner {
                  run it as root or mount proc without hidepid for a complete ranking"
             );
         }
-        if scan.denied > 0 && !self.said_denied.swap(true, Ordering::Relaxed) {
+        if scan.denied > 0 && self.said.first("denied") {
             tracing::warn!(
                 denied = scan.denied,
                 procfs = %self.procfs.root().display(),
