@@ -40,10 +40,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// A [`parse_duration`] of at least one second and at most
 /// [`crate::web::routes::MAX_SCRAPE_TIMEOUT`].
 pub fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let max = crate::web::routes::MAX_SCRAPE_TIMEOUT;
+    let (min, max) = (
+        crate::web::routes::MIN_SCRAPE_TIMEOUT,
+        crate::web::routes::MAX_SCRAPE_TIMEOUT,
+    );
     let d = parse_duration(s)?;
-    if d.is_zero() || d > max {
-        return Err(format!("{s}: expected 1s to {}s", max.as_secs()));
+    if d < min || d > max {
+        return Err(format!(
+            "{s}: expected {}s to {}s",
+            min.as_secs(),
+            max.as_secs()
+        ));
     }
     Ok(d)
 }

@@ -29,6 +29,12 @@ pub const TIMEOUT_OFFSET: Duration = Duration::from_millis(500);
 /// Longest scrape deadline, whatever the header asks.
 pub const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Shortest scrape deadline, whatever the header asks (and the least
+/// `--web.scrape-timeout` takes): a collector still running at its
+/// scrape's deadline counts as stuck for every later scrape, so a client
+/// asking for a few nanoseconds would otherwise fail everyone's scrapes.
+pub const MIN_SCRAPE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The header Prometheus sends with its `scrape_timeout`, in seconds.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 
@@ -183,9 +189,9 @@ pub fn encode(registry: &Registry, openmetrics: bool) -> Result<String, std::fmt
 }
 
 /// How long a scrape may take: Prometheus' scrape timeout from `header`
-/// less [`TIMEOUT_OFFSET`] (but at least half of it, for timeouts under a
-/// second), at most [`MAX_SCRAPE_TIMEOUT`]; `default` without a usable
-/// header (absent, not a positive number of seconds).
+/// less [`TIMEOUT_OFFSET`], from [`MIN_SCRAPE_TIMEOUT`] to
+/// [`MAX_SCRAPE_TIMEOUT`]; `default` without a usable header (absent, not
+/// a positive number of seconds).
 pub fn scrape_timeout(header: Option<&HeaderValue>, default: Duration) -> Duration {
     let asked = header
         .and_then(|v| v.to_str().ok())
@@ -193,8 +199,11 @@ pub fn scrape_timeout(header: Option<&HeaderValue>, default: Duration) -> Durati
         .filter(|secs| secs.is_finite() && *secs > 0.0);
     match asked {
         Some(secs) => {
-            let secs = (secs - TIMEOUT_OFFSET.as_secs_f64()).max(secs / 2.0);
-            Duration::from_secs_f64(secs.min(MAX_SCRAPE_TIMEOUT.as_secs_f64()))
+            let secs = (secs - TIMEOUT_OFFSET.as_secs_f64()).clamp(
+                MIN_SCRAPE_TIMEOUT.as_secs_f64(),
+                MAX_SCRAPE_TIMEOUT.as_secs_f64(),
+            );
+            Duration::from_secs_f64(secs)
         }
         None => default,
     }
@@ -293,8 +302,11 @@ mod tests {
         assert_eq!(scrape_timeout(None, default), default);
         assert_eq!(t("10"), Duration::from_millis(9500));
         assert_eq!(t("2.5"), Duration::from_secs(2));
-        // Under a second: half of it, never nothing.
-        assert_eq!(t("0.5"), Duration::from_millis(250));
+        // Never under a second, so a client cannot make every collector
+        // overrun (and count as stuck for everyone else's scrapes).
+        assert_eq!(t("1.2"), MIN_SCRAPE_TIMEOUT);
+        assert_eq!(t("0.5"), MIN_SCRAPE_TIMEOUT);
+        assert_eq!(t("0.0000001"), MIN_SCRAPE_TIMEOUT);
         assert_eq!(t("1e9"), MAX_SCRAPE_TIMEOUT);
         for bad in ["", "0", "-3", "ten", "NaN", "inf"] {
             assert_eq!(t(bad), default, "{bad:?}");

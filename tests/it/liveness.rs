@@ -119,3 +119,54 @@ fn a_blocked_cmdline_fails_the_process_collector_only() {
     let (took, _) = e.stop("TERM");
     assert!(took < Duration::from_secs(3), "SIGTERM took {took:?}");
 }
+
+/// Regression (review of issue 12): a client that sent a tiny
+/// `X-Prometheus-Scrape-Timeout-Seconds` made every collector overrun, so
+/// a real scrape arriving meanwhile found them "stuck" and failed, and
+/// `/-/ready` said 503. A deadline is never under a second.
+#[test]
+fn a_tiny_scrape_timeout_header_cannot_fail_other_scrapes() {
+    let dir = copy_fixture(TREE);
+    let e = Exporter::start(&[&format!("--path.procfs={}", dir.path().display())]);
+    let addr = e.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attackers: Vec<_> = (0..3)
+        .map(|_| {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    crate::helpers::request(
+                        addr,
+                        "GET",
+                        "/metrics",
+                        &[("X-Prometheus-Scrape-Timeout-Seconds", "0.0000001")],
+                    );
+                }
+            })
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for _ in 0..30 {
+        let (status, m, _) = timed_scrape(&e, &[("X-Prometheus-Scrape-Timeout-Seconds", "10")]);
+        assert_eq!(status, 200);
+        let zeros = m
+            .lines()
+            .filter(|l| l.starts_with("oom_scrape_collector_success{") && l.ends_with(" 0"))
+            .count();
+        if zeros > 0 {
+            failed.push(zeros);
+        }
+        let ready = e.get("/-/ready", &[]);
+        assert_eq!(ready.status, 200, "{}", ready.body);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for a in attackers {
+        a.join().unwrap();
+    }
+    assert!(
+        failed.is_empty(),
+        "scrapes with failed collectors: {failed:?}"
+    );
+    assert!(!e.log().contains("level=warn"), "{}", e.log());
+}
