@@ -267,11 +267,43 @@ fn bcrypt_cost(hash: &str) -> Result<u32, String> {
 
 /// Reads and parses the file at `path`.
 pub fn load(path: &Path) -> Result<WebSettings, WebConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| WebConfigError::Read {
+    let bytes = read_file(path).map_err(|source| WebConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
+    let text = String::from_utf8(bytes).map_err(|e| WebConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("not UTF-8: {e}"),
+    })?;
     parse(&text, path)
+}
+
+/// Largest web configuration, certificate, key or CA file read: far above
+/// any real one (a CA bundle of a few hundred certificates is under 1 MiB).
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads a file the web configuration names (or the configuration itself):
+/// only a regular file, at most [`MAX_FILE_BYTES`]. Opened without
+/// blocking, so a FIFO or device put in its place is an error, not a
+/// reload that never returns.
+pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_FILE_BYTES} bytes"
+        )));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

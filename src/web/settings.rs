@@ -158,7 +158,7 @@ fn load_settled(
     attempts: u32,
 ) -> Result<(WebSettings, Stamps), WebConfigError> {
     let read = || {
-        std::fs::read(path).map_err(|source| WebConfigError::Read {
+        config::read_file(path).map_err(|source| WebConfigError::Read {
             path: path.to_path_buf(),
             source,
         })

@@ -24,14 +24,18 @@ pub(super) fn tls_config(
         return Err("tls_server_config needs cert_file and key_file".to_owned());
     };
     let (cert_file, key_file) = (resolve(base, cert_file), resolve(base, key_file));
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_file)
-        .and_then(Iterator::collect)
-        .map_err(|e| format!("cert_file {}: {e}", cert_file.display()))?;
+    let pem = |what: &str, path: &Path| {
+        super::config::read_file(path).map_err(|e| format!("{what} {}: {e}", path.display()))
+    };
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&pem("cert_file", &cert_file)?)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("cert_file {}: {e}", cert_file.display()))?;
     let Some(leaf) = certs.first() else {
         return Err(format!("cert_file {}: no certificate", cert_file.display()));
     };
     let not_after = super::x509::not_after(leaf);
-    let key = PrivateKeyDer::from_pem_file(&key_file)
+    let key = PrivateKeyDer::from_pem_slice(&pem("key_file", &key_file)?)
         .map_err(|e| format!("key_file {}: {e}", key_file.display()))?;
 
     let mut provider = rustls::crypto::ring::default_provider();
@@ -164,9 +168,9 @@ fn client_auth(
             };
             let ca = resolve(base, ca);
             let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(&ca)
-                .map_err(|e| format!("client_ca_file {}: {e}", ca.display()))?
-            {
+            let bundle = super::config::read_file(&ca)
+                .map_err(|e| format!("client_ca_file {}: {e}", ca.display()))?;
+            for cert in CertificateDer::pem_slice_iter(&bundle) {
                 roots
                     .add(cert.map_err(|e| format!("client_ca_file {}: {e}", ca.display()))?)
                     .map_err(|e| format!("client_ca_file {}: {e}", ca.display()))?;

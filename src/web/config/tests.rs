@@ -150,3 +150,32 @@ fn lowered_names_what_a_new_configuration_turns_off() {
         "{message}"
     );
 }
+
+/// Review of issue 12: a certificate path turned into a FIFO blocked the
+/// reload for good (and every reload after it). Files the configuration
+/// names are read only when regular, without blocking, and capped.
+#[test]
+fn only_regular_files_are_read_and_never_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("cert.pem");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let err = read_file(&fifo).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let err = read_file(Path::new("/dev/zero")).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let big = dir.path().join("big.pem");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(MAX_FILE_BYTES + 1).unwrap();
+    let err = read_file(&big).unwrap_err();
+    assert!(err.to_string().contains("larger than"), "{err}");
+    let yml = dir.path().join("web.yml");
+    std::fs::write(&yml, "basic_auth_users: {}\n").unwrap();
+    assert_eq!(read_file(&yml).unwrap(), b"basic_auth_users: {}\n");
+}
