@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::helpers::{repo, require_tool};
+use crate::support::{repo, require_tool};
 
 fn run(tool: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(tool)

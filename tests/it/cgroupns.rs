@@ -2,20 +2,10 @@
 //! cgroups as the host names them: live, with `unshare`, on this machine's
 //! v1 memory hierarchy.
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{BIN, Exporter, require_root, require_tool};
-use crate::memcg::MemCgroup;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::{BIN, Exporter, KillOnDrop, MemCgroup, require_root, require_tool};
 
 /// Runs `script` with `sh -c` inside cgroup `cg`, with `args` as `$@`.
 fn in_cgroup(cg: &MemCgroup, script: &str) -> Command {
@@ -47,7 +37,7 @@ fn process_cgroups_are_host_paths_from_inside_a_private_cgroup_namespace() {
     let other = parent.child("other", "256M");
     // A process next to the exporter's cgroup, not below it: from inside
     // the namespace its path is `/../other`.
-    let sleeper = Killed(
+    let sleeper = KillOnDrop(
         in_cgroup(&other, "exec sleep 300.4242")
             .spawn()
             .expect("start sleep"),

@@ -10,7 +10,7 @@ use std::process::Command;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::helpers::{repo, require_tool};
+use crate::support::{repo, require_tool};
 
 pub const DASHBOARDS: [&str; 2] = ["oom-host.json", "oom-fleet.json"];
 

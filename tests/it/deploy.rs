@@ -9,12 +9,14 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::helpers::{BIN, Exporter, kernel_lock, repo, require_root, require_tool, sample};
-use crate::memcg::MemCgroup;
+use crate::support::{
+    BIN, Exporter, MemCgroup, Sysctl, kernel_lock, need_tool, repo, require_root, require_tool,
+    sample, unprivileged,
+};
 
 fn output(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -227,11 +229,9 @@ fn kubernetes_manifests_validate_against_the_schemas() {
 
 #[test]
 fn generated_prometheusrule_and_dashboards_match_the_sources() {
-    if require_tool("python3", "run deploy/kubernetes/generate.py --check").is_none() {
-        return;
-    }
+    let python = need_tool("python3", "run deploy/kubernetes/generate.py --check");
     let (ok, out) = output(
-        Command::new("python3")
+        Command::new(python)
             .arg(repo().join("deploy/kubernetes/generate.py"))
             .arg("--check"),
     );
@@ -324,25 +324,6 @@ fn dockerfile_builds_in_stages_and_runs_unprivileged() {
     }
 }
 
-/// Runs the binary as nobody with `caps` (e.g. `+syslog`) only, through setpriv.
-fn unprivileged(caps: Option<&str>) -> Command {
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-    match caps {
-        Some(c) => cmd.args([
-            format!("--inh-caps={c}"),
-            format!("--ambient-caps={c}"),
-            format!("--bounding-set=-all,{c}"),
-        ]),
-        None => cmd.args([
-            "--inh-caps=-all".to_owned(),
-            "--bounding-set=-all".to_owned(),
-        ]),
-    };
-    cmd.arg(BIN);
-    cmd
-}
-
 #[test]
 fn least_privilege_counts_a_real_kill_with_and_without_cap_syslog() {
     if !require_root("switch users, set kernel.dmesg_restrict and cause OOM kills")
@@ -351,25 +332,10 @@ fn least_privilege_counts_a_real_kill_with_and_without_cap_syslog() {
         return;
     }
     let _kernel = kernel_lock();
-    struct Restore(String);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let _ = std::fs::write("/proc/sys/kernel/dmesg_restrict", self.0.trim());
-        }
-    }
-    let _restore = Restore(std::fs::read_to_string("/proc/sys/kernel/dmesg_restrict").unwrap());
-    std::fs::write("/proc/sys/kernel/dmesg_restrict", "1").unwrap();
+    let _restrict = Sysctl::set("kernel/dmesg_restrict", "1");
     let cg = MemCgroup::new("privs");
     let wait = |e: &Exporter, what: &str, ok: &dyn Fn(&str) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let m = e.metrics();
-            if ok(&m) {
-                return m;
-            }
-            assert!(Instant::now() < deadline, "{what}:\n{}", e.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        e.wait_metrics(Duration::from_secs(20), what, ok)
     };
 
     // Nobody with CAP_SYSLOG only: reads /dev/kmsg, names the victim.

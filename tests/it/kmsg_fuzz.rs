@@ -4,7 +4,7 @@
 use oom_exporter::kmsg::{input, oom, record};
 use proptest::prelude::*;
 
-use crate::helpers::repo;
+use crate::support::repo;
 
 /// Lines of every real sample, to mangle.
 fn sample_lines() -> Vec<String> {

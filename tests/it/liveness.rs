@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Exporter, copy_fixture, sample};
+use crate::support::{Exporter, copy_fixture, sample};
 
 const TREE: &str = "linux-6.18-psi-zswap";
 

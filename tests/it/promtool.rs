@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::helpers::{Exporter, fixture, require_tool};
+use crate::support::{Exporter, fixture, require_tool};
 
 /// `promtool check metrics` on `metrics`: whether it passed, and its report.
 pub fn lint(metrics: &str) -> (bool, String) {
@@ -48,7 +48,7 @@ fn promtool_check_metrics_is_clean_on_every_fixture() {
     // machine's live hierarchy), and the cgroup collector on the v2 tree.
     let v2 = format!(
         "--path.sysfs={}",
-        crate::helpers::repo()
+        crate::support::repo()
             .join("tests/fixtures/sys-cgroup-v2")
             .display()
     );

@@ -15,8 +15,8 @@ use rcgen::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-use crate::helpers::{BIN, Exporter, fixture, request, require_tool, sample};
-use crate::prometheus::Prometheus;
+use crate::support::Prometheus;
+use crate::support::{BIN, Exporter, fixture, request, require_tool, sample};
 
 /// A CA, a server certificate for localhost/127.0.0.1 and a client
 /// certificate, as PEM files in a temporary directory.
@@ -443,7 +443,7 @@ fn malformed_and_slow_requests_do_not_stop_the_others() {
 #[test]
 fn concurrent_scrapes_past_the_limit_get_503_and_health_stays_cheap() {
     // A scrape that blocks: meminfo is a FIFO nobody writes to yet.
-    let dir = crate::helpers::copy_fixture("linux-6.18-psi-zswap");
+    let dir = crate::support::copy_fixture("linux-6.18-psi-zswap");
     let fifo = dir.path().join("meminfo");
     std::fs::remove_file(&fifo).unwrap();
     assert!(
