@@ -137,6 +137,7 @@ fn unreadable_meminfo_is_reported_and_logged_once() {
 }
 
 #[test]
+#[ignore = "needs root: runs the exporter as nobody"]
 fn permission_denied_names_the_file() {
     if !require_root("run the exporter as another user against a mode-000 file") {
         return;
@@ -170,6 +171,7 @@ fn recovery_is_logged() {
 }
 
 #[test]
+#[ignore = "needs root: sets kernel.dmesg_restrict, runs the exporter as nobody"]
 fn kmsg_without_permission_names_the_fix_and_serves_the_rest() {
     if !require_root("run the exporter as an unprivileged user") {
         return;

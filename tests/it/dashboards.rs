@@ -150,6 +150,7 @@ fn dashboard_queries_use_only_exposed_metrics() {
 }
 
 #[test]
+#[ignore = "needs promtool"]
 fn dashboard_queries_parse_as_promql() {
     if require_tool("promtool", "parse the dashboard queries").is_none() {
         return;

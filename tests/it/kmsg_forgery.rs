@@ -36,6 +36,7 @@ fn start_live() -> Exporter {
 }
 
 #[test]
+#[ignore = "needs root: writes to /dev/kmsg"]
 fn userspace_records_of_any_priority_only_count_as_records() {
     if !require_root("write records to /dev/kmsg") {
         return;
@@ -73,6 +74,7 @@ fn userspace_records_of_any_priority_only_count_as_records() {
 }
 
 #[test]
+#[ignore = "needs root, python3: reads the kernel log a real segfault is printed to"]
 fn a_segfault_of_a_process_named_killed_process_is_not_an_oom_record() {
     if !require_root("read the kernel log the segfault is printed to") {
         return;

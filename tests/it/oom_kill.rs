@@ -31,6 +31,7 @@ fn kills_json(e: &Exporter) -> Vec<serde_json::Value> {
 }
 
 #[test]
+#[ignore = "needs root: a memory cgroup and an OOM kill"]
 fn real_oom_kill_counted_once_attributed_listed_and_not_recounted_after_restart() {
     if !require_root("create a memory cgroup and cause an OOM kill") {
         return;
@@ -142,6 +143,7 @@ fn rfc3339_usec(t: &str) -> i64 {
 }
 
 #[test]
+#[ignore = "needs root: a memory cgroup and an OOM kill"]
 fn kill_time_is_the_same_in_every_view() {
     if !require_root("create a memory cgroup and cause an OOM kill") {
         return;
@@ -197,6 +199,7 @@ fn kill_time_is_the_same_in_every_view() {
 }
 
 #[test]
+#[ignore = "needs root: stops the exporter, an OOM kill, floods /dev/kmsg"]
 fn kill_while_the_exporter_is_stopped_and_the_ring_buffer_overruns_is_still_counted() {
     if !require_root("stop the exporter, cause an OOM kill and flood /dev/kmsg") {
         return;
@@ -249,6 +252,7 @@ fn kill_while_the_exporter_is_stopped_and_the_ring_buffer_overruns_is_still_coun
 }
 
 #[test]
+#[ignore = "needs root: a memory cgroup and an OOM kill"]
 fn without_kmsg_kills_are_still_counted_from_the_kernel_counter() {
     if !require_root("cause an OOM kill") {
         return;
@@ -277,6 +281,7 @@ fn without_kmsg_kills_are_still_counted_from_the_kernel_counter() {
 }
 
 #[test]
+#[ignore = "needs root: memory cgroups and OOM kills"]
 fn a_cgroup_named_like_report_fields_gets_its_own_kills_not_the_pods_it_names() {
     if !require_root("create memory cgroups and cause OOM kills") {
         return;

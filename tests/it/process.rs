@@ -180,6 +180,7 @@ fn top_takes_collector_flags_after_the_subcommand() {
 }
 
 #[test]
+#[ignore = "needs root: runs the exporter as nobody"]
 fn unreadable_processes_are_counted_and_said_once() {
     if !require_root("run the exporter as another user against mode-000 files") {
         return;
@@ -215,6 +216,7 @@ fn unreadable_processes_are_counted_and_said_once() {
 }
 
 #[test]
+#[ignore = "needs root: mounts a procfs, runs the exporter as nobody"]
 fn hidepid_is_detected_and_said() {
     if !require_root("mount a procfs with hidepid and run the exporter as another user") {
         return;

@@ -23,6 +23,7 @@ fn psi_total_seconds(resource: &str, kind: &str) -> f64 {
 }
 
 #[test]
+#[ignore = "needs prometheus"]
 fn prometheus_scrapes_values_that_match_proc() {
     if require_tool("prometheus", "scrape the exporter with a real Prometheus").is_none() {
         return;
