@@ -17,6 +17,7 @@ mod cgroup_v2_capture;
 mod cgroupns;
 pub mod dashboards;
 mod deploy;
+mod drift;
 mod golden;
 mod http;
 mod kills_cmd;
