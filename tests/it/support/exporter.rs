@@ -40,12 +40,30 @@ impl Exporter {
     }
 
     /// Like [`Exporter::start`], and waits (up to 10 s) until the kernel
-    /// log reader is up (`oom_kmsg_up 1`).
+    /// log reader is up (`oom_kmsg_up 1`). It watches the log first, not
+    /// `/metrics`: a scrape before the reader is up fails the kmsg
+    /// collector and logs a warning, which tests that want a quiet log
+    /// would then see.
     pub fn start_reading_kmsg(args: &[&str]) -> Self {
         let e = Self::start(args);
-        e.wait_metrics(Duration::from_secs(10), "kmsg reader not up", |m| {
-            sample(m, "oom_kmsg_up") == Some(1.0)
-        });
+        wait::until(
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            "kmsg reader not up",
+            || {
+                let log = e.log();
+                if log.contains("kmsg reader up") {
+                    Ok(())
+                } else {
+                    Err(log)
+                }
+            },
+        );
+        e.wait_metrics(
+            Duration::from_secs(5),
+            "kmsg reader up but not reported",
+            |m| sample(m, "oom_kmsg_up") == Some(1.0),
+        );
         e
     }
 
