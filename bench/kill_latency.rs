@@ -6,7 +6,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark may stop on a broken set-up
 
-#[path = "../tests/it/memcg.rs"]
+#[path = "../tests/it/support/memcg.rs"]
 mod memcg;
 
 use std::io::{Read, Write};

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Writes dashboards/oom-host.json and dashboards/oom-fleet.json.
 
-Edit this file, run `python3 dashboards/generate.py`, commit both. The
+Edit this file, run `python3 dashboards/generate.py`, commit both
+(`--check` only says whether the committed JSON is what this file writes;
+tests/it/drift.rs runs it). The
 conventions (checked by tests/it/dashboards.rs): a `datasource` variable and
 no `__inputs`; `job` and `instance` multi-select variables with `.+` as the
 all-value; every selector filtered by both; `$__rate_interval` in every
@@ -10,6 +12,7 @@ schemaVersion; not editable.
 """
 import json
 import os
+import sys
 
 SCHEMA = 39
 DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -209,8 +212,24 @@ def fleet():
     }
 
 
-for name, board in [("oom-host.json", host()), ("oom-fleet.json", fleet())]:
-    with open(os.path.join(HERE, name), "w") as f:
-        json.dump(board, f, indent=2, sort_keys=True)
-        f.write("\n")
-    print("wrote", name)
+def main():
+    """Writes the dashboards; with --check, only says which are out of date."""
+    check = "--check" in sys.argv[1:]
+    stale = []
+    for name, board in [("oom-host.json", host()), ("oom-fleet.json", fleet())]:
+        text = json.dumps(board, indent=2, sort_keys=True) + "\n"
+        path = os.path.join(HERE, name)
+        current = open(path).read() if os.path.exists(path) else None
+        if check:
+            if current != text:
+                stale.append(name)
+            continue
+        with open(path, "w") as f:
+            f.write(text)
+        print("wrote", name)
+    if stale:
+        print("out of date: " + ", ".join(stale) + "; run python3 dashboards/generate.py", file=sys.stderr)
+        sys.exit(1)
+
+
+main()

@@ -58,6 +58,8 @@ struct Reader {
     boot: BootTime,
     /// The reader being down, logged once per distinct error.
     down: LogOnce,
+    /// Ring buffer overruns, said once.
+    overran: LogOnce,
     cgroups: Option<Hierarchy>,
     /// An ambiguous kill was logged as a warning; later ones go to debug.
     ambiguous: LogOnce,
@@ -72,6 +74,7 @@ impl Reader {
             parser: Parser::new(),
             boot: BootTime::read(),
             down: LogOnce::new(),
+            overran: LogOnce::new(),
             cgroups: None,
             ambiguous: LogOnce::new(),
         }
@@ -126,9 +129,15 @@ impl Reader {
                 Ok(line) => self.handle(&line, true),
                 Err(DeviceError::Overrun { .. }) => {
                     self.tracker.note_overrun();
-                    tracing::warn!(
-                        "kmsg ring buffer overran the reader; the sequence gap is counted as lost records"
-                    );
+                    // Recurs whenever other writers flood the log: said once,
+                    // then at debug; oom_kmsg_overruns_total counts them all.
+                    if self.overran.first(()) {
+                        tracing::warn!(
+                            "kmsg ring buffer overran the reader; the sequence gap is counted as lost records (said once; see oom_kmsg_overruns_total)"
+                        );
+                    } else {
+                        tracing::debug!("kmsg ring buffer overran the reader again");
+                    }
                 }
                 Err(error) => return Err(error),
             }

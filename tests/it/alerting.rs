@@ -3,94 +3,14 @@
 //! a real OOM kill in a memory cgroup. The OOM-kill alert must reach
 //! Alertmanager within a minute.
 
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Exporter, free_port, kernel_lock, repo, request, require_root, require_tool};
-use crate::memcg::MemCgroup;
-use crate::prometheus::Prometheus;
-
-pub struct Alertmanager {
-    child: Child,
-    pub addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Alertmanager {
-    pub fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let child = Command::new("prometheus-alertmanager")
-            .arg(format!(
-                "--config.file={}",
-                repo().join("deploy/alertmanager.yml").display()
-            ))
-            .arg(format!("--storage.path={}", dir.path().display()))
-            .arg(format!("--web.listen-address={addr}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start alertmanager");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "alertmanager did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
-    /// Alerts Alertmanager holds, as (alertname, instance, severity).
-    pub fn alerts(&self) -> Vec<(String, String, String)> {
-        let r = request(self.addr, "GET", "/api/v2/alerts", &[]);
-        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
-        v.as_array()
-            .map(|alerts| {
-                alerts
-                    .iter()
-                    .map(|a| {
-                        let l = &a["labels"];
-                        let s = |k: &str| l[k].as_str().unwrap_or("").to_owned();
-                        (s("alertname"), s("instance"), s("severity"))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-/// Prometheus scraping the exporter every second as job `oom`, evaluating the
-/// repo's rules every second and sending alerts to `am`.
-pub fn prometheus_with_rules(exporter: SocketAddr, am: Option<SocketAddr>) -> Prometheus {
-    let rules = repo().join("alerts/oom_exporter.rules.yml");
-    let alerting = am
-        .map(|a| {
-            format!(
-                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{a}']\n"
-            )
-        })
-        .unwrap_or_default();
-    Prometheus::start_with(&format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-         rule_files:\n  - {}\n{alerting}\
-         scrape_configs:\n  - job_name: oom\n    static_configs:\n      - targets: ['{exporter}']\n",
-        rules.display()
-    ))
-}
+use crate::support::{
+    Alertmanager, Exporter, MemCgroup, Prometheus, kernel_lock, require_root, require_tool,
+};
 
 #[test]
+#[ignore = "needs root, prometheus, prometheus-alertmanager: an OOM kill in a memory cgroup, alerted through real peers"]
 fn a_real_oom_kill_reaches_alertmanager_within_a_minute() {
     if !require_root("cause an OOM kill in a memory cgroup")
         || require_tool("prometheus", "evaluate the alert rules").is_none()
@@ -102,7 +22,7 @@ fn a_real_oom_kill_reaches_alertmanager_within_a_minute() {
     let cg = MemCgroup::new("alert");
     let exporter = Exporter::start(&[]);
     let am = Alertmanager::start();
-    let prometheus = prometheus_with_rules(exporter.addr, Some(am.addr));
+    let prometheus = Prometheus::with_rules(exporter.addr, Some(am.addr));
     let deadline = Instant::now() + Duration::from_secs(60);
     // Two samples of the counter at 0 before the kill.
     while prometheus

@@ -3,10 +3,8 @@
 //! `oom_scrape_collector_success`, and never answers with an error.
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 
-use crate::helpers::{BIN, Exporter, copy_fixture, require_root, sample};
+use crate::support::{Exporter, Sysctl, as_nobody, copy_fixture, require_root, sample};
 
 const TREE: &str = "linux-6.18-psi-zswap";
 
@@ -139,6 +137,7 @@ fn unreadable_meminfo_is_reported_and_logged_once() {
 }
 
 #[test]
+#[ignore = "needs root: runs the exporter as nobody"]
 fn permission_denied_names_the_file() {
     if !require_root("run the exporter as another user against a mode-000 file") {
         return;
@@ -147,9 +146,10 @@ fn permission_denied_names_the_file() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = dir.path().join("sys/vm/overcommit_memory");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.uid(65534).gid(65534);
-    let e = Exporter::start_with(cmd, &[&format!("--path.procfs={}", dir.path().display())]);
+    let e = Exporter::start_with(
+        as_nobody(),
+        &[&format!("--path.procfs={}", dir.path().display())],
+    );
     let m = e.metrics();
     assert_eq!(success(&m, "sysctl"), Some(0.0));
     assert!(sample(&m, "oom_vm_overcommit_memory").is_none());
@@ -171,24 +171,15 @@ fn recovery_is_logged() {
 }
 
 #[test]
+#[ignore = "needs root: sets kernel.dmesg_restrict, runs the exporter as nobody"]
 fn kmsg_without_permission_names_the_fix_and_serves_the_rest() {
     if !require_root("run the exporter as an unprivileged user") {
         return;
     }
-    let _kernel = crate::helpers::kernel_lock();
+    let _kernel = crate::support::kernel_lock();
     // kernel.dmesg_restrict=1 (most distributions' default) for the test.
-    struct Restore(&'static str, String);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let _ = std::fs::write(self.0, self.1.trim());
-        }
-    }
-    let sysctl = "/proc/sys/kernel/dmesg_restrict";
-    let _restore = Restore(sysctl, std::fs::read_to_string(sysctl).unwrap());
-    std::fs::write(sysctl, "1").unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.uid(65534).gid(65534);
-    let e = Exporter::start_with(cmd, &[]);
+    let _restrict = Sysctl::set("kernel/dmesg_restrict", "1");
+    let e = Exporter::start_with(as_nobody(), &[]);
     let log = e.wait_log("kmsg reader down");
     assert!(
         log.contains("CAP_SYSLOG") && log.contains("dmesg_restrict"),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use crate::helpers::{repo, require_tool};
+use crate::support::{need_tool, repo};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -81,9 +81,7 @@ fn assert_watched_files_exist(output: &str, dir: &Path) {
 
 #[test]
 fn the_build_script_leaves_a_fresh_clone_and_a_worktree_untouched() {
-    if require_tool("git", "check that the build leaves the repository alone").is_none() {
-        return;
-    }
+    need_tool("git", "check that the build leaves the repository alone");
     let tmp = tempfile::tempdir().unwrap();
     let exe = compile_build_script(tmp.path());
     let origin = tmp.path().join("origin");

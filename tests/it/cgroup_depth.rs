@@ -1,7 +1,7 @@
 //! The cgroup walk's depth limit: cgroups below it are not walked, and the
 //! exporter says so (once in the log, and in a gauge) instead of silently.
 
-use crate::helpers::{Exporter, sample};
+use crate::support::{Exporter, sample};
 
 #[test]
 fn cgroups_below_the_depth_limit_are_said_once() {

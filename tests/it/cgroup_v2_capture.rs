@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::helpers::{BIN, Exporter, repo};
+use crate::support::{BIN, Exporter, repo};
 
 fn capture() -> PathBuf {
     repo().join("tests/fixtures/sys-cgroup-v2")

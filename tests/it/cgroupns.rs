@@ -1,21 +1,12 @@
 //! An exporter in a private cgroup namespace (a container) reports process
-//! cgroups as the host names them: live, with `unshare`, on this machine's
-//! v1 memory hierarchy.
+//! cgroups as the host names them: live, with `unshare`, on the memory
+//! hierarchy of the machine (v1, or v2 where the unified hierarchy has the
+//! memory controller).
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{BIN, Exporter, require_root, require_tool};
-use crate::memcg::MemCgroup;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::{BIN, Exporter, KillOnDrop, MemCgroup, require_root, require_tool};
 
 /// Runs `script` with `sh -c` inside cgroup `cg`, with `args` as `$@`.
 fn in_cgroup(cg: &MemCgroup, script: &str) -> Command {
@@ -30,6 +21,7 @@ fn in_cgroup(cg: &MemCgroup, script: &str) -> Command {
 }
 
 #[test]
+#[ignore = "needs root, unshare: memory cgroups, cgroup and mount namespaces"]
 fn process_cgroups_are_host_paths_from_inside_a_private_cgroup_namespace() {
     if !require_root("create memory cgroups and namespaces")
         || require_tool("unshare", "run the exporter in its own cgroup namespace").is_none()
@@ -37,35 +29,42 @@ fn process_cgroups_are_host_paths_from_inside_a_private_cgroup_namespace() {
         return;
     }
     let parent = MemCgroup::new("ns");
-    if parent.is_v2() {
-        // The namespace's own cgroup2 mount is set up the same way; this
-        // machine has the memory controller on v1, where it is tested.
-        eprintln!("skipped: written for the v1 memory hierarchy of the test machine");
-        return;
-    }
     let inner = parent.child("inner", "256M");
     let other = parent.child("other", "256M");
     // A process next to the exporter's cgroup, not below it: from inside
     // the namespace its path is `/../other`.
-    let sleeper = Killed(
+    let sleeper = KillOnDrop(
         in_cgroup(&other, "exec sleep 300.4242")
             .spawn()
             .expect("start sleep"),
     );
     let host = tempfile::tempdir().unwrap();
-    let host_memory = host.path().join("fs/cgroup/memory");
-    std::fs::create_dir_all(&host_memory).unwrap();
     // In its own cgroup and mount namespaces, the exporter sees the host's
     // hierarchy under --path.sysfs (a bind mount) and, as in a container,
-    // its own namespace's hierarchy at /sys/fs/cgroup/memory (on a fresh
-    // tmpfs: the kernel refuses a hierarchy mounted over itself).
+    // its own namespace's hierarchy at /sys/fs/cgroup: on v2 a cgroup2
+    // mount there, on v1 the memory hierarchy at /sys/fs/cgroup/memory on a
+    // fresh tmpfs (the kernel refuses a hierarchy mounted over itself).
+    let (hierarchy, host_view, own_mount) = if parent.is_v2() {
+        (
+            parent.dir().parent().unwrap().to_owned(),
+            host.path().join("fs/cgroup"),
+            "mount -t cgroup2 oomx /sys/fs/cgroup",
+        )
+    } else {
+        (
+            "/sys/fs/cgroup/memory".into(),
+            host.path().join("fs/cgroup/memory"),
+            "mount -t tmpfs oomx /sys/fs/cgroup && mkdir /sys/fs/cgroup/memory && \
+             mount -t cgroup -o memory oomx /sys/fs/cgroup/memory",
+        )
+    };
+    std::fs::create_dir_all(&host_view).unwrap();
     let script = format!(
         "exec unshare --mount --cgroup --propagation private sh -c '\
-         mount --bind /sys/fs/cgroup/memory {h} && \
-         mount -t tmpfs oomx /sys/fs/cgroup && mkdir /sys/fs/cgroup/memory && \
-         mount -t cgroup -o memory oomx /sys/fs/cgroup/memory && \
+         mount --bind {hierarchy} {host_view} && {own_mount} && \
          exec {bin} \"$@\"' sh \"$@\"",
-        h = host_memory.display(),
+        hierarchy = hierarchy.display(),
+        host_view = host_view.display(),
         bin = BIN,
     );
     let e = Exporter::start_with(

@@ -10,7 +10,7 @@ use std::process::Command;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::helpers::{repo, require_tool};
+use crate::support::{repo, require_tool};
 
 pub const DASHBOARDS: [&str; 2] = ["oom-host.json", "oom-fleet.json"];
 
@@ -150,6 +150,7 @@ fn dashboard_queries_use_only_exposed_metrics() {
 }
 
 #[test]
+#[ignore = "needs promtool"]
 fn dashboard_queries_parse_as_promql() {
     if require_tool("promtool", "parse the dashboard queries").is_none() {
         return;

@@ -9,12 +9,14 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::helpers::{BIN, Exporter, kernel_lock, repo, require_root, require_tool, sample};
-use crate::memcg::MemCgroup;
+use crate::support::{
+    BIN, Exporter, MemCgroup, Sysctl, kernel_lock, need_tool, repo, require_root, require_tool,
+    sample, unprivileged,
+};
 
 fn output(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -28,9 +30,13 @@ fn yaml_docs(path: &Path) -> Vec<Yaml> {
     YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+fn systemd_unit() -> String {
+    std::fs::read_to_string(repo().join("deploy/systemd/oom_exporter.service")).unwrap()
+}
+
 #[test]
-fn systemd_unit_verifies_and_keeps_least_privilege() {
-    let unit = std::fs::read_to_string(repo().join("deploy/systemd/oom_exporter.service")).unwrap();
+fn systemd_unit_keeps_least_privilege() {
+    let unit = systemd_unit();
     for directive in [
         "User=oom_exporter",
         "AmbientCapabilities=CAP_SYSLOG",
@@ -59,9 +65,15 @@ fn systemd_unit_verifies_and_keeps_least_privilege() {
     ] {
         assert!(!unit.contains(forbidden), "unit has {forbidden}");
     }
+}
+
+#[test]
+#[ignore = "needs systemd-analyze"]
+fn systemd_unit_verifies() {
     if require_tool("systemd-analyze", "verify the systemd unit").is_none() {
         return;
     }
+    let unit = systemd_unit();
     // verify needs ExecStart to exist: point it at the binary under test.
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("oom_exporter.service");
@@ -104,7 +116,7 @@ fn find<'a>(docs: &'a [Yaml], kind: &str) -> &'a Yaml {
 }
 
 #[test]
-fn kubernetes_manifests_validate_against_the_schemas() {
+fn kubernetes_manifests_hold_every_kind_and_least_privilege() {
     let docs = rendered_kustomization();
     let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
     for kind in [
@@ -196,7 +208,12 @@ fn kubernetes_manifests_validate_against_the_schemas() {
     for (_, json) in cm["data"].as_hash().unwrap() {
         serde_json::from_str::<serde_json::Value>(json.as_str().unwrap()).unwrap();
     }
+}
 
+#[test]
+#[ignore = "needs kubernetes-validate: from PyPI, tests/run installs it in a venv"]
+fn kubernetes_manifests_validate_against_the_schemas() {
+    let docs = rendered_kustomization();
     // Core kinds against the Kubernetes 1.31 schemas.
     let Some(tool) = require_tool(
         "kubernetes-validate",
@@ -227,11 +244,9 @@ fn kubernetes_manifests_validate_against_the_schemas() {
 
 #[test]
 fn generated_prometheusrule_and_dashboards_match_the_sources() {
-    if require_tool("python3", "run deploy/kubernetes/generate.py --check").is_none() {
-        return;
-    }
+    let python = need_tool("python3", "run deploy/kubernetes/generate.py --check");
     let (ok, out) = output(
-        Command::new("python3")
+        Command::new(python)
             .arg(repo().join("deploy/kubernetes/generate.py"))
             .arg("--check"),
     );
@@ -239,7 +254,7 @@ fn generated_prometheusrule_and_dashboards_match_the_sources() {
 }
 
 #[test]
-fn compose_demo_files_parse_and_pass_promtool_and_amtool() {
+fn compose_demo_files_parse_and_point_at_the_repository() {
     let compose_dir = repo().join("deploy/compose");
     let compose = &yaml_docs(&compose_dir.join("docker-compose.yml"))[0];
     for service in ["oom_exporter", "prometheus", "alertmanager", "grafana"] {
@@ -260,9 +275,17 @@ fn compose_demo_files_parse_and_pass_promtool_and_amtool() {
     let exporter = &compose["services"]["oom_exporter"];
     assert_eq!(exporter["cap_add"][0].as_str(), Some("SYSLOG"));
     assert_eq!(exporter["read_only"].as_bool(), Some(true));
-    if require_tool("promtool", "check the demo's Prometheus config").is_none() {
+}
+
+#[test]
+#[ignore = "needs promtool, amtool"]
+fn compose_demo_configs_pass_promtool_and_amtool() {
+    if require_tool("promtool", "check the demo's Prometheus config").is_none()
+        || require_tool("amtool", "check the demo's Alertmanager config").is_none()
+    {
         return;
     }
+    let compose_dir = repo().join("deploy/compose");
     // The layout inside the Prometheus container: the config next to alerts/.
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
@@ -278,9 +301,6 @@ fn compose_demo_files_parse_and_pass_promtool_and_amtool() {
             .arg(dir.path().join("prometheus.yml")),
     );
     assert!(ok && out.contains("rules found"), "{out}");
-    if require_tool("amtool", "check the demo's Alertmanager config").is_none() {
-        return;
-    }
     let (ok, out) = output(
         Command::new("amtool")
             .arg("check-config")
@@ -324,26 +344,8 @@ fn dockerfile_builds_in_stages_and_runs_unprivileged() {
     }
 }
 
-/// Runs the binary as nobody with `caps` (e.g. `+syslog`) only, through setpriv.
-fn unprivileged(caps: Option<&str>) -> Command {
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-    match caps {
-        Some(c) => cmd.args([
-            format!("--inh-caps={c}"),
-            format!("--ambient-caps={c}"),
-            format!("--bounding-set=-all,{c}"),
-        ]),
-        None => cmd.args([
-            "--inh-caps=-all".to_owned(),
-            "--bounding-set=-all".to_owned(),
-        ]),
-    };
-    cmd.arg(BIN);
-    cmd
-}
-
 #[test]
+#[ignore = "needs root, setpriv: switches users, sets kernel.dmesg_restrict, OOM kills"]
 fn least_privilege_counts_a_real_kill_with_and_without_cap_syslog() {
     if !require_root("switch users, set kernel.dmesg_restrict and cause OOM kills")
         || require_tool("setpriv", "drop privileges").is_none()
@@ -351,25 +353,10 @@ fn least_privilege_counts_a_real_kill_with_and_without_cap_syslog() {
         return;
     }
     let _kernel = kernel_lock();
-    struct Restore(String);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let _ = std::fs::write("/proc/sys/kernel/dmesg_restrict", self.0.trim());
-        }
-    }
-    let _restore = Restore(std::fs::read_to_string("/proc/sys/kernel/dmesg_restrict").unwrap());
-    std::fs::write("/proc/sys/kernel/dmesg_restrict", "1").unwrap();
+    let _restrict = Sysctl::set("kernel/dmesg_restrict", "1");
     let cg = MemCgroup::new("privs");
     let wait = |e: &Exporter, what: &str, ok: &dyn Fn(&str) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let m = e.metrics();
-            if ok(&m) {
-                return m;
-            }
-            assert!(Instant::now() < deadline, "{what}:\n{}", e.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        e.wait_metrics(Duration::from_secs(20), what, ok)
     };
 
     // Nobody with CAP_SYSLOG only: reads /dev/kmsg, names the victim.

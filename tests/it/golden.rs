@@ -7,7 +7,7 @@
 //! To rewrite the golden files on purpose after a deliberate change:
 //! `UPDATE_GOLDEN=1 cargo test --test it golden`, then review the diff.
 
-use crate::helpers::{Exporter, fixture, repo};
+use crate::support::{Exporter, fixture, repo};
 
 fn stable(metrics: &str, volatile: &[&str]) -> String {
     metrics

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::helpers::{Exporter, fixture, repo};
+use crate::support::{Exporter, fixture, repo};
 
 fn help() -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_oom_exporter"))

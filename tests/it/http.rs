@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::helpers::{BIN, Exporter, fixture, request};
+use crate::support::{BIN, Exporter, fixture, request};
 
 fn on_fixture() -> Exporter {
     let procfs = format!(

@@ -6,30 +6,9 @@
 
 use std::io::Write;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::{Exporter, kernel_lock, require_root, require_tool, sample};
-
-/// Polls /metrics until `ok` holds; panics with the log after `limit`.
-fn wait_for(e: &Exporter, limit: Duration, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + limit;
-    loop {
-        let m = e.metrics();
-        if ok(&m) {
-            return m;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "condition not met within {limit:?}:\n{}\nlog:\n{}",
-            m.lines()
-                .filter(|l| l.starts_with("oom_k") || l.starts_with("oom_victim"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            e.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use crate::support::{Exporter, kernel_lock, require_root, require_tool, sample, write_kmsg};
 
 fn value(m: &str, name: &str) -> f64 {
     sample(m, name).unwrap_or_else(|| panic!("{name} missing:\n{m}"))
@@ -52,26 +31,12 @@ fn unmoved(m: &str) -> Vec<(&'static str, f64)> {
         .collect()
 }
 
-/// One record written to /dev/kmsg (a fresh open per record: writes are
-/// rate-limited per open file).
-fn write_kmsg(record: &str) {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/kmsg")
-        .unwrap()
-        .write_all(format!("{record}\n").as_bytes())
-        .unwrap();
-}
-
 fn start_live() -> Exporter {
-    let e = Exporter::start(&[]);
-    wait_for(&e, Duration::from_secs(10), |m| {
-        sample(m, "oom_kmsg_up") == Some(1.0)
-    });
-    e
+    Exporter::start_reading_kmsg(&[])
 }
 
 #[test]
+#[ignore = "needs root: writes to /dev/kmsg"]
 fn userspace_records_of_any_priority_only_count_as_records() {
     if !require_root("write records to /dev/kmsg") {
         return;
@@ -94,7 +59,7 @@ fn userspace_records_of_any_priority_only_count_as_records() {
     for record in forged {
         write_kmsg(record);
     }
-    let m = wait_for(&e, Duration::from_secs(5), |m| {
+    let m = e.wait_metrics(Duration::from_secs(5), "condition not met", |m| {
         value(m, "oom_kmsg_records_total") >= records + forged.len() as f64
             || unmoved(m) != unmoved(&before)
     });
@@ -109,6 +74,7 @@ fn userspace_records_of_any_priority_only_count_as_records() {
 }
 
 #[test]
+#[ignore = "needs root, python3: reads the kernel log a real segfault is printed to"]
 fn a_segfault_of_a_process_named_killed_process_is_not_an_oom_record() {
     if !require_root("read the kernel log the segfault is printed to") {
         return;
@@ -121,7 +87,7 @@ fn a_segfault_of_a_process_named_killed_process_is_not_an_oom_record() {
     let trace = std::fs::read_to_string("/proc/sys/debug/exception-trace").unwrap_or_default();
     if trace.trim() != "1" {
         let msg = "SKIP: debug.exception-trace is not 1, so the kernel prints no segfault line";
-        assert!(!crate::helpers::in_ci(), "{msg} (CI=true)");
+        assert!(!crate::support::in_ci(), "{msg} (CI=true)");
         eprintln!("{msg}");
         return;
     }
@@ -161,7 +127,7 @@ fn a_segfault_of_a_process_named_killed_process_is_not_an_oom_record() {
         "the kernel printed no segfault line for the renamed process"
     );
     write_kmsg("<12>oomx segfault marker");
-    let m = wait_for(&e, Duration::from_secs(5), |m| {
+    let m = e.wait_metrics(Duration::from_secs(5), "condition not met", |m| {
         value(m, "oom_kmsg_records_total") >= records + 2.0
     });
     assert_eq!(unmoved(&m), unmoved(&before), "moved:\n{m}");
@@ -220,7 +186,7 @@ fn an_ambiguous_report_is_counted_booked_to_no_cgroup_unless_the_hierarchy_decid
         .unwrap()
         .write_all(appended.as_bytes())
         .unwrap();
-    let m = wait_for(&e, Duration::from_secs(10), |m| {
+    let m = e.wait_metrics(Duration::from_secs(10), "condition not met", |m| {
         sample(m, "oom_kills_total") == Some(2.0)
     });
     assert_eq!(

@@ -1,10 +1,15 @@
 //! Property tests: arbitrary and mangled kernel logs never make the parsers
-//! panic, and never produce more kills than `Killed process` lines.
+//! panic, and what they return is what they promise: never more kills than
+//! `Killed process` lines, no pid or victim name the log does not hold, a
+//! record's fields taken from its own line, message text borrowed from the
+//! input.
 
+use oom_exporter::kmsg::oom::Kill;
+use oom_exporter::kmsg::record::RecordError;
 use oom_exporter::kmsg::{input, oom, record};
 use proptest::prelude::*;
 
-use crate::helpers::repo;
+use crate::support::repo;
 
 /// Lines of every real sample, to mangle.
 fn sample_lines() -> Vec<String> {
@@ -28,6 +33,59 @@ fn kill_lines(log: &str) -> usize {
     log.matches("Killed process").count()
 }
 
+/// The numbers written right after a `Killed process `.
+fn killed_pids(log: &str) -> Vec<u32> {
+    log.match_indices("Killed process ")
+        .filter_map(|(i, m)| {
+            let rest = &log[i + m.len()..];
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            rest[..digits].parse().ok()
+        })
+        .collect()
+}
+
+/// Every kill names a pid written after a `Killed process ` and a victim
+/// name that is in the log (as printed, or once unescaped).
+fn kills_come_from(log: &str, kills: &[Kill]) -> Result<(), TestCaseError> {
+    let pids = killed_pids(log);
+    let unescaped = record::unescape(log);
+    for k in kills {
+        prop_assert!(pids.contains(&k.pid), "pid {} not in the log: {k:?}", k.pid);
+        prop_assert!(
+            log.contains(&k.comm) || unescaped.contains(&k.comm),
+            "comm {:?} not in the log",
+            k.comm
+        );
+    }
+    Ok(())
+}
+
+/// `record::parse` keeps its contract on any line: continuation lines are
+/// `None`; a record's text is the end of its own line and its level fits
+/// in three bits; a line without `;` is `NoSeparator`.
+fn record_contract(line: &str) -> Result<(), TestCaseError> {
+    match record::parse(line) {
+        Ok(None) => prop_assert!(line.is_empty() || line.starts_with(' '), "{line:?}"),
+        Ok(Some(r)) => {
+            prop_assert!(
+                line.trim_end_matches(['\n', '\r']).ends_with(r.text),
+                "{line:?}"
+            );
+            prop_assert!(r.level <= 7);
+            let header = &line[..line.find(';').unwrap()];
+            prop_assert!(header.contains(&r.seq.to_string()), "{line:?}: {r:?}");
+        }
+        Err(RecordError::NoSeparator) => prop_assert!(!line.contains(';'), "{line:?}"),
+        Err(RecordError::BadHeader) => prop_assert!(line.contains(';'), "{line:?}"),
+    }
+    if !line.contains("\\x") {
+        prop_assert_eq!(record::unescape(line), line);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
@@ -35,11 +93,29 @@ proptest! {
     fn arbitrary_text_never_panics(log in "(?s).{0,2000}") {
         let kills = oom::kills_in_log(&log);
         prop_assert!(kills.len() <= kill_lines(&log));
+        kills_come_from(&log, &kills)?;
         for line in log.lines() {
-            let _ = record::parse(line);
-            let _ = record::unescape(line);
+            record_contract(line)?;
         }
-        let _ = input::lines(&log);
+        for line in input::lines(&log) {
+            prop_assert!(log.contains(line.text), "{line:?} is not from the input");
+        }
+    }
+
+    #[test]
+    fn records_keep_their_fields(
+        prio in 0u64..5000,
+        seq in any::<u64>(),
+        usec in any::<u64>(),
+        text in "[^\n\r]{0,80}",
+    ) {
+        let line = format!("{prio},{seq},{usec},-;{text}");
+        let r = record::parse(&line)
+            .map_err(|e| TestCaseError::fail(format!("{line:?}: {e}")))?
+            .ok_or_else(|| TestCaseError::fail("taken for a continuation line"))?;
+        prop_assert_eq!(r.level, (prio % 8) as u8);
+        prop_assert_eq!(r.facility, u8::try_from(prio / 8).unwrap_or(u8::MAX));
+        prop_assert_eq!((r.seq, r.usec, r.text), (seq, usec, text.as_str()));
     }
 
     #[test]
@@ -48,7 +124,9 @@ proptest! {
         body in r"Killed process [0-9]{0,12}[ ,(]{0,3}[a-z()\\x ,=:]{0,20}\)?( total-vm:[0-9]{0,5}kB)?[, a-z_:0-9-]{0,60}",
     ) {
         let log = format!("{prefix}{body}");
-        prop_assert!(oom::kills_in_log(&log).len() <= kill_lines(&log));
+        let kills = oom::kills_in_log(&log);
+        prop_assert!(kills.len() <= kill_lines(&log));
+        kills_come_from(&log, &kills)?;
     }
 
     #[test]
@@ -65,7 +143,12 @@ proptest! {
             log.push_str(&line[cut..]);
             log.push('\n');
         }
-        prop_assert!(oom::kills_in_log(&log).len() <= kill_lines(&log));
+        let kills = oom::kills_in_log(&log);
+        prop_assert!(kills.len() <= kill_lines(&log));
+        kills_come_from(&log, &kills)?;
+        for line in log.lines() {
+            record_contract(line)?;
+        }
     }
 }
 

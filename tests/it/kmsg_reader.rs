@@ -3,9 +3,9 @@
 //! are counted after the reader reconnects, and nothing is counted twice.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::{Exporter, kernel_lock, repo, sample};
+use crate::support::{Exporter, kernel_lock, repo, sample};
 
 fn raw_records(prefix: &str) -> String {
     let dir = repo().join("tests/fixtures/kmsg");
@@ -46,20 +46,10 @@ fn history_then_new_records_after_a_reconnect() {
         .unwrap()
         .write_all(raw_records("08-").as_bytes())
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let m = e.metrics();
-        if sample(&m, "oom_kills_total") == Some(1.0) {
-            assert!(m.contains("oom_victim_kills_total{comm=\"grower\""), "{m}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "appended kill not counted:\n{}",
-            e.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let m = e.wait_metrics(Duration::from_secs(10), "appended kill not counted", |m| {
+        sample(m, "oom_kills_total") == Some(1.0)
+    });
+    assert!(m.contains("oom_victim_kills_total{comm=\"grower\""), "{m}");
     // Further reconnects re-read the file but count nothing again.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(sample(&e.metrics(), "oom_kills_total"), Some(1.0));

@@ -4,7 +4,7 @@
 
 use oom_exporter::kmsg::oom::{Constraint, Kill, kills_in_log};
 
-use crate::helpers::repo;
+use crate::support::repo;
 
 /// What a sample must yield, kill by kill.
 struct Want {

@@ -1,7 +1,10 @@
 //! Integration tests: the real binary, real files, real peers.
 //!
-//! One test binary with modules, as ripgrep does. Tests that need a tool this
-//! machine lacks say why they skip; with `CI=true` they fail instead.
+//! One test binary with modules, as ripgrep does; what they share is in
+//! `support/`. Tests that need root or a tool are `#[ignore = "needs ..."]`,
+//! so a plain `cargo test` lists them as ignored with the reason;
+//! `tests/run` runs those this machine can, and all of them under `CI=true`,
+//! where a missing requirement fails (docs/development.md).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,9 +18,9 @@ mod cgroup_v2_capture;
 mod cgroupns;
 pub mod dashboards;
 mod deploy;
+mod drift;
 mod golden;
 mod help_text;
-mod helpers;
 mod http;
 mod kills_cmd;
 mod kmsg_forgery;
@@ -25,11 +28,11 @@ mod kmsg_fuzz;
 mod kmsg_reader;
 mod kmsg_samples;
 mod liveness;
-mod memcg;
 mod oom_kill;
 mod process;
-pub mod prometheus;
+mod prometheus;
 pub mod promtool;
 mod read_caps;
+mod support;
 mod web;
 mod webconfig_fuzz;

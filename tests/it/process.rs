@@ -1,14 +1,15 @@
 //! The process collector on the live /proc and on a fixture tree.
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{BIN, Exporter, copy_fixture, fixture, require_root, sample};
+use crate::support::{
+    BIN, Exporter, KillOnDrop, as_nobody, copy_fixture, fixture, require_root, sample,
+};
 
 /// A child that holds about 64 MiB and sleeps; killed on drop.
-struct Hog(Child);
+struct Hog(KillOnDrop);
 
 impl Hog {
     fn start(adj: i32) -> Self {
@@ -31,18 +32,11 @@ impl Hog {
             assert!(Instant::now() < deadline, "hog never settled (RSS {rss})");
             last = rss;
         }
-        Self(child)
+        Self(KillOnDrop(child))
     }
 
     fn pid(&self) -> u32 {
         self.0.id()
-    }
-}
-
-impl Drop for Hog {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -186,6 +180,7 @@ fn top_takes_collector_flags_after_the_subcommand() {
 }
 
 #[test]
+#[ignore = "needs root: runs the exporter as nobody"]
 fn unreadable_processes_are_counted_and_said_once() {
     if !require_root("run the exporter as another user against mode-000 files") {
         return;
@@ -196,10 +191,8 @@ fn unreadable_processes_are_counted_and_said_once() {
         let file = dir.path().join(pid).join("oom_score");
         std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o000)).unwrap();
     }
-    let mut cmd = Command::new(BIN);
-    cmd.uid(65534).gid(65534);
     let e = Exporter::start_with(
-        cmd,
+        as_nobody(),
         &[
             &format!("--path.procfs={}", dir.path().display()),
             "--collector.disable-defaults",
@@ -223,6 +216,7 @@ fn unreadable_processes_are_counted_and_said_once() {
 }
 
 #[test]
+#[ignore = "needs root: mounts a procfs, runs the exporter as nobody"]
 fn hidepid_is_detected_and_said() {
     if !require_root("mount a procfs with hidepid and run the exporter as another user") {
         return;
@@ -242,10 +236,8 @@ fn hidepid_is_detected_and_said() {
         }
     }
     let _unmount = Unmount(dir.path().to_path_buf());
-    let mut cmd = Command::new(BIN);
-    cmd.uid(65534).gid(65534);
     let e = Exporter::start_with(
-        cmd,
+        as_nobody(),
         &[
             &format!("--path.procfs={}", dir.path().display()),
             "--collector.disable-defaults",

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Exporter, copy_fixture, request, sample};
+use crate::support::{Exporter, copy_fixture, request, sample};
 
 fn success(metrics: &str, collector: &str) -> Option<f64> {
     sample(

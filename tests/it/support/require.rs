@@ -1,0 +1,58 @@
+//! Root and external tools. A test that needs either is marked
+//! `#[ignore = "needs ..."]`, so a plain `cargo test` lists it as ignored
+//! with the reason; `tests/run` adds `--include-ignored` when this machine
+//! has what they need, and always under `CI=true`. Run that way without the
+//! requirement, the test says why it skips, or fails under CI.
+
+use std::path::PathBuf;
+
+/// True when running under CI (`CI=true`), where skipping is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// `tool` on PATH, if it is there.
+fn find_tool(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Finds `tool` on PATH for a test that every machine that builds this
+/// repository can run (not ignored): a missing tool fails the test, since
+/// a skip would not show.
+pub fn need_tool(tool: &str, why: &str) -> PathBuf {
+    find_tool(tool)
+        .unwrap_or_else(|| panic!("`{tool}` not found on PATH, needed to {why}; install it"))
+}
+
+/// Finds `tool` on PATH for an ignored test run anyway. When it is
+/// missing, the test says why it skips, or fails under CI.
+pub fn require_tool(tool: &str, why: &str) -> Option<PathBuf> {
+    let found = find_tool(tool);
+    if found.is_none() {
+        let msg = format!(
+            "SKIP: `{tool}` not found, needed to {why}; run ./tests/run, which installs it"
+        );
+        assert!(!in_ci(), "{msg} (CI=true: failing instead of skipping)");
+        eprintln!("{msg}");
+    }
+    found
+}
+
+/// True when the tests run as root; otherwise (an ignored test run anyway)
+/// says why the test skips, or fails under CI.
+pub fn require_root(why: &str) -> bool {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if !root {
+        let msg = format!("SKIP: needs root to {why}");
+        assert!(!in_ci(), "{msg} (CI=true: failing instead of skipping)");
+        eprintln!("{msg}");
+    }
+    root
+}
