@@ -85,7 +85,11 @@ fn saved(
     if scan.kernel_lines == 0 && scan.kills == 0 {
         anyhow::bail!(
             "{name}: no line looks like a kernel log line (raw /dev/kmsg, dmesg, dmesg -T, or syslog/journal tagged `kernel:`){}",
-            if scan.lines == 0 { "; it is empty" } else { "" }
+            if scan.lines == 0 && scan.overlong == 0 {
+                "; it is empty"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

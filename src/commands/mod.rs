@@ -71,7 +71,16 @@ pub fn run(command: Command) -> ExitCode {
                 let cgroups = crate::cgroup::ns::Resolver::on_host(&args.sysfs);
                 Scanner::new(procfs, selection, cgroups)
             };
-            ("top", top::run(scanner, &args.process, args.n, &mut stdout))
+            (
+                "top",
+                top::run(
+                    scanner,
+                    &args.process,
+                    args.n,
+                    &mut stdout,
+                    &mut std::io::stderr(),
+                ),
+            )
         }
     };
     match result {

@@ -16,6 +16,7 @@ pub fn run(
     base: &Selection,
     n: usize,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let selection = Selection {
         top_n: n,
@@ -59,6 +60,34 @@ pub fn run(
     print(header)?;
     for row in &rows {
         print([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]])?;
+    }
+    notes(&scan, err)?;
+    Ok(())
+}
+
+/// Says on `err` which processes the ranking could not include, so a
+/// short table is not taken for the whole story.
+fn notes(scan: &crate::proc::scan::Scan, err: &mut dyn Write) -> std::io::Result<()> {
+    if scan.errors > 0 {
+        writeln!(
+            err,
+            "oom_exporter top: note: {} process(es) left out: a file of theirs could not be read or parsed ({})",
+            scan.errors,
+            scan.problems.join("; ")
+        )?;
+    }
+    if scan.denied > 0 {
+        writeln!(
+            err,
+            "oom_exporter top: note: {} process(es) left out: permission denied; run as root to rank every process",
+            scan.denied
+        )?;
+    }
+    if let Some(option) = &scan.hidden {
+        writeln!(
+            err,
+            "oom_exporter top: note: proc is mounted with {option}: other users' processes are invisible; run as root"
+        )?;
     }
     Ok(())
 }

@@ -46,6 +46,13 @@ pub enum DeviceError {
     /// The file ended (a regular file given as the device).
     #[error("read {}: end of file", .path.display())]
     Ended { path: PathBuf },
+    /// Not a character device or a regular file (a FIFO, a directory):
+    /// opening it could block for ever, or reading it fail.
+    #[error(
+        "open {}: is a {kind}, not the kernel's log device (a character device such as /dev/kmsg) or a saved log",
+        .path.display()
+    )]
+    NotADevice { path: PathBuf, kind: &'static str },
     /// Anything else, as rmesg put it.
     #[error("read {}: {detail}", .path.display())]
     Other { path: PathBuf, detail: String },
@@ -88,6 +95,7 @@ fn os_error(text: &str) -> Option<Errno> {
 /// Reads what the ring buffer holds now, without waiting; `on_overrun` is
 /// called for each overrun met (the read is then retried, a few times).
 pub fn read_available(path: &Path, mut on_overrun: impl FnMut()) -> Result<String, DeviceError> {
+    check_kind(path)?;
     let mut tries = 0;
     loop {
         match kmsg_raw(Some(path.to_string_lossy().into_owned())) {
@@ -101,6 +109,34 @@ pub fn read_available(path: &Path, mut on_overrun: impl FnMut()) -> Result<Strin
             },
         }
     }
+}
+
+/// Refuses what cannot be the kernel's log device or a saved log before
+/// rmesg opens it: a FIFO nobody writes would block the open for ever.
+/// A path that does not exist is left to the open (and its advice).
+fn check_kind(path: &Path) -> Result<(), DeviceError> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let t = meta.file_type();
+    let kind = if t.is_char_device() || t.is_file() {
+        return Ok(());
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_block_device() {
+        "block device"
+    } else {
+        "special file"
+    };
+    Err(DeviceError::NotADevice {
+        path: path.to_owned(),
+        kind,
+    })
 }
 
 /// Reads the ring buffer once, without waiting: for `oom_exporter kills`.
@@ -118,6 +154,7 @@ pub struct Tail {
 impl Tail {
     /// Opens `path` for tailing.
     pub fn open(path: &Path) -> Result<Self, DeviceError> {
+        check_kind(path)?;
         let entries =
             KMsgEntriesIter::with_options(Some(path.to_string_lossy().into_owned()), true)
                 .map_err(|e| DeviceError::from_rmesg(path, &e))?;
@@ -142,6 +179,43 @@ impl Iterator for Tail {
 
 #[cfg(test)]
 mod tests {
+    /// Review of issue 12: `--path.kmsg` on a FIFO blocked the reader in
+    /// open() for ever, with nothing said.
+    #[test]
+    fn a_fifo_or_directory_is_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("kmsg");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = read_once(&fifo).unwrap_err();
+        assert!(
+            matches!(err, DeviceError::NotADevice { kind: "FIFO", .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("is a FIFO"), "{err}");
+        assert!(matches!(
+            Tail::open(&fifo),
+            Err(DeviceError::NotADevice { .. })
+        ));
+        let err = read_once(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DeviceError::NotADevice {
+                    kind: "directory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
     use super::*;
 
     fn typed(error: RMesgError) -> DeviceError {

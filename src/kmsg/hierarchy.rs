@@ -47,7 +47,8 @@ fn own_oom_kills(h: &Hierarchy, path: &str) -> Option<u64> {
         Hierarchy::V1(_) => "memory.oom_control",
         Hierarchy::V2(_) => "memory.events.local",
     };
-    let text = std::fs::read_to_string(h.dir(path).join(file)).ok()?;
+    let text = crate::proc::fs::read_text(&h.dir(path).join(file), crate::proc::fs::MAX_FILE_BYTES)
+        .ok()?;
     keyed(&text).ok()?.get("oom_kill")
 }
 

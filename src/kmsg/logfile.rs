@@ -27,7 +27,7 @@ pub enum LogError {
     )]
     Compressed(&'static str, &'static str),
     /// Reading (or decompressing) failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
 }
 

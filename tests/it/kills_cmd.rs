@@ -410,3 +410,24 @@ fn saved_raw_log_given_as_kmsg_device_gets_no_wall_clock() {
         "{row}"
     );
 }
+
+/// Review of issue 12: an unreadable input said its OS error twice, and a
+/// file of one overlong line was called empty.
+#[test]
+fn input_errors_are_said_once_and_truly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let (code, _, err) = kills(&["--input", &d], None);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.matches("Is a directory").count(), 1, "{err}");
+    let long = dir.path().join("brackets.txt");
+    std::fs::write(&long, "[".repeat(1 << 20)).unwrap();
+    let (code, _, err) = kills(&["--input", &long.display().to_string()], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("longer than"), "{err}");
+    assert!(!err.contains("it is empty"), "{err}");
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let (_, _, err) = kills(&["--input", &empty.display().to_string()], None);
+    assert!(err.contains("it is empty"), "{err}");
+}

@@ -249,3 +249,22 @@ fn hidepid_is_detected_and_said() {
     e.wait_log("hidepid");
     drop(e);
 }
+
+/// Review of issue 12: `top` dropped processes with garbage files without
+/// a word (the collector counts them in oom_process_scan_errors).
+#[test]
+fn top_says_which_processes_it_left_out() {
+    let dir = copy_fixture("processes");
+    std::fs::write(dir.path().join("1100/oom_score"), "garbage\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["top", "-n", "3"])
+        .arg(format!("--path.procfs={}", dir.path().display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("java"), "{text}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("1 process(es) left out"), "{err}");
+    assert!(err.contains("1100/oom_score"), "{err}");
+}
