@@ -120,6 +120,14 @@ pub enum LateError {
     NotStarted(String),
 }
 
+/// A collector whose run is blocked past its scrape's deadline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stuck {
+    pub collector: &'static str,
+    /// How long its blocked run has been going.
+    pub blocked_for: Duration,
+}
+
 /// Runs every enabled collector at each scrape and reports their health.
 pub struct Exporter {
     slots: Vec<Arc<Slot>>,
@@ -153,14 +161,16 @@ impl Exporter {
         })
     }
 
-    /// The stuck collectors (see the module doc), with how long their
-    /// blocked run has been going, at `now`.
-    pub fn stuck(&self, now: Instant) -> Vec<(&'static str, Duration)> {
+    /// The stuck collectors (see the module doc) at `now`.
+    pub fn stuck(&self, now: Instant) -> Vec<Stuck> {
         self.slots
             .iter()
             .filter_map(|s| {
                 let since = s.stuck_since()?;
-                Some((s.collector.name(), now.saturating_duration_since(since)))
+                Some(Stuck {
+                    collector: s.collector.name(),
+                    blocked_for: now.saturating_duration_since(since),
+                })
             })
             .collect()
     }

@@ -78,13 +78,14 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
         return "Ready\n".into_response();
     }
     let mut body = String::from("Not ready: ");
-    for (i, (name, since)) in stuck.iter().enumerate() {
+    for (i, s) in stuck.iter().enumerate() {
         if i > 0 {
             body.push_str(", ");
         }
         body.push_str(&format!(
-            "collector {name} stuck in a read for {:.0}s",
-            since.as_secs_f64()
+            "collector {} stuck in a read for {:.0}s",
+            s.collector,
+            s.blocked_for.as_secs_f64()
         ));
     }
     body.push_str(" (reported failed in every scrape until the read returns)\n");

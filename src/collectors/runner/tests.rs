@@ -59,7 +59,7 @@ async fn a_collector_past_the_deadline_fails_and_is_not_started_again() {
     assert!(body.contains("oom_scrape_collector_success{collector=\"quick\"} 1\n"));
     assert!(body.contains("oom_scrape_collector_success{collector=\"hung\"} 0\n"));
     assert_eq!(e.stuck(Instant::now()).len(), 1);
-    assert_eq!(e.stuck(Instant::now())[0].0, "hung");
+    assert_eq!(e.stuck(Instant::now())[0].collector, "hung");
     // Stuck: answered at once, and not run again.
     let start = Instant::now();
     let body = e.scrape(false, soon(5_000)).await.unwrap();
