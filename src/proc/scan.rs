@@ -254,17 +254,8 @@ impl Scanner {
                 }
             };
             scan.scanned += 1;
-            let included = match &self.selection.include {
-                Some(re) => match self.matches(re, pid, None) {
-                    Read::Ok(matched) => matched,
-                    Read::Failed(why) => {
-                        scan.failed(why);
-                        false
-                    }
-                    Read::Gone | Read::Denied => false,
-                },
-                None => false,
-            };
+            let included =
+                self.selected_by(self.selection.include.as_ref(), pid, None, false, scan);
             ranked.push(Ranked {
                 score,
                 pid,
@@ -278,16 +269,29 @@ impl Scanner {
     /// Whether `proc` matches `exclude`; when that cannot be told, it is
     /// left out, as asked of its kind.
     fn excluded(&self, proc: &Proc, scan: &mut Scan) -> bool {
-        match &self.selection.exclude {
-            Some(re) => match self.matches(re, proc.pid, Some(&proc.comm)) {
-                Read::Ok(matched) => matched,
-                Read::Failed(why) => {
-                    scan.failed(why);
-                    true
-                }
-                Read::Gone | Read::Denied => false,
-            },
-            None => false,
+        let exclude = self.selection.exclude.as_ref();
+        self.selected_by(exclude, proc.pid, Some(&proc.comm), true, scan)
+    }
+
+    /// Whether the process matches `re` (none: no); a read that fails
+    /// counts as an error and answers `on_failure`; a process gone or
+    /// denied does not match.
+    fn selected_by(
+        &self,
+        re: Option<&Regex>,
+        pid: u32,
+        comm: Option<&str>,
+        on_failure: bool,
+        scan: &mut Scan,
+    ) -> bool {
+        let Some(re) = re else { return false };
+        match self.matches(re, pid, comm) {
+            Read::Ok(matched) => matched,
+            Read::Failed(why) => {
+                scan.failed(why);
+                on_failure
+            }
+            Read::Gone | Read::Denied => false,
         }
     }
 
