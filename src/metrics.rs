@@ -126,62 +126,6 @@ impl<'a, 'e> MetricWriter<'a, 'e> {
         self.single::<Counter, V>(name, help, unit, value)
     }
 
-    /// [`MetricWriter::family`] of gauges, skipped when empty.
-    pub fn gauges<V: Copy>(
-        &mut self,
-        name: &str,
-        help: &str,
-        unit: Option<Unit>,
-        samples: &[(Labels<'_>, V)],
-    ) -> fmt::Result
-    where
-        Gauge: Kind<V>,
-    {
-        self.family::<Gauge, V>(name, help, unit, samples, IfEmpty::Skip)
-    }
-
-    /// [`MetricWriter::family`] of gauges, declared even when empty.
-    pub fn gauges_declared<V: Copy>(
-        &mut self,
-        name: &str,
-        help: &str,
-        unit: Option<Unit>,
-        samples: &[(Labels<'_>, V)],
-    ) -> fmt::Result
-    where
-        Gauge: Kind<V>,
-    {
-        self.family::<Gauge, V>(name, help, unit, samples, IfEmpty::Declare)
-    }
-
-    /// [`MetricWriter::family`] of counters, skipped when empty.
-    pub fn counters<V: Copy>(
-        &mut self,
-        name: &str,
-        help: &str,
-        unit: Option<Unit>,
-        samples: &[(Labels<'_>, V)],
-    ) -> fmt::Result
-    where
-        Counter: Kind<V>,
-    {
-        self.family::<Counter, V>(name, help, unit, samples, IfEmpty::Skip)
-    }
-
-    /// [`MetricWriter::family`] of counters, declared even when empty.
-    pub fn counters_declared<V: Copy>(
-        &mut self,
-        name: &str,
-        help: &str,
-        unit: Option<Unit>,
-        samples: &[(Labels<'_>, V)],
-    ) -> fmt::Result
-    where
-        Counter: Kind<V>,
-    {
-        self.family::<Counter, V>(name, help, unit, samples, IfEmpty::Declare)
-    }
-
     /// An info metric (`<name>_info 1` with the given labels).
     pub fn info(&mut self, name: &str, help: &str, labels: Labels<'_>) -> fmt::Result {
         let mut enc = self

@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::cgroup::CgroupSource;
 use crate::cgroup::monitor::{Monitor, Report, Reported};
 use crate::cgroup::sample::Sample;
-use crate::metrics::{self, Labels, MetricWriter};
+use crate::metrics::{self, Counter, Gauge, IfEmpty, Labels, MetricWriter};
 
 use super::{CollectError, Source};
 
@@ -174,8 +174,12 @@ fn write_cgroups(out: &mut MetricWriter<'_, '_>, cgroups: &[Reported]) -> Result
             .filter_map(|(c, l)| (f.value)(&c.sample).map(|v| (&l[..], v)))
             .collect();
         match f.kind {
-            Kind::Counter => out.counters(f.name, f.help, f.unit.clone(), &values)?,
-            Kind::Gauge => out.gauges(f.name, f.help, f.unit.clone(), &values)?,
+            Kind::Counter => {
+                out.family::<Counter, _>(f.name, f.help, f.unit.clone(), &values, IfEmpty::Skip)?
+            }
+            Kind::Gauge => {
+                out.family::<Gauge, _>(f.name, f.help, f.unit.clone(), &values, IfEmpty::Skip)?
+            }
         }
     }
     let kind_labels: Vec<Vec<(&str, &str)>> = labels
@@ -191,11 +195,11 @@ fn write_cgroups(out: &mut MetricWriter<'_, '_>, cgroups: &[Reported]) -> Result
         .zip(&kind_labels)
         .filter_map(|(us, l)| us.map(|us| (&l[..], us as f64 / 1e6)))
         .collect();
-    out.counters(
+    out.family::<Counter, _>(
         "cgroup_pressure_stalled",
         "Time tasks in the cgroup were stalled on memory (v2 memory.pressure total): some = at least one, full = all",
         metrics::seconds(),
-        &stalls,
+        &stalls, IfEmpty::Skip,
     )?;
     Ok(())
 }

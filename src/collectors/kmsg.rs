@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::kmsg::tracker::{Snapshot, Tracker};
-use crate::metrics::{self, Labels, MetricWriter};
+use crate::metrics::{self, Counter, Gauge, IfEmpty, Labels, MetricWriter};
 use crate::proc::fs::ProcFs;
 
 use super::{CollectError, Source};
@@ -100,17 +100,18 @@ fn write_victims(out: &mut MetricWriter<'_, '_>, s: &Snapshot) -> Result<(), Col
         .zip(&s.victims)
         .map(|(l, v)| (&l[..], v.last_kill))
         .collect();
-    out.counters_declared(
+    out.family::<Counter, _>(
         "victim_kills",
         "OOM kills since start by victim (comm, memory cgroup, constraint, pod, container, systemd unit); capped and aged out, see --collector.kmsg.max-victims",
         None,
-        &counts,
+        &counts, IfEmpty::Declare,
     )?;
-    out.gauges_declared(
+    out.family::<Gauge, _>(
         "victim_last_kill_timestamp",
         "Wall-clock time of the victim series' last OOM kill",
         metrics::seconds(),
         &times,
+        IfEmpty::Declare,
     )?;
     out.counter(
         "victim_series_evicted",

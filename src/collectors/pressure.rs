@@ -6,7 +6,7 @@
 //! `oom_pressure_supported{resource}` is 0, and the log says so once.
 
 use crate::logonce::LogOnce;
-use crate::metrics::{self, Labels, MetricWriter};
+use crate::metrics::{self, Counter, Gauge, IfEmpty, Labels, MetricWriter};
 use crate::parse::pressure::{self, Record};
 use crate::proc::fs::ProcFs;
 
@@ -77,11 +77,11 @@ impl Source for Pressure {
             .zip(&records)
             .map(|(l, (_, _, r))| (&l[..], r.total_us as f64 / 1e6))
             .collect();
-        out.counters(
+        out.family::<Counter, _>(
             "pressure_stalled",
             "Time tasks were stalled on the resource since boot: some = at least one task, full = all non-idle tasks at once",
             metrics::seconds(),
-            &totals,
+            &totals, IfEmpty::Skip,
         )?;
 
         let window_labels: Vec<[(&str, &str); 3]> = records
@@ -100,11 +100,11 @@ impl Source for Pressure {
             )
             .map(|(l, avg)| (&l[..], percent_to_ratio(avg)))
             .collect();
-        out.gauges(
+        out.family::<Gauge, _>(
             "pressure_stalled",
             "Share of wall time stalled, as the kernel's running average over the window (avg10, avg60, avg300 / 100)",
             metrics::ratio(),
-            &averages,
+            &averages, IfEmpty::Skip,
         )?;
 
         let supported_labels: Vec<[(&str, &str); 1]> =
@@ -114,11 +114,12 @@ impl Source for Pressure {
             .zip(&supported)
             .map(|(l, (_, v))| (&l[..], *v))
             .collect();
-        out.gauges(
+        out.family::<Gauge, _>(
             "pressure_supported",
             "1 if the kernel provides PSI for the resource, 0 if not (series for it are absent)",
             None,
             &supported,
+            IfEmpty::Skip,
         )?;
         CollectError::all(errors)
     }

@@ -7,7 +7,7 @@
 //! out of the top N is gone from the next scrape. Per scrape there are at
 //! most `8 x (top-n + include-max) + 6` series from this collector.
 
-use crate::metrics::{self, Labels, MetricWriter};
+use crate::metrics::{self, Gauge, IfEmpty, Labels, MetricWriter};
 use crate::proc::scan::{Proc, Scan, Scanner};
 use crate::proc::singleflight::SharedScanner;
 
@@ -110,7 +110,7 @@ fn write_procs(out: &mut MetricWriter<'_, '_>, procs: &[Proc]) -> Result<(), Col
             .zip(&label_refs)
             .filter_map(|(p, l)| (f.value)(p).map(|v| (&l[..], v)))
             .collect();
-        out.gauges(f.name, f.help, f.unit.clone(), &samples)?;
+        out.family::<Gauge, _>(f.name, f.help, f.unit.clone(), &samples, IfEmpty::Skip)?;
     }
     let critical: Vec<(Labels<'_>, i64)> = procs
         .iter()
@@ -118,11 +118,11 @@ fn write_procs(out: &mut MetricWriter<'_, '_>, procs: &[Proc]) -> Result<(), Col
         .filter(|(p, _)| p.included)
         .map(|(_, l)| (&l[..], 1))
         .collect();
-    out.gauges(
+    out.family::<Gauge, _>(
         "process_included",
         "1 for a reported process matching --collector.process.include: a critical service to keep protected",
         None,
-        &critical,
+        &critical, IfEmpty::Skip,
     )?;
     Ok(())
 }

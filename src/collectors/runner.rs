@@ -19,7 +19,7 @@ use prometheus_client::registry::Registry;
 
 use super::{CollectError, Source};
 use crate::logonce::LogOnce;
-use crate::metrics::{self, MetricWriter};
+use crate::metrics::{self, Gauge, IfEmpty, MetricWriter};
 
 /// One collector and its runs in progress.
 struct Slot {
@@ -395,17 +395,18 @@ impl prometheus_client::collector::Collector for Health {
             .zip(&self.0)
             .map(|(l, (_, _, secs))| (&l[..], *secs))
             .collect();
-        out.gauges(
+        out.family::<Gauge, _>(
             "scrape_collector_success",
             "1 if the collector read all of its sources in this scrape, 0 if anything was wrong (see the exporter's log)",
             None,
-            &success,
+            &success, IfEmpty::Skip,
         )?;
-        out.gauges(
+        out.family::<Gauge, _>(
             "scrape_collector_duration",
             "Time the collector took in this scrape",
             metrics::seconds(),
             &duration,
+            IfEmpty::Skip,
         )
     }
 }

@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 use prometheus_client::encoding::DescriptorEncoder;
 
 use super::settings::Web;
-use crate::metrics::{self, MetricWriter};
+use crate::metrics::{self, Counter, IfEmpty, MetricWriter};
 
 /// The exporter's metrics about its web layer: connections refused by the
 /// limits, and with `--web.config.file` the reload status, password checks
@@ -25,19 +25,19 @@ impl prometheus_client::collector::Collector for WebMetrics {
         let web = &self.0;
         let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = MetricWriter::new(&mut encoder);
-        out.counters_declared(
+        out.family::<Counter, _>(
             "exporter_web_connections_refused",
             "Connections closed at once by a limit: per_client (--web.max-connections-per-client) or total (512 open)",
             None,
             &[
                 (&[("limit", "per_client")], count(&web.counters.refused_per_client)),
                 (&[("limit", "total")], count(&web.counters.refused_total)),
-            ],
+            ], IfEmpty::Declare,
         )?;
         if web.path.is_none() {
             return Ok(());
         }
-        out.counters_declared(
+        out.family::<Counter, _>(
             "exporter_web_password_checks",
             "Basic auth bcrypt checks: ok, failed, or refused with 429 (too many at once, or the client failed too often); remembered credentials are not checked again",
             None,
@@ -45,7 +45,7 @@ impl prometheus_client::collector::Collector for WebMetrics {
                 (&[("result", "ok")], count(&web.counters.checks_ok)),
                 (&[("result", "failed")], count(&web.counters.checks_failed)),
                 (&[("result", "refused")], count(&web.counters.checks_refused)),
-            ],
+            ], IfEmpty::Declare,
         )?;
         let status = *web.status.lock().unwrap_or_else(PoisonError::into_inner);
         out.gauge(
