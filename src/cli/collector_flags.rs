@@ -25,7 +25,12 @@ impl Args for CollectorFlags {
                 .help("Disable every collector that is not explicitly enabled")
                 .help_heading("Collectors"),
         );
-        for (name, default, what) in collectors::ALL {
+        for collectors::Known {
+            name,
+            default,
+            what,
+        } in collectors::ALL
+        {
             let on = format!("collector.{name}");
             let off = format!("no-collector.{name}");
             let state = if *default { "enabled" } else { "disabled" };
@@ -68,7 +73,7 @@ impl FromArgMatches for CollectorFlags {
         let no_defaults = m.get_flag(DISABLE_DEFAULTS);
         self.enabled = collectors::ALL
             .iter()
-            .filter(|(name, default, _)| {
+            .filter(|collectors::Known { name, default, .. }| {
                 if m.get_flag(&format!("collector.{name}")) {
                     true
                 } else if m.get_flag(&format!("no-collector.{name}")) {
@@ -77,7 +82,7 @@ impl FromArgMatches for CollectorFlags {
                     *default && !no_defaults
                 }
             })
-            .map(|(name, _, _)| (*name).to_owned())
+            .map(|k| k.name.to_owned())
             .collect();
         Ok(())
     }

@@ -37,44 +37,52 @@ pub use runner::{Exporter, LateError};
 pub use sysctl::Sysctl;
 pub use vmstat::Vmstat;
 
-/// Every collector this build knows, with whether it is on by default and
+/// A collector this build knows: its name, whether it is on by default and
 /// what it reads. The command line offers `--[no-]collector.<name>` for each.
-pub const ALL: &[(&str, bool, &str)] = &[
-    (
-        Meminfo::NAME,
-        true,
-        "memory, swap and commit from /proc/meminfo",
-    ),
-    (
-        Vmstat::NAME,
-        true,
-        "swap in/out, major faults, reclaim stalls and the kernel's OOM-kill count from /proc/vmstat",
-    ),
-    (
-        Pressure::NAME,
-        true,
-        "pressure stall information (PSI) from /proc/pressure/{cpu,memory,io,irq}",
-    ),
-    (
-        Sysctl::NAME,
-        true,
-        "vm.overcommit_* and other OOM-related settings from /proc/sys/vm",
-    ),
-    (
-        Process::NAME,
-        true,
-        "RSS, oom_score and oom_score_adj of the top processes by oom_score (see --collector.process.*)",
-    ),
-    (
-        Cgroup::NAME,
-        true,
-        "usage, limits, pressure and OOM events of limited, Kubernetes and systemd memory cgroups (see --collector.cgroup.*)",
-    ),
-    (
-        Kmsg::NAME,
-        true,
-        "OOM kills and their victims from /dev/kmsg (see --path.kmsg)",
-    ),
+#[derive(Debug, Clone, Copy)]
+pub struct Known {
+    pub name: &'static str,
+    pub default: bool,
+    pub what: &'static str,
+}
+
+/// Every collector this build knows, in the order they run.
+pub const ALL: &[Known] = &[
+    Known {
+        name: Meminfo::NAME,
+        default: true,
+        what: "memory, swap and commit from /proc/meminfo",
+    },
+    Known {
+        name: Vmstat::NAME,
+        default: true,
+        what: "swap in/out, major faults, reclaim stalls and the kernel's OOM-kill count from /proc/vmstat",
+    },
+    Known {
+        name: Pressure::NAME,
+        default: true,
+        what: "pressure stall information (PSI) from /proc/pressure/{cpu,memory,io,irq}",
+    },
+    Known {
+        name: Sysctl::NAME,
+        default: true,
+        what: "vm.overcommit_* and other OOM-related settings from /proc/sys/vm",
+    },
+    Known {
+        name: Process::NAME,
+        default: true,
+        what: "RSS, oom_score and oom_score_adj of the top processes by oom_score (see --collector.process.*)",
+    },
+    Known {
+        name: Cgroup::NAME,
+        default: true,
+        what: "usage, limits, pressure and OOM events of limited, Kubernetes and systemd memory cgroups (see --collector.cgroup.*)",
+    },
+    Known {
+        name: Kmsg::NAME,
+        default: true,
+        what: "OOM kills and their victims from /dev/kmsg (see --path.kmsg)",
+    },
 ];
 
 /// What went wrong in one collector during one scrape.

@@ -148,7 +148,7 @@ fn help_documents_every_flag_and_version_prints() {
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
-    for (name, _, _) in oom_exporter::collectors::ALL {
+    for oom_exporter::collectors::Known { name, .. } in oom_exporter::collectors::ALL {
         assert!(help.contains(&format!("--collector.{name}")), "{name}");
         assert!(help.contains(&format!("--no-collector.{name}")), "{name}");
     }
