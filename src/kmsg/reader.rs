@@ -60,6 +60,8 @@ struct Reader {
     down: LogOnce,
     /// Ring buffer overruns, said once.
     overran: LogOnce,
+    /// OOM records not understood, said once per reason.
+    malformed: LogOnce,
     cgroups: Option<Hierarchy>,
     /// An ambiguous kill was logged as a warning; later ones go to debug.
     ambiguous: LogOnce,
@@ -75,6 +77,7 @@ impl Reader {
             boot: BootTime::read(),
             down: LogOnce::new(),
             overran: LogOnce::new(),
+            malformed: LogOnce::new(),
             cgroups: None,
             ambiguous: LogOnce::new(),
         }
@@ -198,7 +201,18 @@ impl Reader {
             Outcome::Duplicate(_) if counted => self.tracker.note_duplicate(),
             Outcome::Malformed(reason) => {
                 self.tracker.note_malformed();
-                tracing::warn!(reason, record = raw, "OOM record not understood");
+                // Each kind of problem once, then at debug: a flood of odd
+                // records must not flood the log (oom_kmsg_parse_errors_total
+                // counts every one).
+                if self.malformed.problem((), reason) {
+                    tracing::warn!(
+                        reason,
+                        record = raw,
+                        "OOM record not understood (said once per kind of problem; see oom_kmsg_parse_errors_total)"
+                    );
+                } else {
+                    tracing::debug!(reason, record = raw, "OOM record not understood");
+                }
             }
             Outcome::Duplicate(_) | Outcome::Nothing => {}
         }
