@@ -343,5 +343,22 @@ mod tests {
         assert!(!d.json && d.include.is_none());
         assert_eq!(d.kmsg, PathBuf::from("/dev/kmsg"));
         assert!(parse(&["doctor", "--collector.process.include=(bad"]).is_err());
+        // Its help lists what it uses, and not the process flags it ignores.
+        use clap::CommandFactory;
+        let help = Cli::command()
+            .find_subcommand_mut("doctor")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for flag in [
+            "--json",
+            "--collector.process.include",
+            "--path.kmsg",
+            "--path.sysfs",
+            "--path.procfs",
+        ] {
+            assert!(help.contains(flag), "{flag}: {help}");
+        }
+        assert!(!help.contains("--collector.process.exclude"), "{help}");
     }
 }

@@ -108,7 +108,9 @@ fn processes(procfs: ProcFs, args: &Doctor) -> Result<Processes, String> {
             .map(process)
             .collect(),
         next_victim: scan.next_victim.as_ref().map(process),
-        left_out: scan.errors + scan.denied,
+        denied: scan.denied,
+        errors: scan.errors,
+        hidden: scan.hidden,
     })
 }
 

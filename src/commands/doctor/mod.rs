@@ -81,8 +81,12 @@ pub struct Processes {
     pub critical: Vec<Process>,
     /// The highest `oom_score` among user processes.
     pub next_victim: Option<Process>,
-    /// Processes left out of the scan (unreadable, denied).
-    pub left_out: usize,
+    /// Processes left out for lack of permission.
+    pub denied: usize,
+    /// Processes left out because a file could not be read or parsed.
+    pub errors: usize,
+    /// The `hidepid=` option hiding other users' processes, if any.
+    pub hidden: Option<String>,
 }
 
 /// One memory cgroup: its path and the values read now.

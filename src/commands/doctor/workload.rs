@@ -154,6 +154,24 @@ pub fn cgroups(cgroups: &Result<Vec<Cgroup>, String>) -> Check {
         })).collect::<Vec<_>>(),
         "threshold_ratio": CGROUP_NEAR_LIMIT,
     });
+    let parts = problems(&near, &unlimited);
+    if parts.is_empty() {
+        return Check::ok(
+            NAME,
+            format!(
+                "{} cgroup(s), {workloads} service(s)/container(s): every one limited, none above {:.0}% of its limit",
+                all.len(),
+                CGROUP_NEAR_LIMIT * 100.0
+            ),
+            evidence,
+        );
+    }
+    Check::warn(NAME, parts.join("; "), evidence)
+}
+
+/// The sentences of a `cgroup_limits` warning: the cgroups near their
+/// limit (with `usage` and `limit`), and the unlimited workloads.
+fn problems(near: &[(&Cgroup, u64, u64)], unlimited: &[&str]) -> Vec<String> {
     let mut parts = Vec::new();
     if !near.is_empty() {
         let list: Vec<String> = near
@@ -178,30 +196,15 @@ pub fn cgroups(cgroups: &Result<Vec<Cgroup>, String>) -> Check {
         ));
     }
     if !unlimited.is_empty() {
+        let list: Vec<&str> = unlimited.iter().take(LISTED).copied().collect();
         parts.push(format!(
             "{} service(s)/container(s) without a memory limit on their path: {}{}",
             unlimited.len(),
-            unlimited
-                .iter()
-                .take(LISTED)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", "),
+            list.join(", "),
             more(unlimited.len())
         ));
     }
-    if parts.is_empty() {
-        return Check::ok(
-            NAME,
-            format!(
-                "{} cgroup(s), {workloads} service(s)/container(s): every one limited, none above {:.0}% of its limit",
-                all.len(),
-                CGROUP_NEAR_LIMIT * 100.0
-            ),
-            evidence,
-        );
-    }
-    Check::warn(NAME, parts.join("; "), evidence)
+    parts
 }
 
 /// `, and N more` past [`LISTED`].
@@ -213,8 +216,36 @@ fn more(total: usize) -> String {
     }
 }
 
+/// Why the ranking may be incomplete: processes that could not be read
+/// (permission denied warns: the pick may be wrong; other failures are a
+/// note), or a procfs that hides other users' processes (warns).
+fn incomplete(p: &Processes) -> (bool, String) {
+    let mut notes = Vec::new();
+    if let Some(option) = &p.hidden {
+        notes.push(format!(
+            "proc is mounted with {option}: other users' processes are invisible; run as root"
+        ));
+    }
+    if p.denied > 0 {
+        notes.push(format!(
+            "{} process(es) unreadable (permission denied); run as root",
+            p.denied
+        ));
+    }
+    if p.errors > 0 {
+        notes.push(format!(
+            "{} process(es) left out (a file could not be read or parsed)",
+            p.errors
+        ));
+    }
+    let warn = p.hidden.is_some() || p.denied > 0;
+    let text = notes.iter().map(|n| format!("; note: {n}")).collect();
+    (warn, text)
+}
+
 /// The process the OOM killer would pick now; a warning when it is a
-/// critical one, or when none could be ranked.
+/// critical one, when none could be ranked, or when the ranking missed
+/// processes it could not see.
 pub fn next_victim(processes: &Result<Processes, String>) -> Check {
     const NAME: &str = "next_victim";
     let p = match processes {
@@ -223,18 +254,17 @@ pub fn next_victim(processes: &Result<Processes, String>) -> Check {
             return Check::warn(NAME, format!("cannot tell: {why}"), json!({ "error": why }));
         }
     };
+    let (incomplete, notes) = incomplete(p);
+    let counts = json!({ "denied": p.denied, "errors": p.errors, "hidden": p.hidden });
     let Some(v) = &p.next_victim else {
         return Check::warn(
             NAME,
-            format!(
-                "no user process could be ranked ({} left out: unreadable or permission denied; run as root)",
-                p.left_out
-            ),
-            json!({ "process": null, "left_out": p.left_out }),
+            format!("no user process could be ranked{notes}"),
+            json!({ "process": null, "left_out": counts }),
         );
     };
     let summary = format!(
-        "{} {} (oom_score {}, oom_score_adj {}, RSS {}{}){}",
+        "{} {} (oom_score {}, oom_score_adj {}, RSS {}{}){}{notes}",
         v.pid,
         printable(&v.comm),
         v.oom_score,
@@ -252,9 +282,9 @@ pub fn next_victim(processes: &Result<Processes, String>) -> Check {
     );
     Check::new(
         NAME,
-        v.critical,
+        v.critical || incomplete,
         summary,
-        json!({ "process": v, "critical": v.critical, "left_out": p.left_out }),
+        json!({ "process": v, "critical": v.critical, "left_out": counts }),
     )
 }
 

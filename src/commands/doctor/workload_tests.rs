@@ -24,7 +24,7 @@ fn with(include: Option<&str>, critical: Vec<Process>) -> Result<Processes, Stri
         include: include.map(str::to_owned),
         next_victim: critical.first().cloned(),
         critical,
-        left_out: 0,
+        ..Processes::default()
     })
 }
 
@@ -136,6 +136,25 @@ fn next_victim_plain_critical_and_unknown() {
     assert!(c.summary.contains("a critical process"), "{c:?}");
     let c = next_victim(&with(None, vec![]));
     assert_eq!(c.status, Status::Warn, "{c:?}");
+    // A ranking that could not see every process.
+    let mut partial = with(None, vec![proc(1100, "java", 1000, false)]).unwrap();
+    partial.errors = 2;
+    let c = next_victim(&Ok(partial.clone()));
+    assert_eq!(c.status, Status::Ok, "{c:?}");
+    assert!(
+        c.summary
+            .ends_with("; note: 2 process(es) left out (a file could not be read or parsed)"),
+        "{c:?}"
+    );
+    partial.denied = 5;
+    partial.hidden = Some("hidepid=2".to_owned());
+    let c = next_victim(&Ok(partial));
+    assert_eq!(c.status, Status::Warn, "{c:?}");
+    assert!(
+        c.summary.contains("; note: proc is mounted with hidepid=2"),
+        "{c:?}"
+    );
+    assert_eq!(c.evidence["left_out"]["denied"], 5);
 }
 
 #[test]
