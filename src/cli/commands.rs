@@ -16,6 +16,33 @@ pub enum Command {
     /// Print the processes the OOM killer would pick first, highest
     /// oom_score first, with RSS, oom_score_adj and memory cgroup.
     Top(TopArgs),
+    /// Check the live host against the OOM checklist (swap, overcommit,
+    /// MemAvailable, PSI, critical processes, cgroup limits, the next
+    /// victim, recent kills): one line per check, ok or warn, with the
+    /// evidence. Exits 0 when nothing warns, 1 otherwise.
+    Doctor(DoctorArgs),
+}
+
+/// Arguments of `oom_exporter doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// One JSON object with every check, for scripts.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The processes that must survive: those whose comm or command line
+    /// matches this regular expression (unanchored) are checked for
+    /// oom_score_adj >= 0.
+    #[arg(long = "collector.process.include", value_name = "REGEX", value_parser = parse_regex)]
+    pub include: Option<regex::Regex>,
+
+    /// Kernel log device to read [default: /dev/kmsg, or the value given
+    /// before the subcommand]; a saved log file is read in its place.
+    #[arg(long = "path.kmsg", value_name = "FILE")]
+    pub kmsg: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub paths: SystemPaths,
 }
 
 /// Arguments of `oom_exporter top`.
@@ -120,6 +147,15 @@ impl Cli {
                 }
                 &mut args.paths
             }
+            Command::Doctor(args) => {
+                if let Some(include) = args.include.take() {
+                    self.include = Some(include);
+                }
+                if let Some(kmsg) = args.kmsg.take() {
+                    self.kmsg = kmsg;
+                }
+                &mut args.paths
+            }
         };
         if let Some(procfs) = paths.procfs.take() {
             self.procfs = procfs;
@@ -146,6 +182,13 @@ impl Cli {
                 procfs: self.procfs,
                 sysfs: self.sysfs,
                 cgroup_exclude: self.cgroup_exclude,
+            }),
+            Command::Doctor(args) => commands::Command::Doctor(commands::Doctor {
+                json: args.json,
+                procfs: self.procfs,
+                sysfs: self.sysfs,
+                kmsg: self.kmsg,
+                include: self.include,
             }),
         })
     }
@@ -265,5 +308,57 @@ mod tests {
         assert!(top.process.include.unwrap().is_match("abc"));
         assert!(top.cgroup_exclude.unwrap().is_match("/x/y"));
         assert!(parse(&[]).unwrap().into_command().is_none());
+    }
+
+    /// `doctor` takes --collector.process.include and the paths after it,
+    /// like `top`, and they win over the same flags before it.
+    #[test]
+    fn doctor_settings() {
+        let cli = parse(&[
+            "--collector.process.include=^before$",
+            "--path.kmsg=/dev/kmsg",
+            "doctor",
+            "--json",
+            "--collector.process.include",
+            "^(postgres|sshd)$",
+            "--path.procfs=/p",
+            "--path.sysfs=/s",
+            "--path.kmsg=saved.log",
+        ])
+        .unwrap();
+        let Some(commands::Command::Doctor(d)) = cli.into_command() else {
+            panic!()
+        };
+        assert!(d.json);
+        assert!(d.include.as_ref().unwrap().is_match("sshd"));
+        assert!(!d.include.unwrap().is_match("before"));
+        assert_eq!(
+            (d.procfs, d.sysfs, d.kmsg),
+            ("/p".into(), "/s".into(), "saved.log".into())
+        );
+        let cli = parse(&["doctor"]).unwrap();
+        let Some(commands::Command::Doctor(d)) = cli.into_command() else {
+            panic!()
+        };
+        assert!(!d.json && d.include.is_none());
+        assert_eq!(d.kmsg, PathBuf::from("/dev/kmsg"));
+        assert!(parse(&["doctor", "--collector.process.include=(bad"]).is_err());
+        // Its help lists what it uses, and not the process flags it ignores.
+        use clap::CommandFactory;
+        let help = Cli::command()
+            .find_subcommand_mut("doctor")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for flag in [
+            "--json",
+            "--collector.process.include",
+            "--path.kmsg",
+            "--path.sysfs",
+            "--path.procfs",
+        ] {
+            assert!(help.contains(flag), "{flag}: {help}");
+        }
+        assert!(!help.contains("--collector.process.exclude"), "{help}");
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use clap::Parser;
 
 pub use collector_flags::CollectorFlags;
-pub use commands::{Command, KillsArgs, SystemPaths, TopArgs};
+pub use commands::{Command, DoctorArgs, KillsArgs, SystemPaths, TopArgs};
 pub use values::{Format, Level};
 use values::{
     parse_duration, parse_regex, parse_telemetry_path, parse_timeout, resolve_listen_address,
@@ -37,7 +37,8 @@ use crate::config::{Config, ConfigError, LogConfig};
 /// Counts every OOM kill from /dev/kmsg with its victim (command, cgroup,
 /// pod, container, systemd unit) and lists the recent ones at /kills; run as
 /// root, or with CAP_SYSLOG, to name the victims. The top and kills
-/// commands print who is next and who was killed.
+/// commands print who is next and who was killed; doctor checks the host
+/// against the OOM checklist.
 #[derive(Debug, Parser)]
 #[command(name = "oom_exporter", version = version_line(), max_term_width = 100)]
 pub struct Cli {

@@ -1,7 +1,8 @@
-//! Commands besides serving metrics: `kills` and `top`. Each takes plain
-//! settings ([`Kills`], [`Top`]) that the command line builds; none sees a
-//! clap type.
+//! Commands besides serving metrics: `kills`, `top` and `doctor`. Each
+//! takes plain settings ([`Kills`], [`Top`], [`Doctor`]) that the command
+//! line builds; none sees a clap type.
 
+pub mod doctor;
 pub mod kills;
 pub mod top;
 
@@ -18,6 +19,23 @@ pub enum Command {
     Kills(Kills),
     /// `oom_exporter top`.
     Top(Top),
+    /// `oom_exporter doctor`.
+    Doctor(Doctor),
+}
+
+/// What `oom_exporter doctor` reads and how it prints.
+#[derive(Debug, Clone)]
+pub struct Doctor {
+    /// One JSON object instead of lines of text.
+    pub json: bool,
+    /// Root of procfs.
+    pub procfs: PathBuf,
+    /// Root of sysfs.
+    pub sysfs: PathBuf,
+    /// The kernel log device (or a saved log given in its place).
+    pub kmsg: PathBuf,
+    /// The critical processes (`--collector.process.include`).
+    pub include: Option<regex::Regex>,
 }
 
 /// What `oom_exporter kills` reads and how it prints.
@@ -48,10 +66,16 @@ pub struct Top {
     pub cgroup_exclude: Option<regex::Regex>,
 }
 
-/// Runs `command`, printing to stdout.
+/// Runs `command`, printing to stdout. `doctor` exits 1 when a check
+/// warns.
 pub fn run(command: Command) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     let (name, result) = match command {
+        Command::Doctor(args) => match doctor::run(&args, &mut stdout) {
+            Ok(true) => return ExitCode::SUCCESS,
+            Ok(false) => return ExitCode::FAILURE,
+            Err(error) => ("doctor", Err(error)),
+        },
         Command::Kills(args) => (
             "kills",
             kills::run(&args, &args.kmsg, &mut stdout, &mut std::io::stderr()),

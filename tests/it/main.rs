@@ -18,6 +18,7 @@ mod cgroup_v2_capture;
 mod cgroupns;
 pub mod dashboards;
 mod deploy;
+mod doctor_cmd;
 mod drift;
 mod golden;
 mod help_text;
