@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Exporter, kernel_lock, require_root, sample};
+use crate::support::{Exporter, kernel_lock, require_root, sample, wait};
 
 /// A file removed when dropped, also when the test fails.
 struct RemovedOnDrop(std::path::PathBuf);
@@ -177,15 +177,19 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-    let deadline = Instant::now() + Duration::from_secs(15);
     let still_there = |m: &str| {
         m.lines()
             .any(|l| l.starts_with("oom_cgroup_") && l.contains(&format!("cgroup=\"{name}\"")))
     };
-    while still_there(&e.metrics()) {
-        assert!(Instant::now() < deadline, "vanished cgroup never dropped");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait::until(
+        Duration::from_secs(15),
+        Duration::from_millis(250),
+        "vanished cgroup never dropped",
+        || match e.metrics() {
+            m if still_there(&m) => Err(String::new()),
+            _ => Ok(()),
+        },
+    );
 }
 
 #[test]
@@ -244,15 +248,11 @@ fn an_unreadable_cgroup_file_is_reported_and_the_rest_served() {
 
 /// The next value of `name` for `cgroup` other than `old`, within 5 s.
 fn wait_change(e: &Exporter, name: &str, old: Option<f64>) -> (Option<f64>, String) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    wait::until_or_last(Duration::from_secs(5), Duration::from_millis(50), || {
         let m = e.metrics();
         let v = sample(&m, name);
-        if v != old || Instant::now() > deadline {
-            return (v, m);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        if v != old { Ok((v, m)) } else { Err((v, m)) }
+    })
 }
 
 #[test]

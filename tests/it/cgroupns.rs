@@ -4,9 +4,9 @@
 //! memory controller).
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{BIN, Exporter, KillOnDrop, MemCgroup, require_root, require_tool};
+use crate::support::{BIN, Exporter, KillOnDrop, MemCgroup, require_root, require_tool, wait};
 
 /// Runs `script` with `sh -c` inside cgroup `cg`, with `args` as `$@`.
 fn in_cgroup(cg: &MemCgroup, script: &str) -> Command {
@@ -79,18 +79,18 @@ fn process_cgroups_are_host_paths_from_inside_a_private_cgroup_namespace() {
     );
     let pid = sleeper.0.id();
     let want = format!("pid=\"{pid}\"");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let line = loop {
-        let m = e.metrics();
-        if let Some(line) = m
-            .lines()
-            .find(|l| l.starts_with("oom_process_resident_memory_bytes{") && l.contains(&want))
-        {
-            break line.to_owned();
-        }
-        assert!(Instant::now() < deadline, "sleeper not reported:\n{m}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let line = wait::until(
+        Duration::from_secs(5),
+        Duration::from_millis(100),
+        "sleeper not reported",
+        || {
+            let m = e.metrics();
+            m.lines()
+                .find(|l| l.starts_with("oom_process_resident_memory_bytes{") && l.contains(&want))
+                .map(str::to_owned)
+                .ok_or(m)
+        },
+    );
     assert!(
         line.contains(&format!("cgroup=\"{}\"", other.name)),
         "expected the host path {}: {line}\n{}",

@@ -1,10 +1,10 @@
 //! `oom_exporter kills`: saved logs in every form, JSON and table output.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{BIN, repo};
+use crate::support::{BIN, KillOnDrop, repo, wait};
 
 fn kills(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     let mut child = Command::new(BIN)
@@ -145,29 +145,35 @@ fn every_sample_form_parses_from_the_command_line() {
 
 /// Runs `kills` with `args`, killing it if it runs longer than `limit`.
 fn kills_within(args: &[&str], limit: Duration) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .arg("kills")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .arg("kills")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = wait::exit(
+        &mut child,
+        limit,
+        &format!("`kills {args:?}` still running"),
+    );
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
         .unwrap();
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("`kills {args:?}` still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status.code().unwrap_or(-1), stdout, stderr)
 }
 
 const KILL_LINE: &str = "[  100.000001] Out of memory: Killed process 4242 (after) total-vm:10kB, anon-rss:5kB, file-rss:1kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n";

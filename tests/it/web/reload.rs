@@ -50,19 +50,18 @@ fn reload_on_sighup_and_on_change_keeps_the_listener_and_survives_a_broken_file(
     );
     // A changed file is picked up without a signal.
     std::fs::write(&web, format!("{}# changed\n", users("three"))).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while e
-        .get("/metrics", &[("Authorization", &basic("three"))])
-        .status
-        != 200
-    {
-        assert!(
-            Instant::now() < deadline,
-            "file change not picked up:\n{}",
-            e.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait::until(
+        Duration::from_secs(15),
+        Duration::from_millis(200),
+        "file change not picked up",
+        || match e
+            .get("/metrics", &[("Authorization", &basic("three"))])
+            .status
+        {
+            200 => Ok(()),
+            _ => Err(e.log()),
+        },
+    );
 }
 
 #[test]
@@ -100,15 +99,15 @@ fn a_rotated_certificate_is_picked_up_without_a_signal() {
     for f in ["server.pem", "server-key.pem"] {
         std::fs::copy(new.path(f), old.path(f)).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while tls_get(&new, e.addr, "/-/healthy", None, false).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "rotated certificate not served:\n{}",
-            e.log()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait::until(
+        Duration::from_secs(15),
+        Duration::from_millis(250),
+        "rotated certificate not served",
+        || match tls_get(&new, e.addr, "/-/healthy", None, false) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(e.log()),
+        },
+    );
     assert!(
         tls_get(&old, e.addr, "/-/healthy", None, false).is_err(),
         "old certificate still served"
