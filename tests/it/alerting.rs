@@ -3,10 +3,10 @@
 //! a real OOM kill in a memory cgroup. The OOM-kill alert must reach
 //! Alertmanager within a minute.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::{
-    Alertmanager, Exporter, MemCgroup, Prometheus, kernel_lock, require_root, require_tool,
+    Alertmanager, Exporter, MemCgroup, Prometheus, kernel_lock, require_root, require_tool, wait,
 };
 
 #[test]
@@ -23,39 +23,45 @@ fn a_real_oom_kill_reaches_alertmanager_within_a_minute() {
     let exporter = Exporter::start(&[]);
     let am = Alertmanager::start();
     let prometheus = Prometheus::with_rules(exporter.addr, Some(am.addr));
-    let deadline = Instant::now() + Duration::from_secs(60);
     // Two samples of the counter at 0 before the kill.
-    while prometheus
-        .query("count_over_time(oom_kills_total[1m])")
-        .unwrap_or(0.0)
-        < 2.0
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no samples in Prometheus:\n{}",
-            prometheus.log()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait::until(
+        Duration::from_secs(60),
+        Duration::from_millis(250),
+        "no samples in Prometheus",
+        || {
+            let samples = prometheus
+                .query("count_over_time(oom_kills_total[1m])")
+                .unwrap_or(0.0);
+            if samples >= 2.0 {
+                Ok(())
+            } else {
+                Err(prometheus.log())
+            }
+        },
+    );
 
     let (_, status, killed) = cg.hog();
     assert_eq!(status.code(), None, "the hog should be killed: {status}");
     let instance = exporter.addr.to_string();
-    loop {
-        let alerts = am.alerts();
-        if alerts
-            .iter()
-            .any(|(name, inst, sev)| name == "OOMKill" && *inst == instance && sev == "warning")
-        {
-            break;
-        }
-        assert!(
-            killed.elapsed() < Duration::from_secs(60),
-            "OOMKill did not reach Alertmanager within a minute; it holds {alerts:?}\nprometheus log:\n{}",
-            prometheus.log()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait::until_deadline(
+        killed + Duration::from_secs(60),
+        Duration::from_millis(250),
+        "OOMKill did not reach Alertmanager within a minute",
+        || {
+            let alerts = am.alerts();
+            if alerts
+                .iter()
+                .any(|(name, inst, sev)| name == "OOMKill" && *inst == instance && sev == "warning")
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "it holds {alerts:?}\nprometheus log:\n{}",
+                    prometheus.log()
+                ))
+            }
+        },
+    );
 
     // Against the same Prometheus, every dashboard query returns data,
     // except those this kernel cannot feed: per-cgroup PSI exists only on

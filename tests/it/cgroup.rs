@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Exporter, kernel_lock, require_root, sample};
+use crate::support::{Exporter, MemCgroup, kernel_lock, require_root, sample, wait};
 
 /// A file removed when dropped, also when the test fails.
 struct RemovedOnDrop(std::path::PathBuf);
@@ -32,6 +32,8 @@ fn series(name: &str, cgroup: &str) -> String {
     format!("{name}{{cgroup=\"{cgroup}\",pod_uid=\"\",container_id=\"\",unit=\"\"}}")
 }
 
+const MIB: f64 = 1048576.0;
+
 #[test]
 #[ignore = "needs root: memory cgroups and an OOM kill"]
 fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
@@ -40,29 +42,9 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
     }
     let _kernel = kernel_lock();
     // /oomx-cg-PID (64M) / child (32M): the hog runs in the child.
-    let parent = crate::support::MemCgroup::new("cg");
-    let v2 = parent.is_v2();
-    let limit_file = if v2 {
-        "memory.max"
-    } else {
-        "memory.limit_in_bytes"
-    };
-    // v1: memory+swap limit first, the memory limit may not exceed it.
-    let _ = std::fs::write(parent.dir().join("memory.memsw.limit_in_bytes"), "64M");
-    std::fs::write(parent.dir().join(limit_file), "64M").unwrap();
-    let child = parent.child("child", "32M");
-    // 8 MiB of tmpfs written from inside the child stay charged to it.
-    let fill = RemovedOnDrop(format!("/dev/shm/oomx-fill-{}", std::process::id()).into());
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "echo $$ > {}/cgroup.procs && head -c 8388608 /dev/zero > {}",
-            child.dir().display(),
-            fill.0.display()
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let parent = MemCgroup::new("cg");
+    let child = limited_child_of(&parent);
+    let fill = fill_from_inside(&child);
     let e = Exporter::start(&[
         "--collector.disable-defaults",
         "--collector.cgroup",
@@ -72,64 +54,109 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
     e.wait_metrics(Duration::from_secs(10), "kmsg reader not up", |m| {
         sample(m, "oom_kmsg_up") == Some(1.0)
     });
-    let m = e.metrics();
-    let mib = 1048576.0;
-    let usage = |m: &str, cg: &str| sample(m, &series("oom_cgroup_memory_usage_bytes", cg));
-    let child_usage = usage(&m, &child.name).unwrap();
-    assert!(
-        (8.0 * mib..32.0 * mib).contains(&child_usage),
-        "child usage {child_usage}: the 8 MiB fill, under the 32 MiB limit"
-    );
-    // Usage is hierarchical: the parent's includes the child's.
-    assert!(usage(&m, &parent.name).unwrap() >= child_usage, "{m}");
-    assert_eq!(
-        sample(&m, &series("oom_cgroup_memory_limit_bytes", &parent.name)),
-        Some(64.0 * mib)
-    );
-    if !v2 {
-        // v1 only: memory+swap limit, its hits, the OOM state, and swap as
-        // memsw minus memory usage (no swap on the test machine: 0).
-        if parent.dir().join("memory.memsw.limit_in_bytes").exists() {
-            assert_eq!(
-                sample(&m, &series("oom_cgroup_memsw_limit_bytes", &parent.name)),
-                Some(64.0 * mib)
-            );
-            assert_eq!(
-                sample(
-                    &m,
-                    &series("oom_cgroup_memsw_limit_hits_total", &child.name)
-                ),
-                Some(0.0)
-            );
-            let no_swap =
-                std::fs::read_to_string("/proc/swaps").is_ok_and(|s| s.lines().count() <= 1);
-            if no_swap {
-                assert_eq!(
-                    sample(&m, &series("oom_cgroup_swap_usage_bytes", &child.name)),
-                    Some(0.0)
-                );
-            }
-        }
-        assert_eq!(
-            sample(&m, &series("oom_cgroup_under_oom", &child.name)),
-            Some(0.0)
-        );
-    }
-    assert_eq!(
-        sample(&m, &series("oom_cgroup_memory_limit_bytes", &child.name)),
-        Some(32.0 * 1048576.0)
-    );
-    assert_eq!(
-        sample(&m, &series("oom_cgroup_oom_kills_total", &child.name)),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample(&m, "oom_cgroup_hierarchy_version"),
-        Some(if v2 { 2.0 } else { 1.0 })
-    );
+    limits_and_usage_before_the_kill(&e.metrics(), &parent, &child);
 
     let (_, status, _) = child.hog();
     assert_eq!(status.code(), None, "the hog should be killed: {status}");
+    kill_counted_by_the_cgroup_and_by_kmsg(&e, &parent, &child);
+
+    // Removed: the final values stay for the retention period, then go.
+    drop(fill);
+    let name = child.name.clone();
+    drop(child);
+    retained_then_dropped(&e, &name);
+}
+
+/// Gives `parent` a 64 MiB limit and returns its child with 32 MiB.
+fn limited_child_of(parent: &MemCgroup) -> MemCgroup {
+    let limit_file = if parent.is_v2() {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    // v1: memory+swap limit first, the memory limit may not exceed it.
+    let _ = std::fs::write(parent.dir().join("memory.memsw.limit_in_bytes"), "64M");
+    std::fs::write(parent.dir().join(limit_file), "64M").unwrap();
+    parent.child("child", "32M")
+}
+
+/// 8 MiB of tmpfs written from inside `cg` stay charged to it.
+fn fill_from_inside(cg: &MemCgroup) -> RemovedOnDrop {
+    let fill = RemovedOnDrop(format!("/dev/shm/oomx-fill-{}", std::process::id()).into());
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && head -c 8388608 /dev/zero > {}",
+            cg.dir().display(),
+            fill.0.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fill
+}
+
+/// Before the kill: usage (hierarchical), limits, no kills yet.
+fn limits_and_usage_before_the_kill(m: &str, parent: &MemCgroup, child: &MemCgroup) {
+    let v2 = parent.is_v2();
+    let usage = |m: &str, cg: &str| sample(m, &series("oom_cgroup_memory_usage_bytes", cg));
+    let child_usage = usage(m, &child.name).unwrap();
+    assert!(
+        (8.0 * MIB..32.0 * MIB).contains(&child_usage),
+        "child usage {child_usage}: the 8 MiB fill, under the 32 MiB limit"
+    );
+    // Usage is hierarchical: the parent's includes the child's.
+    assert!(usage(m, &parent.name).unwrap() >= child_usage, "{m}");
+    assert_eq!(
+        sample(m, &series("oom_cgroup_memory_limit_bytes", &parent.name)),
+        Some(64.0 * MIB)
+    );
+    if !v2 {
+        v1_memsw_and_oom_state(m, parent, child);
+    }
+    assert_eq!(
+        sample(m, &series("oom_cgroup_memory_limit_bytes", &child.name)),
+        Some(32.0 * 1048576.0)
+    );
+    assert_eq!(
+        sample(m, &series("oom_cgroup_oom_kills_total", &child.name)),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(m, "oom_cgroup_hierarchy_version"),
+        Some(if v2 { 2.0 } else { 1.0 })
+    );
+}
+
+/// v1 only: memory+swap limit, its hits, the OOM state, and swap as
+/// memsw minus memory usage (no swap on the test machine: 0).
+fn v1_memsw_and_oom_state(m: &str, parent: &MemCgroup, child: &MemCgroup) {
+    if parent.dir().join("memory.memsw.limit_in_bytes").exists() {
+        assert_eq!(
+            sample(m, &series("oom_cgroup_memsw_limit_bytes", &parent.name)),
+            Some(64.0 * MIB)
+        );
+        assert_eq!(
+            sample(m, &series("oom_cgroup_memsw_limit_hits_total", &child.name)),
+            Some(0.0)
+        );
+        let no_swap = std::fs::read_to_string("/proc/swaps").is_ok_and(|s| s.lines().count() <= 1);
+        if no_swap {
+            assert_eq!(
+                sample(m, &series("oom_cgroup_swap_usage_bytes", &child.name)),
+                Some(0.0)
+            );
+        }
+    }
+    assert_eq!(
+        sample(m, &series("oom_cgroup_under_oom", &child.name)),
+        Some(0.0)
+    );
+}
+
+/// After the kill: the child's own counter, the kmsg attribution naming
+/// the same cgroup, the parent's counter as the hierarchy version counts.
+fn kill_counted_by_the_cgroup_and_by_kmsg(e: &Exporter, parent: &MemCgroup, child: &MemCgroup) {
     let m = e.wait_metrics(Duration::from_secs(5), "kmsg did not count the kill", |m| {
         sample(m, "oom_kills_total") == Some(1.0)
     });
@@ -147,7 +174,7 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
     assert_eq!(sample(&m, &victim), Some(1.0), "{m}");
     // v2 counts a kill in every ancestor's memory.events; v1 only in the
     // victim's own cgroup.
-    let parent_kills = if v2 { 1.0 } else { 0.0 };
+    let parent_kills = if parent.is_v2() { 1.0 } else { 0.0 };
     assert_eq!(
         sample(&m, &series("oom_cgroup_oom_kills_total", &parent.name)),
         Some(parent_kills)
@@ -160,32 +187,35 @@ fn nested_limits_usage_and_oom_kills_then_retention_after_removal() {
         .unwrap()
             >= 1.0
     );
+}
 
-    // Removed: the final values stay for the retention period, then go.
-    drop(fill);
-    let name = child.name.clone();
-    drop(child);
+/// The removed cgroup `name` keeps its final values well into the
+/// retention period (4 s), then goes.
+fn retained_then_dropped(e: &Exporter, name: &str) {
     let removed = Instant::now();
-    // Still there well into the retention period (4 s) ...
     while removed.elapsed() < Duration::from_secs(2) {
         let m = e.metrics();
         assert_eq!(
-            sample(&m, &series("oom_cgroup_oom_kills_total", &name)),
+            sample(&m, &series("oom_cgroup_oom_kills_total", name)),
             Some(1.0),
             "dropped after {:?}, before the retention period",
             removed.elapsed()
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-    let deadline = Instant::now() + Duration::from_secs(15);
     let still_there = |m: &str| {
         m.lines()
             .any(|l| l.starts_with("oom_cgroup_") && l.contains(&format!("cgroup=\"{name}\"")))
     };
-    while still_there(&e.metrics()) {
-        assert!(Instant::now() < deadline, "vanished cgroup never dropped");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait::until(
+        Duration::from_secs(15),
+        Duration::from_millis(250),
+        "vanished cgroup never dropped",
+        || match e.metrics() {
+            m if still_there(&m) => Err(String::new()),
+            _ => Ok(()),
+        },
+    );
 }
 
 #[test]
@@ -244,15 +274,11 @@ fn an_unreadable_cgroup_file_is_reported_and_the_rest_served() {
 
 /// The next value of `name` for `cgroup` other than `old`, within 5 s.
 fn wait_change(e: &Exporter, name: &str, old: Option<f64>) -> (Option<f64>, String) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    wait::until_or_last(Duration::from_secs(5), Duration::from_millis(50), || {
         let m = e.metrics();
         let v = sample(&m, name);
-        if v != old || Instant::now() > deadline {
-            return (v, m);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        if v != old { Ok((v, m)) } else { Err((v, m)) }
+    })
 }
 
 #[test]

@@ -130,6 +130,8 @@ fn group_kills() -> BTreeMap<String, u64> {
     out
 }
 
+type Counts = BTreeMap<String, u64>;
+
 #[test]
 fn kmsg_kills_match_the_cgroup_counters_of_the_same_boot() {
     let kills = kmsg_kills();
@@ -141,20 +143,9 @@ fn kmsg_kills_match_the_cgroup_counters_of_the_same_boot() {
         .filter(|l| l.contains(";Memory cgroup out of memory: Killed process "))
         .count() as u64;
 
-    // What the log holds (ORIGIN.md, workloads): memcg kills only, each
-    // naming a victim cgroup of the tree, and the limit that ran out in
-    // that cgroup or above it.
-    let mut by_cgroup: BTreeMap<String, u64> = BTreeMap::new();
-    for k in &kills {
-        assert_eq!(k["constraint"], "memcg", "{k}");
-        let task = k["task_memcg"].as_str().unwrap_or_else(|| panic!("{k}"));
-        let oom = k["oom_memcg"].as_str().unwrap_or_else(|| panic!("{k}"));
-        assert!(within(task, oom), "limit {oom} is not above {task}");
-        assert!(tree.contains(task), "victim cgroup {task} not in the tree");
-        *by_cgroup.entry(task.to_owned()).or_default() += 1;
-    }
+    let by_cgroup = log_kills_by_victim_cgroup(&kills, &tree);
     let bctr = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod5931aa75_4603_4e65_b552_7c71cf55cfb5.slice/cri-containerd-25a38b5b8d556d7983d975577f5ac75ebbcfb4b269e6deaa0a0440c1ffc969ca.scope";
-    let expected: BTreeMap<String, u64> = [
+    let expected: Counts = [
         // tail, once each.
         ("/system.slice/cron.service", 1),
         (
@@ -180,12 +171,53 @@ fn kmsg_kills_match_the_cgroup_counters_of_the_same_boot() {
     let group_members = kills.iter().filter(|k| k["oom_group"] == true).count();
     assert_eq!(group_members, 3, "the sleepers, killed as group members");
 
-    // Exact, per cgroup, from the tree's own files: memory.events.local
-    // counts every `Killed process` line of a task in the cgroup, that is
-    // the `kills` victims plus, in a memory.oom.group cgroup, the chosen
-    // victim killed again by the group scan (once per group kill). Cgroups
-    // without kills have 0 in both.
-    for cgroup in &tree {
+    let log_lines = kills.len() as u64 + groups.values().sum::<u64>();
+    local_events_count_every_killed_line(&tree, &by_cgroup, &groups, raw_killed_lines);
+    assert_eq!(raw_killed_lines, log_lines);
+
+    let reported = exporter_counts();
+    reported_counters_cover_the_log_kills_below_them(&reported, &by_cgroup, &groups);
+
+    // The root's children: each kill counted in exactly one of them, so
+    // their memory.events add up to the log's kills plus the group repeats;
+    // summing the exporter's counters over all cgroups would overcount.
+    let top: u64 = tree
+        .iter()
+        .filter(|c| c.matches('/').count() == 1)
+        .map(|c| events(c, "memory.events"))
+        .sum();
+    assert_eq!(top, log_lines);
+    assert!(reported.values().sum::<u64>() > top);
+}
+
+/// What the log holds (ORIGIN.md, workloads): memcg kills only, each
+/// naming a victim cgroup of the tree, and the limit that ran out in that
+/// cgroup or above it. Returns the kills by victim cgroup.
+fn log_kills_by_victim_cgroup(kills: &[serde_json::Value], tree: &BTreeSet<String>) -> Counts {
+    let mut by_cgroup = Counts::new();
+    for k in kills {
+        assert_eq!(k["constraint"], "memcg", "{k}");
+        let task = k["task_memcg"].as_str().unwrap_or_else(|| panic!("{k}"));
+        let oom = k["oom_memcg"].as_str().unwrap_or_else(|| panic!("{k}"));
+        assert!(within(task, oom), "limit {oom} is not above {task}");
+        assert!(tree.contains(task), "victim cgroup {task} not in the tree");
+        *by_cgroup.entry(task.to_owned()).or_default() += 1;
+    }
+    by_cgroup
+}
+
+/// Exact, per cgroup, from the tree's own files: memory.events.local
+/// counts every `Killed process` line of a task in the cgroup, that is the
+/// `kills` victims plus, in a memory.oom.group cgroup, the chosen victim
+/// killed again by the group scan (once per group kill). Cgroups without
+/// kills have 0 in both.
+fn local_events_count_every_killed_line(
+    tree: &BTreeSet<String>,
+    by_cgroup: &Counts,
+    groups: &Counts,
+    raw_killed_lines: u64,
+) {
+    for cgroup in tree {
         let kmsg = by_cgroup.get(cgroup).copied().unwrap_or(0);
         let repeats = groups.get(cgroup).copied().unwrap_or(0);
         assert_eq!(
@@ -198,23 +230,26 @@ fn kmsg_kills_match_the_cgroup_counters_of_the_same_boot() {
     // memory.events.local: nothing in the log is missing from the tree.
     let local_total: u64 = tree.iter().map(|c| events(c, "memory.events.local")).sum();
     assert_eq!(local_total, raw_killed_lines);
-    assert_eq!(
-        raw_killed_lines,
-        kills.len() as u64 + groups.values().sum::<u64>()
-    );
+}
 
-    // The README's relation, on what the exporter reports: the victim's
-    // cgroup and each of its ancestors count at least the log's kills in
-    // their subtree; exactly that plus the group repeats below them (v2
-    // memory.events is hierarchical).
-    let reported = exporter_counts();
-    let below = |a: &str, counts: &BTreeMap<String, u64>| -> u64 {
-        counts
-            .iter()
-            .filter(|(c, _)| within(c, a))
-            .map(|(_, n)| n)
-            .sum()
-    };
+/// The sum of `counts` over `ancestor` and the cgroups below it.
+fn below(ancestor: &str, counts: &Counts) -> u64 {
+    counts
+        .iter()
+        .filter(|(c, _)| within(c, ancestor))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// The README's relation, on what the exporter reports: the victim's
+/// cgroup and each of its ancestors count at least the log's kills in
+/// their subtree; exactly that plus the group repeats below them (v2
+/// memory.events is hierarchical).
+fn reported_counters_cover_the_log_kills_below_them(
+    reported: &Counts,
+    by_cgroup: &Counts,
+    groups: &Counts,
+) {
     let mut checked = BTreeSet::new();
     for victim in by_cgroup.keys() {
         assert!(
@@ -223,8 +258,8 @@ fn kmsg_kills_match_the_cgroup_counters_of_the_same_boot() {
         );
         for a in self_and_ancestors(victim) {
             let file = events(&a, "memory.events");
-            let kmsg = below(&a, &by_cgroup);
-            let repeats = below(&a, &groups);
+            let kmsg = below(&a, by_cgroup);
+            let repeats = below(&a, groups);
             assert_eq!(
                 file,
                 kmsg + repeats,
@@ -251,20 +286,9 @@ fn kmsg_kills_match_the_cgroup_counters_of_the_same_boot() {
         assert!(checked.contains(a), "{a} not checked: {checked:?}");
     }
     // Cgroups with no kill in the log below them count none.
-    for (cgroup, &n) in &reported {
-        if below(cgroup, &by_cgroup) == 0 {
+    for (cgroup, &n) in reported {
+        if below(cgroup, by_cgroup) == 0 {
             assert_eq!(n, 0, "{cgroup}: kills without a report in the log");
         }
     }
-
-    // The root's children: each kill counted in exactly one of them, so
-    // their memory.events add up to the log's kills plus the group repeats;
-    // summing the exporter's counters over all cgroups would overcount.
-    let top: u64 = tree
-        .iter()
-        .filter(|c| c.matches('/').count() == 1)
-        .map(|c| events(c, "memory.events"))
-        .sum();
-    assert_eq!(top, kills.len() as u64 + groups.values().sum::<u64>());
-    assert!(reported.values().sum::<u64>() > top);
 }

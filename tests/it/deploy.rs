@@ -139,6 +139,13 @@ fn kubernetes_manifests_hold_every_kind_and_least_privilege() {
     }
     // The DaemonSet's least privilege and survival settings.
     let ds = find(&docs, "DaemonSet");
+    daemonset_least_privilege(ds);
+    custom_resources_fit_the_daemonset(&docs, ds);
+}
+
+/// The DaemonSet: node-critical, on every node, non-root with a read-only
+/// root, only CAP_SYSLOG, Guaranteed QoS, host paths read-only.
+fn daemonset_least_privilege(ds: &Yaml) {
     let pod = &ds["spec"]["template"]["spec"];
     let c = &pod["containers"][0];
     assert_eq!(
@@ -183,9 +190,14 @@ fn kubernetes_manifests_hold_every_kind_and_least_privilege() {
     for m in c["volumeMounts"].as_sequence().unwrap() {
         assert_eq!(m["readOnly"].as_bool(), Some(true), "{m:?}");
     }
-    // Custom resources, structurally: the PodMonitor selects the pods and
-    // their port; the PrometheusRule carries the rules.
-    let pm = find(&docs, "PodMonitor");
+}
+
+/// Custom resources, structurally: the PodMonitor selects the DaemonSet's
+/// pods and their port; the PrometheusRule carries the rules; the
+/// dashboards ConfigMap holds JSON.
+fn custom_resources_fit_the_daemonset(docs: &[Yaml], ds: &Yaml) {
+    let c = &ds["spec"]["template"]["spec"]["containers"][0];
+    let pm = find(docs, "PodMonitor");
     assert_eq!(pm["apiVersion"].as_str(), Some("monitoring.coreos.com/v1"));
     assert_eq!(
         pm["spec"]["selector"]["matchLabels"],
@@ -195,7 +207,7 @@ fn kubernetes_manifests_hold_every_kind_and_least_privilege() {
         pm["spec"]["podMetricsEndpoints"][0]["port"],
         c["ports"][0]["name"]
     );
-    let pr = find(&docs, "PrometheusRule");
+    let pr = find(docs, "PrometheusRule");
     assert_eq!(pr["apiVersion"].as_str(), Some("monitoring.coreos.com/v1"));
     let rules: usize = pr["spec"]["groups"]
         .as_sequence()
@@ -204,7 +216,7 @@ fn kubernetes_manifests_hold_every_kind_and_least_privilege() {
         .map(|g| g["rules"].as_sequence().unwrap().len())
         .sum();
     assert!(rules >= 14, "{rules} rules");
-    let cm = find(&docs, "ConfigMap");
+    let cm = find(docs, "ConfigMap");
     assert_eq!(
         cm["metadata"]["labels"]["grafana_dashboard"].as_str(),
         Some("1")

@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{BIN, Exporter, fixture, request};
+use crate::support::{BIN, Exporter, KillOnDrop, fixture, request};
 
 fn on_fixture() -> Exporter {
     let procfs = format!(
@@ -174,17 +174,18 @@ fn disabled_collectors_leave_no_series() {
 #[test]
 fn json_logs_are_json() {
     let procfs_dir = fixture("linux-6.18-psi-zswap");
-    let mut child = Command::new(BIN)
-        .arg(format!("--path.procfs={}", procfs_dir.display()))
-        .args(["--log.format=json", "--web.listen-address=127.0.0.1:0"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .arg(format!("--path.procfs={}", procfs_dir.display()))
+            .args(["--log.format=json", "--web.listen-address=127.0.0.1:0"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     let v: serde_json::Value =
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert_eq!(v["level"], "INFO");

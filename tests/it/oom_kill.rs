@@ -70,29 +70,8 @@ fn real_oom_kill_counted_once_attributed_listed_and_not_recounted_after_restart(
         cg.name
     );
     assert_eq!(sample(&m, &series), Some(1.0), "{m}");
-    let listed = kills_json(&e);
-    assert_eq!(listed[0]["pid"], pid);
-    assert_eq!(listed[0]["comm"], "tail");
-    assert_eq!(listed[0]["task_memcg"], cg.name.as_str());
-    assert_eq!(listed[0]["before_start"], false);
-    assert!(listed[0]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
-    // The kills command reads the same kill from the live ring buffer.
-    let out = Command::new(crate::support::BIN)
-        .args(["kills", "--json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let live: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let mine = live
-        .iter()
-        .find(|k| k["pid"] == pid)
-        .expect("kill in `kills` output");
-    assert_eq!(mine["task_memcg"], cg.name.as_str());
-    assert!(mine["time"].as_str().is_some());
+    listed_by_the_exporter(&e, pid, &cg);
+    listed_by_the_kills_command(pid, &cg);
 
     // Past the reconciliation grace period the kernel's counter agrees: no
     // second count.
@@ -100,19 +79,7 @@ fn real_oom_kill_counted_once_attributed_listed_and_not_recounted_after_restart(
     assert_eq!(kills(&m), 1.0);
     assert_eq!(sample(&m, "oom_kills_unattributed_total"), Some(0.0));
 
-    // A forged kill line from userspace is not counted.
-    let records = sample(&e.metrics(), "oom_kmsg_records_total").unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/kmsg")
-        .unwrap()
-        .write_all(b"<3>Out of memory: Killed process 4242 (forged) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n")
-        .unwrap();
-    let (m, _) = wait_for(&e, Duration::from_secs(5), |m| {
-        sample(m, "oom_kmsg_records_total").unwrap() > records
-    });
-    assert_eq!(kills(&m), 1.0, "a forged line was counted");
-    assert!(!m.contains("comm=\"forged\""));
+    forged_line_not_counted(&e);
 
     // A restarted exporter lists the kill as history and does not count it.
     let (_, status) = e.stop("TERM");
@@ -129,6 +96,52 @@ fn real_oom_kill_counted_once_attributed_listed_and_not_recounted_after_restart(
         .find(|k| k["pid"] == pid)
         .expect("old kill listed");
     assert_eq!(old["before_start"], true);
+}
+
+/// The exporter's `/kills` has the kill `pid` in `cg` first, seen live (not from before its start).
+fn listed_by_the_exporter(e: &Exporter, pid: u32, cg: &MemCgroup) {
+    let listed = kills_json(e);
+    assert_eq!(listed[0]["pid"], pid);
+    assert_eq!(listed[0]["comm"], "tail");
+    assert_eq!(listed[0]["task_memcg"], cg.name.as_str());
+    assert_eq!(listed[0]["before_start"], false);
+    assert!(listed[0]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+}
+
+/// The kills command reads the same kill from the live ring buffer.
+fn listed_by_the_kills_command(pid: u32, cg: &MemCgroup) {
+    let out = Command::new(crate::support::BIN)
+        .args(["kills", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let live: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mine = live
+        .iter()
+        .find(|k| k["pid"] == pid)
+        .expect("kill in `kills` output");
+    assert_eq!(mine["task_memcg"], cg.name.as_str());
+    assert!(mine["time"].as_str().is_some());
+}
+
+/// A forged kill line from userspace is not counted.
+fn forged_line_not_counted(e: &Exporter) {
+    let records = sample(&e.metrics(), "oom_kmsg_records_total").unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/kmsg")
+        .unwrap()
+        .write_all(b"<3>Out of memory: Killed process 4242 (forged) total-vm:1kB, anon-rss:1kB, file-rss:0kB\n")
+        .unwrap();
+    let (m, _) = wait_for(e, Duration::from_secs(5), |m| {
+        sample(m, "oom_kmsg_records_total").unwrap() > records
+    });
+    assert_eq!(kills(&m), 1.0, "a forged line was counted");
+    assert!(!m.contains("comm=\"forged\""));
 }
 
 /// `2026-11-30T03:20:00.123456Z` as microseconds since the epoch.

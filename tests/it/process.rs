@@ -2,10 +2,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::{
-    BIN, Exporter, KillOnDrop, as_nobody, copy_fixture, fixture, require_root, sample,
+    BIN, Exporter, KillOnDrop, as_nobody, copy_fixture, fixture, require_root, sample, wait,
 };
 
 /// A child that holds about 64 MiB and sleeps; killed on drop.
@@ -18,21 +18,27 @@ impl Hog {
             .stdout(Stdio::null())
             .spawn()
             .expect("perl (Debian's perl-base) is needed");
+        let child = KillOnDrop(child);
         let pid = child.id();
         std::fs::write(format!("/proc/{pid}/oom_score_adj"), adj.to_string()).unwrap();
         // Wait until the memory is touched and the size settles.
-        let deadline = Instant::now() + Duration::from_secs(10);
         let mut last = 0;
-        loop {
-            std::thread::sleep(Duration::from_millis(200));
-            let rss = vm_rss(pid);
-            if rss >= 60 * 1024 * 1024 && rss == last {
-                break;
-            }
-            assert!(Instant::now() < deadline, "hog never settled (RSS {rss})");
-            last = rss;
-        }
-        Self(KillOnDrop(child))
+        wait::until(
+            Duration::from_secs(10),
+            Duration::from_millis(200),
+            "hog never settled",
+            || {
+                let rss = vm_rss(pid);
+                let settled = rss >= 60 * 1024 * 1024 && rss == last;
+                last = rss;
+                if settled {
+                    Ok(())
+                } else {
+                    Err(format!("RSS {rss}"))
+                }
+            },
+        );
+        Self(child)
     }
 
     fn pid(&self) -> u32 {

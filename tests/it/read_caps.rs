@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{Exporter, copy_fixture, request, sample};
+use crate::support::{Exporter, copy_fixture, request, sample, wait};
 
 fn success(metrics: &str, collector: &str) -> Option<f64> {
     sample(
@@ -38,20 +38,29 @@ fn scrape_watching_memory(e: &Exporter, n: usize, limit: u64) -> (Vec<String>, u
     });
     let pid = e.child.id();
     let start = Instant::now();
-    while !scrapes.is_finished() {
-        let rss = status_kb(pid, "VmRSS:");
-        if rss > limit || start.elapsed() > Duration::from_secs(30) {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!(
-                "exporter reached {} MiB resident after {:?}; killed",
-                rss >> 20,
-                start.elapsed()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // On a timeout the panic drops `e`, which kills the exporter.
+    wait::until(
+        Duration::from_secs(30),
+        Duration::from_millis(5),
+        "scrapes not done",
+        || {
+            if scrapes.is_finished() {
+                return Ok(());
+            }
+            let rss = status_kb(pid, "VmRSS:");
+            if rss > limit {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+                panic!(
+                    "exporter reached {} MiB resident after {:?}; killed",
+                    rss >> 20,
+                    start.elapsed()
+                );
+            }
+            Err(format!("exporter at {} MiB resident", rss >> 20))
+        },
+    );
     let peak = status_kb(pid, "VmHWM:");
     (scrapes.join().unwrap(), peak)
 }

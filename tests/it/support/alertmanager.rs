@@ -3,10 +3,10 @@
 
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::child::KillOnDrop;
-use super::{free_port, repo, request};
+use super::{free_port, repo, request, wait};
 
 /// A running Alertmanager; stopped when dropped.
 pub struct Alertmanager {
@@ -32,13 +32,19 @@ impl Alertmanager {
             .stderr(Stdio::null())
             .spawn()
             .expect("start alertmanager");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "alertmanager did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let child = KillOnDrop(child);
+        wait::until(
+            Duration::from_secs(20),
+            Duration::from_millis(100),
+            "alertmanager did not start",
+            || {
+                std::net::TcpStream::connect(addr)
+                    .map(drop)
+                    .map_err(|e| format!("connect {addr}: {e}"))
+            },
+        );
         Self {
-            _child: KillOnDrop(child),
+            _child: child,
             addr,
             _dir: dir,
         }

@@ -172,16 +172,13 @@ impl Exporter {
             .unwrap()
             .success();
         assert!(ok, "kill -{signal} failed");
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (start.elapsed(), status);
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "exporter ignored {signal}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let status = wait::until(
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            &format!("exporter ignored {signal}"),
+            || self.child.try_wait().unwrap().ok_or_else(String::new),
+        );
+        (start.elapsed(), status)
     }
 }
 

@@ -8,7 +8,8 @@
 //!   `#[ignore = "needs ..."]`; run anyway without them it says why it
 //!   skips, or fails under `CI=true`).
 //! - `child`: a child process killed and reaped on drop.
-//! - `wait`: the one polling loop with a deadline.
+//! - `wait`: the one polling loop with a deadline (also one deadline for
+//!   several waits, and a child that must exit in time).
 //! - `user`: the exporter as `nobody`, with or without capabilities.
 //! - `kernel`: one test at a time for OOM kills and kernel log floods;
 //!   sysctls set for a test and restored.

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::child::KillOnDrop;
-use super::{free_port, repo, request};
+use super::{free_port, repo, request, wait};
 
 /// A running Prometheus; stopped when dropped.
 pub struct Prometheus {
@@ -56,17 +56,15 @@ impl Prometheus {
 
     /// The single value of an instant query, once Prometheus has one.
     pub fn query_until(&self, promql: &str, deadline: Instant) -> f64 {
-        loop {
-            if let Some(v) = self.query(promql) {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no result for {promql} in time; prometheus log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        wait::until_deadline(
+            deadline,
+            Duration::from_millis(250),
+            &format!("no result for {promql}"),
+            || {
+                self.query(promql)
+                    .ok_or_else(|| format!("prometheus log:\n{}", self.log()))
+            },
+        )
     }
 
     /// The raw `data` of an instant query, or why it failed.

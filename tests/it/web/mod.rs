@@ -22,7 +22,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use crate::support::Prometheus;
-use crate::support::{BIN, Exporter, fixture, request, require_tool, sample};
+use crate::support::{BIN, Exporter, KillOnDrop, fixture, request, require_tool, sample, wait};
 
 /// A CA, a server certificate for localhost/127.0.0.1 and a client
 /// certificate, as PEM files in a temporary directory.
@@ -203,18 +203,19 @@ fn tls_request(
 
 /// Waits until `needle` occurs at least `n` times in the log.
 fn wait_count(e: &Exporter, needle: &str, n: usize, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
-        let log = e.log();
-        if log.matches(needle).count() >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{needle:?} not logged {n} times within {within:?}:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait::until(
+        within,
+        Duration::from_millis(20),
+        &format!("{needle:?} not logged {n} times"),
+        || {
+            let log = e.log();
+            if log.matches(needle).count() >= n {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        },
+    );
 }
 
 const REFUSED: &str = "keeping the previous settings";

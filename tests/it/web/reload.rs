@@ -50,19 +50,18 @@ fn reload_on_sighup_and_on_change_keeps_the_listener_and_survives_a_broken_file(
     );
     // A changed file is picked up without a signal.
     std::fs::write(&web, format!("{}# changed\n", users("three"))).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while e
-        .get("/metrics", &[("Authorization", &basic("three"))])
-        .status
-        != 200
-    {
-        assert!(
-            Instant::now() < deadline,
-            "file change not picked up:\n{}",
-            e.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait::until(
+        Duration::from_secs(15),
+        Duration::from_millis(200),
+        "file change not picked up",
+        || match e
+            .get("/metrics", &[("Authorization", &basic("three"))])
+            .status
+        {
+            200 => Ok(()),
+            _ => Err(e.log()),
+        },
+    );
 }
 
 #[test]
@@ -100,15 +99,15 @@ fn a_rotated_certificate_is_picked_up_without_a_signal() {
     for f in ["server.pem", "server-key.pem"] {
         std::fs::copy(new.path(f), old.path(f)).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while tls_get(&new, e.addr, "/-/healthy", None, false).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "rotated certificate not served:\n{}",
-            e.log()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait::until(
+        Duration::from_secs(15),
+        Duration::from_millis(250),
+        "rotated certificate not served",
+        || match tls_get(&new, e.addr, "/-/healthy", None, false) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(e.log()),
+        },
+    );
     assert!(
         tls_get(&old, e.addr, "/-/healthy", None, false).is_err(),
         "old certificate still served"
@@ -121,17 +120,7 @@ fn a_reload_that_would_turn_tls_or_auth_off_is_refused() {
     let full = format!("{TLS}{}", users("s3cret"));
     let web = pki.web_config(&full);
     let e = start(&web, &[]);
-    let scrape = || {
-        tls_get(
-            &pki,
-            e.addr,
-            "/metrics",
-            Some(("prometheus", "s3cret")),
-            false,
-        )
-        .unwrap()
-        .1
-    };
+    let scrape = || authenticated_metrics(&pki, e.addr);
     let first = scrape();
     assert_eq!(
         sample(&first, "oom_exporter_web_config_last_reload_successful"),
@@ -152,28 +141,7 @@ fn a_reload_that_would_turn_tls_or_auth_off_is_refused() {
         TLS.to_owned(),
         format!("{TLS}basic_auth_users:\n"),
     ];
-    for (n, body) in downgrades.iter().enumerate() {
-        std::fs::write(&web, body).unwrap();
-        sighup(&e);
-        wait_count(&e, REFUSED, n + 1, Duration::from_secs(10));
-        // Still TLS, still authenticated.
-        assert_eq!(
-            tls_get(&pki, e.addr, "/metrics", None, false).unwrap().0,
-            401,
-            "{body:?}"
-        );
-        let metrics = scrape();
-        assert_eq!(
-            sample(&metrics, "oom_exporter_web_config_last_reload_successful"),
-            Some(0.0),
-            "{body:?}"
-        );
-        let plain = get_from("127.0.0.1", e.addr, "/metrics", None);
-        assert!(
-            !matches!(plain, Ok((200, _))),
-            "{body:?}: served in cleartext"
-        );
-    }
+    each_refused_on_sighup(&pki, &e, &web, &downgrades);
     let log = e.log();
     assert!(!log.contains(RELOADED), "{log}");
     assert!(
@@ -204,6 +172,40 @@ fn a_reload_that_would_turn_tls_or_auth_off_is_refused() {
         .unwrap()
             >= loaded_at
     );
+}
+
+/// `/metrics` over TLS with the right password: the body.
+fn authenticated_metrics(pki: &Pki, addr: SocketAddr) -> String {
+    tls_get(pki, addr, "/metrics", Some(("prometheus", "s3cret")), false)
+        .unwrap()
+        .1
+}
+
+/// Writes each of `downgrades` to `web` and sends SIGHUP: each is refused,
+/// and the exporter stays TLS-only and authenticated.
+fn each_refused_on_sighup(pki: &Pki, e: &Exporter, web: &Path, downgrades: &[String]) {
+    for (n, body) in downgrades.iter().enumerate() {
+        std::fs::write(web, body).unwrap();
+        sighup(e);
+        wait_count(e, REFUSED, n + 1, Duration::from_secs(10));
+        // Still TLS, still authenticated.
+        assert_eq!(
+            tls_get(pki, e.addr, "/metrics", None, false).unwrap().0,
+            401,
+            "{body:?}"
+        );
+        let metrics = authenticated_metrics(pki, e.addr);
+        assert_eq!(
+            sample(&metrics, "oom_exporter_web_config_last_reload_successful"),
+            Some(0.0),
+            "{body:?}"
+        );
+        let plain = get_from("127.0.0.1", e.addr, "/metrics", None);
+        assert!(
+            !matches!(plain, Ok((200, _))),
+            "{body:?}: served in cleartext"
+        );
+    }
 }
 
 #[test]

@@ -121,24 +121,19 @@ fn a_bcrypt_cost_above_16_is_refused_at_start_and_on_reload() {
             format!("basic_auth_users:\n  prometheus: {}\n", hash_of_cost(cost)),
         )
         .unwrap();
-        let mut child = Command::new(BIN)
-            .arg(format!("--web.config.file={}", web.display()))
-            .arg("--web.listen-address=127.0.0.1:0")
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > Duration::from_secs(10) {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("cost {cost}: start-up still busy after 10 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let mut child = KillOnDrop(
+            Command::new(BIN)
+                .arg(format!("--web.config.file={}", web.display()))
+                .arg("--web.listen-address=127.0.0.1:0")
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let status = wait::exit(
+            &mut child,
+            Duration::from_secs(10),
+            &format!("cost {cost}: start-up still busy"),
+        );
         let mut stderr = String::new();
         child
             .stderr
