@@ -26,6 +26,7 @@ mod kills_cmd;
 mod kmsg_forgery;
 mod kmsg_fuzz;
 mod kmsg_reader;
+mod kmsg_reports;
 mod kmsg_samples;
 mod liveness;
 mod oom_kill;
