@@ -87,3 +87,34 @@ fn every_report_yields_what_a_reader_must_find() {
     }
     assert!(checked > 0);
 }
+
+/// Every key `kills --json` prints for these reports, and every key of a
+/// `top_tasks` entry, is named in docs/kills.md.
+#[test]
+fn every_key_is_documented() {
+    let docs = std::fs::read_to_string(repo().join("docs/kills.md")).unwrap();
+    let dir = repo().join("tests/fixtures/reports");
+    let mut keys = std::collections::BTreeSet::new();
+    for file in [
+        "10-proxmox-5.15-pve-lxc-cgroupv2-dmesgT-de.log",
+        "01-rhel6-2.6.32-global-bigtable-2events.log",
+    ] {
+        for kill in kills_json(&dir.join(file)) {
+            keys.extend(kill.as_object().unwrap().keys().cloned());
+            for task in kill["top_tasks"].as_array().unwrap() {
+                keys.extend(task.as_object().unwrap().keys().cloned());
+            }
+        }
+    }
+    assert!(keys.contains("swap_pages") && keys.contains("memcg_failcnt"));
+    let missing: Vec<_> = keys
+        .iter()
+        .filter(|k| {
+            !docs.contains(&format!("`{k}`"))
+                && !docs.contains(&format!("{{{k},"))
+                && !docs.contains(&format!(" {k},"))
+                && !docs.contains(&format!(" {k}}}"))
+        })
+        .collect();
+    assert!(missing.is_empty(), "not in docs/kills.md: {missing:?}");
+}
