@@ -6,6 +6,8 @@
 //! - [`oom`]: the OOM report parser: lines in, kills out
 //!   - [`oom::lines`]: each report line recognised on its own (header, summary,
 //!     `Task in`, `Kill process`, `Killed process`, memory.oom.group)
+//!   - [`oom::report`]: the report's other parts (trigger, memory cgroup
+//!     counters, swap, task dump), each line on its own
 //!   - [`oom::parser`]: the event joiner: report lines in log order, a kill out
 //!     for every `Killed process` line, with its event's context
 //! - [`attribution`]: which cgroups a report names, safe against cgroups named like report text

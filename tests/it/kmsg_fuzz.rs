@@ -29,6 +29,26 @@ fn sample_lines() -> Vec<String> {
     lines
 }
 
+/// Lines of the complete reports (`tests/fixtures/reports`), headers,
+/// Mem-Info, memcg counters, task dumps and kills, in every form they were
+/// saved in.
+fn report_lines() -> Vec<String> {
+    let dir = repo().join("tests/fixtures/reports");
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let text = std::fs::read_to_string(path).unwrap();
+            lines.extend(
+                text.lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    lines
+}
+
 fn kill_lines(log: &str) -> usize {
     log.matches("Killed process").count()
 }
@@ -148,6 +168,53 @@ proptest! {
         kills_come_from(&log, &kills)?;
         for line in log.lines() {
             record_contract(line)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Report lines in any order, from several reports mixed, some cut
+    /// short: never a panic, and the number of kills is what the kill
+    /// lines make on their own (the other parts of a report never add or
+    /// remove one). The report's parts stay bounded and come from the log.
+    #[test]
+    fn interleaved_report_lines_never_change_the_kill_count(
+        picks in prop::collection::vec((any::<prop::sample::Index>(), prop::option::of(0usize..200)), 1..400),
+    ) {
+        let lines = report_lines();
+        let mut log = String::new();
+        let mut alone = 0;
+        for (index, cut) in picks {
+            let line = index.get(&lines);
+            let line = match cut {
+                Some(cut) => {
+                    let at = line.char_indices().map(|(i, _)| i).nth(cut).unwrap_or(line.len());
+                    &line[..at]
+                }
+                None => line.as_str(),
+            };
+            alone += oom::kills_in_log(line).len();
+            log.push_str(line);
+            log.push('\n');
+        }
+        let kills = oom::kills_in_log(&log);
+        prop_assert_eq!(kills.len(), alone);
+        kills_come_from(&log, &kills)?;
+        let rows = log.lines().filter(|l| l.contains('[')).count() as u64;
+        for k in &kills {
+            let r = &k.report;
+            prop_assert!(r.tasks_in_dump.is_none_or(|n| n <= rows), "{r:?}");
+            let top = r.top_tasks.as_deref().unwrap_or_default();
+            prop_assert!(top.len() <= oom::report::DEFAULT_TOP_TASKS);
+            for pair in top.windows(2) {
+                prop_assert!((std::cmp::Reverse(pair[0].rss_pages), pair[0].pid) <= (std::cmp::Reverse(pair[1].rss_pages), pair[1].pid));
+            }
+            for t in top {
+                prop_assert!(log.contains(&format!("{}]", t.pid)), "{t:?}");
+            }
+            prop_assert_eq!(r.sysrq.is_some(), k.invoked_by.is_some());
         }
     }
 }

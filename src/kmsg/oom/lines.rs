@@ -16,6 +16,7 @@ use crate::kmsg::input::Line;
 use crate::kmsg::record::{raw_len, unescape};
 
 use super::Constraint;
+use super::report::{self, Trigger};
 
 /// The most bytes a comm holds (`TASK_COMM_LEN` less its NUL).
 const MAX_COMM: usize = 15;
@@ -24,8 +25,8 @@ const MAX_COMM: usize = 15;
 #[derive(Debug)]
 pub enum ReportLine<'a> {
     /// The header, with the (unescaped) command whose allocation invoked
-    /// the OOM killer.
-    Invoked(String),
+    /// the OOM killer and what it asked for.
+    Invoked(String, Trigger),
     /// The 5.0+ `oom-kill:` summary.
     Summary(Summary),
     /// The limited cgroup, from `Memory cgroup stats for`.
@@ -34,9 +35,13 @@ pub enum ReportLine<'a> {
     TaskIn(Vec<Reading>),
     /// The (unescaped) cgroup whose memory.oom.group is killed.
     Group(String),
-    /// A pre-5.0 `Kill process` line: whether a memory cgroup was out of
-    /// memory.
-    Selected { memcg: bool },
+    /// A pre-5.0 `Kill process N (comm)` line: whether a memory cgroup was
+    /// out of memory, and the task selected (its comm still escaped), whose
+    /// child may be killed instead.
+    Selected {
+        memcg: bool,
+        selected: Option<(u32, &'a str)>,
+    },
     /// A `Killed process` line the kernel wrote, after `message`; `None`
     /// when it has no pid and comm.
     Killed {
@@ -48,8 +53,11 @@ pub enum ReportLine<'a> {
 /// The report line `line` is, if any.
 pub fn classify<'a>(line: &Line<'a>) -> Option<ReportLine<'a>> {
     let text = line.text;
-    if let Some(invoker) = invoked(text) {
-        return Some(ReportLine::Invoked(unescape(invoker)));
+    if let Some((invoker, rest)) = invoked(text) {
+        return Some(ReportLine::Invoked(
+            unescape(invoker),
+            report::trigger(rest),
+        ));
     }
     if let Some(summary) = text.strip_prefix("oom-kill:").and_then(Summary::parse) {
         return Some(ReportLine::Summary(summary));
@@ -71,6 +79,7 @@ pub fn classify<'a>(line: &Line<'a>) -> Option<ReportLine<'a>> {
         let message = oom_message(prefix).filter(|m| kernel_wrote(m, rest))?;
         return Some(ReportLine::Selected {
             memcg: message.starts_with("Memory cgroup"),
+            selected: selected(rest),
         });
     }
     let (prefix, rest) = text.split_once("Killed process ")?;
@@ -82,10 +91,18 @@ pub fn classify<'a>(line: &Line<'a>) -> Option<ReportLine<'a>> {
 }
 
 /// The invoking comm (still escaped) of `<comm> invoked oom-killer:
-/// gfp_mask=...`.
-fn invoked(text: &str) -> Option<&str> {
+/// gfp_mask=...`, and the text from `gfp_mask=` on.
+fn invoked(text: &str) -> Option<(&str, &str)> {
     let (invoker, rest) = text.split_once(" invoked oom-killer: ")?;
-    (raw_len(invoker) <= MAX_COMM && rest.starts_with("gfp_mask=")).then_some(invoker)
+    (raw_len(invoker) <= MAX_COMM && rest.starts_with("gfp_mask=")).then_some((invoker, rest))
+}
+
+/// The pid and comm (still escaped) of `N (comm) score S[ or sacrifice
+/// child]`, the text after `Kill process `.
+fn selected(rest: &str) -> Option<(u32, &str)> {
+    let (pid, after) = rest.split_once(" (")?;
+    let (comm, _) = after.rsplit_once(") score ")?;
+    Some((pid.parse().ok()?, comm))
 }
 
 /// The path (still escaped) of `Tasks in <path> are going to be killed due

@@ -20,6 +20,8 @@
 
 //!
 //! - [`lines`]: one report line at a time, as the kernel prints it
+//! - [`report`]: the report's other parts (trigger, memory cgroup
+//!   counters, swap, task dump), each line on its own
 //! - [`parser`]: the event joiner: report lines in order, kills out
 //!
 //! This file holds what a caller gets: [`Kill`], [`Outcome`] and
@@ -32,6 +34,7 @@ use crate::cgroup::owner;
 
 pub mod lines;
 pub mod parser;
+pub mod report;
 
 pub use parser::Parser;
 
@@ -110,6 +113,10 @@ pub struct Kill {
     pub invoked_by: Option<String>,
     /// Killed as a member of a `memory.oom.group` cgroup.
     pub oom_group: bool,
+    /// The rest of the event's report: trigger, cgroup counters, swap, the
+    /// task dump's largest rows.
+    #[serde(flatten)]
+    pub report: report::Report,
     /// The report names the victim's cgroup in a way that fits several
     /// cgroups (or none): the cgroup fields are left empty rather than
     /// guessed.
@@ -161,6 +168,8 @@ pub fn kills_in_log(log: &str) -> Vec<Kill> {
         .collect()
 }
 
+#[cfg(test)]
+mod report_tests;
 #[cfg(test)]
 mod spoofing_tests;
 #[cfg(test)]

@@ -7,11 +7,17 @@ use crate::kmsg::input::{Line, Stamp};
 use crate::kmsg::record::unescape;
 
 use super::lines::{self, Killed, ReportLine};
+use super::report::{self, Counter, Dump, Part, Report, Row};
 use super::{Constraint, Kill, Outcome};
 
 /// Lines further apart than this (by their boot-relative time) are not
 /// joined into one event.
 const EVENT_WINDOW_USEC: u64 = 10_000_000;
+
+/// The window once the event's task dump has begun: a dump of hundreds of
+/// rows to a slow console can stall for longer (a RHEL 6 report pauses 13 s
+/// mid-dump), and only its rows and the kill follow.
+const DUMP_WINDOW_USEC: u64 = 60_000_000;
 
 /// Victims remembered per event for deduplication; bounds memory when a log
 /// holds endless kills without a new header.
@@ -34,6 +40,13 @@ struct Event {
     oom_memcg: Option<String>,
     /// Pre-5.0 `... Kill process N (comm) score S`: memcg or not.
     selected_memcg: Option<bool>,
+    /// The pid and (escaped) comm that line selected: a child of it may be
+    /// the one killed.
+    selected: Option<(u32, String)>,
+    /// The report's trigger, memory cgroup counters and swap.
+    report: Report,
+    /// The report's task dump.
+    dump: Dump,
     /// `Tasks in <path> are going to be killed due to memory.oom.group set`.
     group: Option<String>,
     /// The event's victim was killed: later kills without a new header or
@@ -66,37 +79,131 @@ struct Booking {
 }
 
 /// The OOM report parser: feed lines in log order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Parser {
     event: Event,
+    /// Task dump rows kept per kill.
+    top_tasks: usize,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Parser {
-    /// A parser with no event in progress.
+    /// A parser with no event in progress, keeping the
+    /// [`report::DEFAULT_TOP_TASKS`] largest rows of each task dump.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_top_tasks(report::DEFAULT_TOP_TASKS)
+    }
+
+    /// A parser keeping the `n` largest rows of each task dump.
+    pub fn with_top_tasks(n: usize) -> Self {
+        Self {
+            event: Event::default(),
+            top_tasks: n,
+        }
     }
 
     /// Feeds one message line.
     pub fn feed(&mut self, line: &Line<'_>) -> Outcome {
         let text = line.text;
-        // Cheap filter: every line we care about contains one of these byte
-        // sequences; most kernel log lines contain none.
-        if !(text.contains("ill")
+        // Cheap filter: every kill line contains one of these byte
+        // sequences; most kernel log lines contain none, and the report's
+        // other parts are told by their first byte.
+        let known = text.contains("ill")
             || text.contains("Task")
             || text.contains("oom")
-            || text.starts_with("Memory cgroup stats for "))
-        {
+            || text.starts_with("Memory cgroup stats for ");
+        let report = if known { lines::classify(line) } else { None };
+        let part = match report {
+            Some(_) => None,
+            None => match report::classify(text) {
+                Some(Part::MaybeRow(_)) if self.event.dump.columns().is_none() => None,
+                part => part,
+            },
+        };
+        if report.is_none() && part.is_none() {
             return Outcome::Nothing;
         }
-        let stale = matches!((line.usec, self.event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > EVENT_WINDOW_USEC);
+        let window = if self.event.dump.columns().is_some() && !self.event.closed {
+            DUMP_WINDOW_USEC
+        } else {
+            EVENT_WINDOW_USEC
+        };
+        let stale = matches!((line.usec, self.event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > window);
         if stale {
             self.event = Event::default();
         }
-        match lines::classify(line) {
-            Some(report) => self.join(line, report),
-            None => Outcome::Nothing,
+        match (report, part) {
+            (Some(report), _) => self.join(line, report),
+            (None, Some(part)) => self.join_part(line, part),
+            (None, None) => Outcome::Nothing,
         }
+    }
+
+    /// Adds one of the report's other parts to the current, open event.
+    /// After the event's kill they wait for a new header: they are never
+    /// given to a kill of another event. The trigger's pid and the swap
+    /// lines (also printed outside OOM reports) count only after a header.
+    fn join_part(&mut self, line: &Line<'_>, part: Part<'_>) -> Outcome {
+        let event = &mut self.event;
+        if event.closed {
+            return Outcome::Nothing;
+        }
+        let headed = event.invoked_by.is_some();
+        let r = &mut event.report;
+        match part {
+            Part::TriggerPid(pid)
+                if headed && r.trigger_pid.is_none() && event.dump.columns().is_none() =>
+            {
+                r.trigger_pid = Some(pid);
+            }
+            Part::Counter(counter, u) => {
+                let (usage, limit, failcnt) = match counter {
+                    Counter::Memory => (
+                        &mut r.memcg_usage_kb,
+                        &mut r.memcg_limit_kb,
+                        &mut r.memcg_failcnt,
+                    ),
+                    Counter::MemorySwap => (
+                        &mut r.memsw_usage_kb,
+                        &mut r.memsw_limit_kb,
+                        &mut r.memsw_failcnt,
+                    ),
+                    Counter::Kmem => (
+                        &mut r.kmem_usage_kb,
+                        &mut r.kmem_limit_kb,
+                        &mut r.kmem_failcnt,
+                    ),
+                    Counter::Swap => (
+                        &mut r.swap_usage_kb,
+                        &mut r.swap_limit_kb,
+                        &mut r.swap_failcnt,
+                    ),
+                };
+                (*usage, *limit, *failcnt) = (u.usage_kb, u.limit_kb, u.failcnt);
+            }
+            Part::FreeSwap(kb) if headed => r.swap_free_kb = Some(kb),
+            Part::TotalSwap(kb) if headed => r.swap_total_kb = Some(kb),
+            Part::TasksState => {}
+            Part::DumpHeader(columns) => event.dump = Dump::new(columns),
+            Part::MaybeRow(text) => {
+                let Some(columns) = event.dump.columns().copied() else {
+                    return Outcome::Nothing;
+                };
+                match report::dump_row(text, &columns) {
+                    Row::Whole(task) => event.dump.push(task, self.top_tasks),
+                    Row::Cut => event.dump.push_cut(),
+                    Row::Not => return Outcome::Nothing,
+                }
+            }
+            _ => return Outcome::Nothing,
+        }
+        self.touch(line);
+        Outcome::Nothing
     }
 
     /// Victims remembered for the current event.
@@ -115,10 +222,18 @@ impl Parser {
     /// Adds one report line to the current event.
     fn join(&mut self, line: &Line<'_>, report: ReportLine<'_>) -> Outcome {
         match report {
-            ReportLine::Invoked(invoked_by) => {
+            ReportLine::Invoked(invoked_by, trigger) => {
+                let report = Report {
+                    sysrq: Some(trigger.order == Some(-1)),
+                    gfp_mask: trigger.gfp_mask,
+                    order: trigger.order,
+                    trigger_oom_score_adj: trigger.oom_score_adj,
+                    ..Report::default()
+                };
                 self.event = Event {
                     last_usec: line.usec,
                     invoked_by: Some(invoked_by),
+                    report,
                     ..Event::default()
                 };
                 return Outcome::Nothing;
@@ -136,9 +251,10 @@ impl Parser {
                 self.event.task_in = Some(readings);
             }
             ReportLine::Group(path) => self.event.group = Some(path),
-            ReportLine::Selected { memcg } => {
+            ReportLine::Selected { memcg, selected } => {
                 self.event.reopen_if_closed();
                 self.event.selected_memcg = Some(memcg);
+                self.event.selected = selected.map(|(pid, comm)| (pid, comm.to_owned()));
             }
             ReportLine::Killed { message, killed } => {
                 self.touch(line);
@@ -174,9 +290,16 @@ impl Parser {
         } else {
             None
         };
+        let mut kill = new_kill(line, &k, booking.constraint, invoked_by);
+        if open || group_member {
+            kill.report = self.event.report.clone();
+            let resident = [k.kb("anon-rss"), k.kb("file-rss"), k.kb("shmem-rss")];
+            let victim_kb = resident[0].map(|_| resident.iter().flatten().sum());
+            self.event.dump.fill(&mut kill.report, k.pid, victim_kb);
+        }
         self.event.closed = true;
         self.event.selected_memcg = None;
-        let mut kill = new_kill(line, &k, booking.constraint, invoked_by);
+        self.event.selected = None;
         kill.uid = k.uid.or(booking.uid);
         kill.oom_group = group_member;
         match booking.attribution {
@@ -223,6 +346,29 @@ impl Parser {
             return Booking {
                 constraint: Constraint::Memcg,
                 attribution: Some(Attribution::Known(reading)),
+                uid: None,
+            };
+        }
+        // Before 4.19-ish kernels a child of the selected task may die in its
+        // place (`Kill process N ... or sacrifice child`, `Killed process
+        // M`): the summary names N, and M, in N's cgroup subtree, is booked
+        // to N's cgroups.
+        let parent = self
+            .event
+            .selected
+            .as_ref()
+            .filter(|(pid, _)| open && *pid != k.pid);
+        if let Some((s, about)) = summary.zip(parent).and_then(|(s, (pid, comm))| {
+            let parent = Victim {
+                pid: *pid,
+                comm,
+                uid: None,
+            };
+            Some((s, s.about(&parent)?))
+        }) {
+            return Booking {
+                constraint: summary_constraint(s, from_message),
+                attribution: Some(attribution::settle(about.readings, limited)),
                 uid: None,
             };
         }
@@ -300,6 +446,7 @@ fn new_kill(
         oom_score_adj: k.oom_score_adj(),
         invoked_by,
         oom_group: false,
+        report: Report::default(),
         attribution_ambiguous: false,
         candidates: Vec::new(),
     }

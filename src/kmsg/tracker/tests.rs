@@ -244,3 +244,28 @@ fn connecting_is_neither_up_nor_down() {
     let s = t.snapshot(Instant::now());
     assert!(s.up && !s.down);
 }
+
+/// `/kills` serves the report's keys exactly as `kills --json` prints them.
+#[test]
+fn kills_entries_carry_the_whole_report() {
+    let log = "4,1,1000000,-;memhog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0\n\
+               4,2,1000010,-;CPU: 1 PID: 42 Comm: memhog Not tainted 6.18.0 #1\n\
+               4,3,1000020,-;memory: usage 8192kB, limit 8192kB, failcnt 5\n\
+               6,4,1000030,-;[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name\n\
+               6,5,1000040,-;[     42]     0    42     3000     2000    40960        0             0 memhog\n\
+               3,6,1000050,-;Memory cgroup out of memory: Killed process 42 (memhog) total-vm:12000kB, anon-rss:8000kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:40kB oom_score_adj:0\n";
+    let k = kills_in_log(log).remove(0);
+    let printed = serde_json::to_value(&k).unwrap();
+    let t = Tracker::new(Limits::default(), None);
+    t.record(k, 1.0, true, Instant::now());
+    let served = serde_json::to_value(t.recent(1)).unwrap();
+    let served = served[0].as_object().unwrap();
+    for (key, value) in printed.as_object().unwrap() {
+        if key != "time" {
+            assert_eq!(&served[key], value, "{key}");
+        }
+    }
+    assert_eq!(served["memcg_limit_kb"], 8192);
+    assert_eq!(served["trigger_pid"], 42);
+    assert_eq!(served["top_tasks"][0]["rss_bytes"], 2000 * 4096);
+}

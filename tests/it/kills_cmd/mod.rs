@@ -62,6 +62,23 @@ const KEYS: &[&str] = &[
     "shmem_rss_kb",
     "oom_score_adj",
     "invoked_by",
+    "trigger_pid",
+    "gfp_mask",
+    "order",
+    "sysrq",
+    "memcg_usage_kb",
+    "memcg_limit_kb",
+    "memcg_failcnt",
+    "memsw_usage_kb",
+    "memsw_limit_kb",
+    "swap_usage_kb",
+    "swap_limit_kb",
+    "swap_free_kb",
+    "swap_total_kb",
+    "tasks_in_dump",
+    "top_tasks",
+    "page_size_bytes",
+    "page_size_assumed",
 ];
 
 #[test]

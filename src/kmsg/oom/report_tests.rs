@@ -1,0 +1,170 @@
+//! The report's other parts joined to their kill.
+
+use super::tests::one;
+use super::*;
+
+/// A cgroup v1 memcg report from a 6.x kernel, raw records: the victim
+/// (oom_score_adj 1000) is not the process holding the most memory.
+const MEMCG_V1: &str = "\
+4,100,1000000,-;memhog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0
+4,101,1000010,-;CPU: 1 PID: 4242 Comm: memhog Not tainted 6.18.0 #1
+4,102,1000020,-;memory: usage 65536kB, limit 65536kB, failcnt 77
+4,103,1000030,-;memory+swap: usage 65536kB, limit 9007199254740988kB, failcnt 0
+4,104,1000040,-;kmem: usage 1024kB, limit 9007199254740988kB, failcnt 0
+6,105,1000050,-;Memory cgroup stats for /app:
+6,106,1000060,-;Tasks state (memory values in pages):
+6,107,1000070,-;[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name
+6,108,1000080,-;[   4242]     0  4242    20000    16000    15800      200        0   180224        0             0 memhog
+6,109,1000090,-;[   4243]  1000  4243     3000     1000      900      100        0    40960        3          1000 small one
+6,110,1000100,-;[   4244]     0  4244     3000     1000      950       50        0    40960        0             0 peer
+6,111,1000110,-;oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/app,task_memcg=/app,task=small one,pid=4243,uid=1000
+3,112,1000120,-;Memory cgroup out of memory: Killed process 4243 (small one) total-vm:12000kB, anon-rss:3600kB, file-rss:400kB, shmem-rss:0kB, UID:1000 pgtables:40kB oom_score_adj:1000
+";
+
+#[test]
+fn memcg_v1_report_joins_trigger_counters_and_dump() {
+    let k = one(MEMCG_V1);
+    let r = &k.report;
+    assert_eq!(k.pid, 4243);
+    assert_eq!(k.invoked_by.as_deref(), Some("memhog"));
+    assert_eq!(r.trigger_pid, Some(4242));
+    assert_eq!(r.gfp_mask.as_deref(), Some("0xcc0(GFP_KERNEL)"));
+    assert_eq!((r.order, r.sysrq), (Some(0), Some(false)));
+    assert_eq!(
+        (r.memcg_usage_kb, r.memcg_limit_kb, r.memcg_failcnt),
+        (Some(65_536), Some(65_536), Some(77))
+    );
+    assert_eq!(
+        (r.memsw_usage_kb, r.memsw_limit_kb),
+        (Some(65_536), Some(9_007_199_254_740_988))
+    );
+    assert_eq!(r.kmem_usage_kb, Some(1024));
+    assert_eq!(
+        (r.swap_usage_kb, r.swap_free_kb, r.swap_total_kb),
+        (None, None, None)
+    );
+    assert_eq!(r.tasks_in_dump, Some(3));
+    let top = r.top_tasks.as_ref().unwrap();
+    let rows: Vec<(u32, &str, u64)> = top
+        .iter()
+        .map(|t| (t.pid, t.comm.as_str(), t.rss_pages))
+        .collect();
+    // Ties to the lower pid.
+    assert_eq!(
+        rows,
+        [
+            (4242, "memhog", 16_000),
+            (4243, "small one", 1000),
+            (4244, "peer", 1000)
+        ]
+    );
+    assert_eq!(top[1].oom_score_adj, Some(1000));
+    assert_eq!((top[1].uid, top[1].swap_pages), (Some(1000), Some(3)));
+    assert_eq!(
+        (
+            top[0].rss_anon_pages,
+            top[0].rss_file_pages,
+            top[0].rss_shmem_pages
+        ),
+        (Some(15_800), Some(200), Some(0))
+    );
+    // The victim's row (1000 pages) and its line (4000 kB): 4 KiB pages.
+    assert_eq!(
+        (r.page_size_bytes, r.page_size_assumed),
+        (Some(4096), Some(false))
+    );
+    assert_eq!(top[0].rss_bytes, Some(16_000 * 4096));
+}
+
+#[test]
+fn sysrq_forced_oom_says_so() {
+    let k = one(
+        "kworker/0:2 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=-1, oom_score_adj=0\n\
+         Out of memory: Killed process 651 (unattended-upgr) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n",
+    );
+    assert_eq!((k.report.order, k.report.sysrq), (Some(-1), Some(true)));
+    // No dump: null, not an empty list.
+    assert_eq!(
+        (k.report.tasks_in_dump, k.report.top_tasks.as_ref()),
+        (None, None)
+    );
+}
+
+/// RHEL 8 (4.18) killing a child of the selected task: the summary names
+/// the parent, the child dies, and it belongs to the event all the same.
+#[test]
+fn a_sacrificed_child_gets_its_events_cgroup_and_report() {
+    let k = one(
+        "6,1,100,-;java invoked oom-killer: gfp_mask=0x6200ca(GFP_HIGHUSER_MOVABLE), order=0, oom_score_adj=0\n\
+         6,2,110,-;CPU: 0 PID: 900 Comm: java Not tainted 4.18.0-553.el8_10.x86_64 #1\n\
+         6,3,120,-;Tasks state (memory values in pages):\n\
+         6,4,130,-;[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name\n\
+         6,5,140,-;[    800]     0   800   100000    50000   409600        0             0 launcher\n\
+         6,6,150,-;[    801]     0   801   100000    90000   409600        0             0 worker\n\
+         6,7,160,-;oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/system.slice/app.service,task=launcher,pid=800,uid=0\n\
+         3,8,170,-;Out of memory: Kill process 800 (launcher) score 900 or sacrifice child\n\
+         3,9,180,-;Killed process 801 (worker) total-vm:400000kB, anon-rss:360000kB, file-rss:0kB, shmem-rss:0kB\n",
+    );
+    assert_eq!((k.pid, k.comm.as_str()), (801, "worker"));
+    assert_eq!(k.constraint, Constraint::Global);
+    assert_eq!(k.task_memcg.as_deref(), Some("/system.slice/app.service"));
+    assert_eq!(k.unit.as_deref(), Some("app.service"));
+    assert!(!k.attribution_ambiguous);
+    // The parent's uid is not the child's.
+    assert_eq!(k.uid, None);
+    assert_eq!(
+        (k.invoked_by.as_deref(), k.report.trigger_pid),
+        (Some("java"), Some(900))
+    );
+    assert_eq!(k.report.tasks_in_dump, Some(2));
+    assert_eq!(k.report.top_tasks.as_ref().unwrap()[0].pid, 801);
+}
+
+#[test]
+fn parts_after_a_kill_wait_for_a_new_header() {
+    let kills = kills_in_log(&format!(
+        "{MEMCG_V1}\
+         4,120,1000200,-;memory: usage 1kB, limit 2kB, failcnt 3\n\
+         6,121,1000210,-;[   4244]     0  4244     3000     1000      950       50        0    40960        0             0 peer\n\
+         3,122,1000220,-;Memory cgroup out of memory: Killed process 4244 (peer) total-vm:12000kB, anon-rss:3800kB, file-rss:200kB, shmem-rss:0kB, UID:0 pgtables:40kB oom_score_adj:0\n"
+    ));
+    assert_eq!(kills.len(), 2);
+    assert_eq!(kills[1].report, report::Report::default());
+}
+
+#[test]
+fn swap_and_the_triggers_pid_need_a_header() {
+    let k = one("CPU: 3 PID: 77 Comm: x Not tainted 6.1.0 #1\n\
+         Free swap  = 84kB\n\
+         Total swap = 1000kB\n\
+         Out of memory: Killed process 5 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n");
+    assert_eq!(k.report, report::Report::default());
+}
+
+#[test]
+fn a_dump_stalled_by_a_slow_console_stays_in_its_event() {
+    let k = one(
+        "[100.000000] php-fpm invoked oom-killer: gfp_mask=0x201da, order=0, oom_adj=0, oom_score_adj=0\n\
+         [100.100000] Pid: 23212, comm: php-fpm Not tainted 2.6.32-642.11.1.el6.x86_64 #1\n\
+         [100.200000] Free swap  = 0kB\n\
+         [100.300000] [ pid ]   uid  tgid total_vm      rss cpu oom_adj oom_score_adj name\n\
+         [100.400000] [23093]    48 23093    53756      863   8       0     p-fpm\n\
+         [113.700000] [23022]  1002 23022   180470    35852   4       0             0 php-fpm\n\
+         [113.800000] Out of memory: Kill process 23022 (php-fpm) score 6 or sacrifice child\n\
+         [113.900000] Killed process 23022, UID 1002, (php-fpm) total-vm:721880kB, anon-rss:143400kB, file-rss:8kB\n",
+    );
+    assert_eq!(k.invoked_by.as_deref(), Some("php-fpm"));
+    assert_eq!(
+        (k.report.trigger_pid, k.report.swap_free_kb),
+        (Some(23212), Some(0))
+    );
+    // The cut row counts, but only the whole one is ranked.
+    assert_eq!(k.report.tasks_in_dump, Some(2));
+    assert_eq!(k.report.top_tasks.as_ref().unwrap().len(), 1);
+    // Without a dump the usual window applies.
+    let k = one(
+        "[100.000000] php-fpm invoked oom-killer: gfp_mask=0x201da, order=0, oom_adj=0, oom_score_adj=0\n\
+         [113.900000] Killed process 23022, UID 1002, (php-fpm) total-vm:721880kB, anon-rss:143400kB, file-rss:8kB\n",
+    );
+    assert_eq!((k.invoked_by, k.report.gfp_mask), (None, None));
+}

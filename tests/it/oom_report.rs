@@ -1,0 +1,115 @@
+//! A real memcg OOM read back whole: the report's trigger, the cgroup's
+//! limit and the task dump, through `/kills`. The victim (oom_score_adj
+//! 1000) is not the process that held the memory. Needs root; the cgroup is
+//! removed afterwards.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{Exporter, MemCgroup, kernel_lock, require_root};
+
+/// A shell in the cgroup holding about 4 MB, first in line for the OOM
+/// killer (oom_score_adj 1000), waiting on its stdin.
+fn bystander(cg: &MemCgroup) -> Child {
+    let procs = cg.dir().join("cgroup.procs");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {} && echo 1000 > /proc/self/oom_score_adj && x=$(head -c 4000000 /dev/zero | tr '\\0' a) && echo ready && read y",
+            procs.display()
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    child
+}
+
+#[test]
+#[ignore = "needs root: a memory cgroup and an OOM kill"]
+fn a_real_memcg_oom_names_who_held_the_memory_and_the_limit() {
+    if !require_root("create a memory cgroup and cause an OOM kill") {
+        return;
+    }
+    let _kernel = kernel_lock();
+    let cg = MemCgroup::new("report");
+    let e = Exporter::start_reading_kmsg(&[]);
+    let mut shell = bystander(&cg);
+    let bystander_pid = shell.id();
+    let (hog_pid, _, _) = cg.hog();
+    // Killed first; if not, it stops here.
+    let _ = shell.kill();
+    let _ = shell.wait();
+
+    let listed: Vec<serde_json::Value> = crate::support::wait::until(
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        "both kills in /kills",
+        || {
+            let r = e.get("/kills", &[]);
+            let listed: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap_or_default();
+            let both = [bystander_pid, hog_pid]
+                .iter()
+                .all(|p| listed.iter().any(|k| k["pid"] == *p));
+            if both { Ok(listed) } else { Err(r.body) }
+        },
+    );
+    let kill = listed.iter().find(|k| k["pid"] == bystander_pid).unwrap();
+    assert_eq!(kill["comm"], "sh", "{kill}");
+    // The hog's allocation triggered it; the limit ran out.
+    assert_eq!(kill["invoked_by"], "tail", "{kill}");
+    assert_eq!(kill["trigger_pid"], hog_pid, "{kill}");
+    assert_eq!(kill["sysrq"], false);
+    assert!(
+        kill["gfp_mask"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("0x")),
+        "{kill}"
+    );
+    assert_eq!(kill["memcg_limit_kb"], 32 * 1024, "{kill}");
+    let usage = kill["memcg_usage_kb"].as_u64().unwrap();
+    assert!(usage > 30 * 1024 && usage <= 32 * 1024, "{kill}");
+    assert!(kill["memcg_failcnt"].as_u64().is_some(), "{kill}");
+    if cg.is_v2() {
+        assert_eq!(kill["swap_limit_kb"], 0, "{kill}");
+    } else {
+        assert_eq!(kill["memsw_limit_kb"], 32 * 1024, "{kill}");
+    }
+    // Global swap is not printed for a memcg OOM.
+    assert!(kill["swap_total_kb"].is_null(), "{kill}");
+    // The dump: the hog first, holding nearly all of the limit; the victim
+    // after it, marked by its oom_score_adj.
+    assert_eq!(kill["tasks_in_dump"], 2, "{kill}");
+    let top = kill["top_tasks"].as_array().unwrap();
+    assert_eq!(
+        (&top[0]["pid"], &top[0]["comm"]),
+        (&hog_pid.into(), &"tail".into()),
+        "{kill}"
+    );
+    // Its anonymous pages are charged to the cgroup, all but the
+    // bystander's 4 MB of the limit; rss_bytes also counts file pages.
+    // (rss_anon_pages is printed from 6.x on; before, rss holds file pages too.)
+    let page = kill["page_size_bytes"].as_u64().unwrap();
+    let anon = top[0]["rss_anon_pages"]
+        .as_u64()
+        .or(top[0]["rss_pages"].as_u64())
+        .unwrap()
+        * page;
+    assert!(anon > 20 << 20 && anon <= 34 << 20, "{kill}");
+    let rss = top[0]["rss_bytes"].as_u64().unwrap();
+    assert_eq!(rss, top[0]["rss_pages"].as_u64().unwrap() * page);
+    assert!(rss >= anon, "{kill}");
+    assert_eq!(top[1]["pid"], bystander_pid);
+    assert_eq!(top[1]["oom_score_adj"], 1000);
+    assert_eq!(kill["page_size_assumed"], false, "{kill}");
+    // The hog's own kill, next: the same cgroup, the dump without the
+    // bystander.
+    let kill = listed.iter().find(|k| k["pid"] == hog_pid).unwrap();
+    assert_eq!(kill["top_tasks"][0]["pid"], hog_pid, "{kill}");
+}
