@@ -109,6 +109,13 @@ pub struct KillsArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// A block per kill instead of a table row: what triggered the OOM
+    /// (comm, pid, gfp_mask, order), the cgroup's usage against its limit
+    /// or the machine's swap, and the top processes by RSS with the victim
+    /// marked `*`.
+    #[arg(long, conflicts_with = "json")]
+    pub detail: bool,
+
     /// Kernel log device to read [default: /dev/kmsg, or the value given
     /// before the subcommand].
     #[arg(long = "path.kmsg", value_name = "FILE")]
@@ -173,6 +180,7 @@ impl Cli {
             Command::Kills(args) => commands::Command::Kills(commands::Kills {
                 input: args.input,
                 json: args.json,
+                detail: args.detail,
                 kmsg: self.kmsg,
             }),
             Command::Top(args) => commands::Command::Top(commands::Top {

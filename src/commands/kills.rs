@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::commands::Kills;
+use crate::commands::{Kills, kill_detail};
 use crate::kmsg::device;
 use crate::kmsg::input::{self, Line};
 use crate::kmsg::logfile::{self, Lines};
@@ -32,6 +32,8 @@ pub fn run(
     let mut out = BufWriter::new(out);
     let mut sink = if args.json {
         Sink::Json
+    } else if args.detail {
+        Sink::Detail
     } else {
         Sink::Table(Table::default())
     };
@@ -175,6 +177,8 @@ pub fn scan(
 /// Where kills go as they are found.
 enum Sink {
     Json,
+    /// `--detail`: a block per kill, written as it is found.
+    Detail,
     Table(Table),
 }
 
@@ -185,13 +189,14 @@ impl Sink {
                 serde_json::to_writer(&mut *out, &kill)?;
                 writeln!(out)
             }
+            Self::Detail => kill_detail::write(&kill, &row(&kill), out),
             Self::Table(table) => table.push(&kill, out),
         }
     }
 
     fn finish(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
         match self {
-            Self::Json => Ok(()),
+            Self::Json | Self::Detail => Ok(()),
             Self::Table(table) => table.flush_pending(out),
         }
     }

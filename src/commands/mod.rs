@@ -3,6 +3,7 @@
 //! line builds; none sees a clap type.
 
 pub mod doctor;
+pub mod kill_detail;
 pub mod kills;
 pub mod top;
 
@@ -45,6 +46,9 @@ pub struct Kills {
     pub input: Option<PathBuf>,
     /// One JSON object per kill instead of a table.
     pub json: bool,
+    /// A block per kill with the trigger, the limit or swap, and the top
+    /// processes by RSS, instead of a table.
+    pub detail: bool,
     /// The kernel log device (or a saved raw log given in its place).
     pub kmsg: PathBuf,
 }

@@ -199,3 +199,73 @@ fn saved_raw_log_given_as_kmsg_device_gets_no_wall_clock() {
         "{row}"
     );
 }
+
+fn report(name: &str) -> String {
+    let dir = repo().join("tests/fixtures/reports");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(name))
+        .unwrap();
+    file.display().to_string()
+}
+
+/// The lines of `text` with runs of spaces squeezed to one.
+fn squeezed(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn detail_shows_the_trigger_swap_and_the_victim_among_the_top_tasks() {
+    // Ubuntu 5.13, an OOM forced from SysRq-f: the victim is second by RSS.
+    let (code, out, err) = kills(&["--detail", "--input", &report("16-")], None);
+    assert_eq!(code, 0, "{err}");
+    let lines = squeezed(&out);
+    let has = |want: &str| assert!(lines.iter().any(|l| l == want), "{want:?} in\n{out}");
+    has(
+        "trigger: kworker/0:2 (pid 735) gfp_mask=0xcc0(GFP_KERNEL) order=-1 (forced from SysRq-f, not a failed allocation)",
+    );
+    has("swap: free 0B of total 0B (no swap configured)");
+    has("top processes by RSS (10 of 23 in the dump):");
+    has("611 0 32.2MiB -900 snapd");
+    has("* 651 0 20.4MiB 0 unattended-upgr");
+    assert!(lines[0].contains("killed 651 (unattended-upgr)"), "{out}");
+    assert_eq!(lines.iter().filter(|l| l.starts_with('*')).count(), 1);
+}
+
+#[test]
+fn detail_shows_a_memcg_usage_against_its_limit() {
+    // Proxmox 5.15, cgroup v2, dmesg -T in German: the victim is the top.
+    let (code, out, err) = kills(&["--detail", "--input", &report("10-")], None);
+    assert_eq!(code, 0, "{err}");
+    let lines = squeezed(&out);
+    let has = |want: &str| assert!(lines.iter().any(|l| l == want), "{want:?} in\n{out}");
+    has("trigger: php-fpm (pid 3923954) gfp_mask=0x1100cca(GFP_HIGHUSER_MOVABLE) order=0");
+    has("memory: usage 29.8GiB of limit 29.8GiB (100%), failcnt 83420");
+    has("* 3902942 1000 12.2GiB 0 php-fpm");
+    has("3589018 1000 6.9GiB 0 php-fpm");
+}
+
+#[test]
+fn detail_says_when_the_victim_is_not_among_the_top_rows() {
+    // RHEL 6, two events: mysqld held less than the ten largest.
+    let (code, out, err) = kills(&["--detail", "--input", &report("01-")], None);
+    assert_eq!(code, 0, "{err}");
+    let lines = squeezed(&out);
+    let has = |want: &str| assert!(lines.iter().any(|l| l == want), "{want:?} in\n{out}");
+    has("trigger: php-fpm (pid 23212) gfp_mask=0x280da order=0");
+    has("swap: free 0B of total 2.0GiB");
+    has("top processes by RSS (10 of 793 in the dump):");
+    has("15597 0 233.5MiB 0 savscand");
+    has("(the victim 40738 is not among these rows)");
+    assert_eq!(lines.iter().filter(|l| l.contains(" killed ")).count(), 2);
+}
+
+#[test]
+fn detail_and_json_do_not_go_together() {
+    let (code, _, err) = kills(&["--detail", "--json", "--input", &report("16-")], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--json"), "{err}");
+}
