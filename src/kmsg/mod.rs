@@ -15,6 +15,7 @@
 //! - [`tracker`]: counts, victims and history shared with the scrape and `/kills`
 //! - [`device`]: the kernel's log device read through rmesg, its failures as typed errors
 //! - [`reader`]: the background thread tailing /dev/kmsg
+//! - [`kill_log`]: the structured log line written for each kill
 //!
 //! Unit tests that outgrew their file live next to it in a `tests.rs`
 //! (`oom/` also keeps its cgroup-spoofing cases in `spoofing_tests.rs`).
@@ -23,6 +24,7 @@ pub mod attribution;
 pub mod device;
 pub mod hierarchy;
 pub mod input;
+pub mod kill_log;
 pub mod logfile;
 pub mod oom;
 pub mod reader;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use super::device::{self, DeviceError, Tail};
 use super::hierarchy;
 use super::input::{Line, Stamp};
+use super::kill_log;
 use super::oom::{Kill, Outcome, Parser};
 use super::record;
 use super::tracker::Tracker;
@@ -184,8 +185,7 @@ impl Reader {
         match self.parser.feed(&line) {
             Outcome::Kill(mut kill) => {
                 self.settle(&mut kill, counted);
-                tracing::info!(pid = kill.pid, comm = %kill.comm, cgroup = kill.task_memcg.as_deref().unwrap_or(""),
-                    constraint = kill.constraint.as_str(), before_start = !counted, "OOM kill");
+                kill_log::log(&kill, !counted);
                 let wall = kill
                     .boot_usec
                     .and_then(|usec| self.boot.wall_usec(usec, timefmt::uptime_usec()));

@@ -108,8 +108,87 @@ fn a_real_memcg_oom_names_who_held_the_memory_and_the_limit() {
     assert_eq!(top[1]["pid"], bystander_pid);
     assert_eq!(top[1]["oom_score_adj"], 1000);
     assert_eq!(kill["page_size_assumed"], false, "{kill}");
+    // The log line says the same: the trigger, the top process by RSS and
+    // the victim's RSS, in bytes.
+    let line = kill_log_line(&e, bystander_pid);
+    let field = |key: &str| field(&line, key);
+    assert_eq!(field("comm"), Some("sh"), "{line}");
+    assert_eq!(field("trigger_comm"), Some("tail"), "{line}");
+    assert_eq!(field("trigger_pid"), Some(&*hog_pid.to_string()), "{line}");
+    assert_eq!(field("top_task_comm"), Some("tail"), "{line}");
+    assert_eq!(field("top_task_pid"), Some(&*hog_pid.to_string()), "{line}");
+    assert_eq!(
+        field("top_task_rss_bytes"),
+        Some(&*rss.to_string()),
+        "{line}"
+    );
+    let kb = |key: &str| kill[key].as_u64().unwrap() * 1024;
+    let victim_rss = kb("anon_rss_kb") + kb("file_rss_kb") + kb("shmem_rss_kb");
+    assert_eq!(field("rss_bytes"), Some(&*victim_rss.to_string()), "{line}");
+    assert_eq!(
+        field("anon_rss_bytes"),
+        Some(&*kb("anon_rss_kb").to_string()),
+        "{line}"
+    );
+    assert_eq!(field("memcg_limit_bytes"), Some("33554432"), "{line}");
+    // Not a pod, a container or a unit: left out, not empty.
+    for key in ["pod_uid", "container_id", "unit"] {
+        assert_eq!(field(key), None, "{line}");
+    }
     // The hog's own kill, next: the same cgroup, the dump without the
     // bystander.
     let kill = listed.iter().find(|k| k["pid"] == hog_pid).unwrap();
     assert_eq!(kill["top_tasks"][0]["pid"], hog_pid, "{kill}");
+}
+
+/// The exporter's `OOM kill` log line for the victim `pid`.
+fn kill_log_line(e: &Exporter, pid: u32) -> String {
+    let needle = format!(" pid={pid} ");
+    crate::support::wait::until(
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        "the kill's log line",
+        || {
+            let log = e.log();
+            log.lines()
+                .find(|l| l.contains("OOM kill") && l.contains(&needle))
+                .map(str::to_owned)
+                .ok_or(log)
+        },
+    )
+}
+
+/// A logfmt field's value (none of those checked here has a space).
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|t| t.strip_prefix(key)?.strip_prefix('='))
+}
+
+#[test]
+#[ignore = "needs root: a memory cgroup and an OOM kill"]
+fn the_kill_log_line_names_the_unit_of_a_service_cgroup() {
+    if !require_root("create a memory cgroup and cause an OOM kill") {
+        return;
+    }
+    let _kernel = kernel_lock();
+    let parent = MemCgroup::new("logunit");
+    let unit = format!("oomx-log-{}.service", std::process::id());
+    let cg = parent.child(&unit, "32M");
+    let e = Exporter::start_reading_kmsg(&[]);
+    let (pid, status, _) = cg.hog();
+    assert_eq!(status.code(), None, "the hog should be killed: {status}");
+    let line = kill_log_line(&e, pid);
+    assert_eq!(field(&line, "unit"), Some(unit.as_str()), "{line}");
+    assert_eq!(field(&line, "comm"), Some("tail"), "{line}");
+    // The hog was alone: it triggered the OOM and held the memory.
+    assert_eq!(field(&line, "trigger_comm"), Some("tail"), "{line}");
+    assert_eq!(
+        field(&line, "top_task_pid"),
+        Some(&*pid.to_string()),
+        "{line}"
+    );
+    assert!(
+        field(&line, "rss_bytes").is_some_and(|b| b.parse::<u64>().unwrap() > 20 << 20),
+        "{line}"
+    );
 }
