@@ -127,6 +127,16 @@ fn write_victims(out: &mut MetricWriter<'_, '_>, s: &Snapshot) -> Result<(), Col
             last,
         )?;
     }
+    // One series at most, replaced at each kill: bounded whatever the comms.
+    let label = s.last_top_task.as_deref().map(|comm| [("comm", comm)]);
+    let top: Vec<(Labels<'_>, i64)> = label.iter().map(|l| (&l[..], 1)).collect();
+    out.family::<Gauge, _>(
+        "last_kill_top_task_info",
+        "1, labelled with the comm of the process that held the most memory (largest RSS in the task dump) in the most recent OOM kill; absent when that kill's report has no task dump",
+        None,
+        &top,
+        IfEmpty::Skip,
+    )?;
     Ok(())
 }
 

@@ -117,6 +117,9 @@ pub struct Snapshot {
     pub victims: Vec<Series>,
     pub evicted: u64,
     pub last_kill: Option<f64>,
+    /// The comm of the largest process by RSS in the most recent kill's
+    /// task dump; none when that kill's report has no dump.
+    pub last_top_task: Option<String>,
     /// The reader is reading.
     pub up: bool,
     /// The reader failed (and said why); not up and not down is the
@@ -146,6 +149,7 @@ struct State {
     evicted: u64,
     history: VecDeque<Entry>,
     last_kill: Option<f64>,
+    last_top_task: Option<String>,
     up: bool,
     down: bool,
     records: u64,
@@ -246,6 +250,14 @@ impl Tracker {
         let mut s = self.lock();
         if kill.time.is_none() {
             kill.time = Some(timefmt::rfc3339(epoch));
+        }
+        if s.last_kill.is_none_or(|l| epoch >= l) {
+            s.last_top_task = kill
+                .report
+                .top_tasks
+                .as_ref()
+                .and_then(|t| t.first())
+                .map(|t| t.comm.clone());
         }
         s.last_kill = Some(s.last_kill.map_or(epoch, |l| l.max(epoch)));
         if counted {
@@ -351,6 +363,7 @@ impl Tracker {
             victims,
             evicted: s.evicted,
             last_kill: s.last_kill,
+            last_top_task: s.last_top_task.clone(),
             up: s.up,
             down: s.down,
             records: s.records,

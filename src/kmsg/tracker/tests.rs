@@ -269,3 +269,38 @@ fn kills_entries_carry_the_whole_report() {
     assert_eq!(served["trigger_pid"], 42);
     assert_eq!(served["top_tasks"][0]["rss_bytes"], 2000 * 4096);
 }
+
+/// A kill of `pid` whose task dump's largest row is `top`.
+fn kill_with_dump(pid: u32, top: &str) -> Kill {
+    let mut k = kill(pid, "victim");
+    k.report.top_tasks = Some(vec![crate::kmsg::oom::report::Task {
+        pid: pid + 1,
+        uid: Some(0),
+        comm: top.to_owned(),
+        rss_pages: 100,
+        rss_bytes: Some(409_600),
+        swap_pages: Some(0),
+        oom_score_adj: Some(0),
+        rss_anon_pages: None,
+        rss_file_pages: None,
+        rss_shmem_pages: None,
+    }]);
+    k
+}
+
+#[test]
+fn the_newest_kill_names_the_top_task_and_replaces_the_one_before() {
+    let t = Tracker::new(Limits::default(), None);
+    let now = Instant::now();
+    assert_eq!(t.snapshot(now).last_top_task, None);
+    t.record(kill_with_dump(1, "hog"), 100.0, true, now);
+    assert_eq!(t.snapshot(now).last_top_task.as_deref(), Some("hog"));
+    // An older kill read later (from before start) does not replace it.
+    t.record(kill_with_dump(2, "older"), 50.0, false, now);
+    assert_eq!(t.snapshot(now).last_top_task.as_deref(), Some("hog"));
+    t.record(kill_with_dump(3, "java"), 200.0, true, now);
+    assert_eq!(t.snapshot(now).last_top_task.as_deref(), Some("java"));
+    // The newest kill without a dump: nothing is known, the old name goes.
+    t.record(kill(4, "bare"), 300.0, true, now);
+    assert_eq!(t.snapshot(now).last_top_task, None);
+}
