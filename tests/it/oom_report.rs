@@ -139,6 +139,14 @@ fn a_real_memcg_oom_names_who_held_the_memory_and_the_limit() {
     // bystander.
     let kill = listed.iter().find(|k| k["pid"] == hog_pid).unwrap();
     assert_eq!(kill["top_tasks"][0]["pid"], hog_pid, "{kill}");
+    // The metric the OOMKill alert names it from: one series, the newest
+    // kill's top process.
+    let m = e.metrics();
+    let top: Vec<&str> = m
+        .lines()
+        .filter(|l| l.starts_with("oom_last_kill_top_task_info{"))
+        .collect();
+    assert_eq!(top, ["oom_last_kill_top_task_info{comm=\"tail\"} 1"], "{m}");
 }
 
 /// The exporter's `OOM kill` log line for the victim `pid`.
