@@ -4,11 +4,13 @@
 //!
 //! - this file: the flags of the server, and their conversion
 //! - [`commands`]: the subcommands' flags, folded into the global ones
+//! - [`report_args`]: the flags of `report`
 //! - [`collector_flags`]: `--[no-]collector.<name>` for every collector
 //! - [`values`]: parsers of flag values (durations, regexes, addresses) and the log settings' names
 
 mod collector_flags;
 mod commands;
+mod report_args;
 mod values;
 
 use std::net::SocketAddr;
