@@ -137,7 +137,7 @@ pub struct Cli {
           value_parser = parse_duration)]
     pub victim_ttl: Duration,
 
-    /// Most recent kills kept for `GET /kills`.
+    /// Most recent kills kept for `GET /kills` and `GET /report`.
     #[arg(long = "collector.kmsg.history", value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub history: u32,
