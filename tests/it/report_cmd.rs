@@ -1,9 +1,12 @@
-//! `oom_exporter report` on a saved report, and `GET /report` on an
-//! exporter whose history holds the same report fed as raw kmsg records.
+//! `oom_exporter report` on a saved report, `GET /report` on an exporter
+//! whose history holds the same report fed as raw kmsg records, and on one
+//! that saw a real memcg OOM (needs root; the cgroup is removed after).
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use crate::support::{BIN, Exporter, kernel_lock, repo};
+use crate::support::{BIN, Exporter, MemCgroup, kernel_lock, repo, require_root, wait};
 
 const MEMCG: &str = "tests/fixtures/reports/10-proxmox-5.15-pve-lxc-cgroupv2-dmesgT-de.log";
 
@@ -99,4 +102,141 @@ fn report_served_from_the_history() {
         "{}",
         missing.body
     );
+}
+
+/// A shell in `cg` holding about 4 MB, first in line for the OOM killer
+/// (oom_score_adj 1000), waiting on its stdin.
+fn bystander(cg: &MemCgroup) -> Child {
+    let procs = cg.dir().join("cgroup.procs");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {} && echo 1000 > /proc/self/oom_score_adj && x=$(head -c 4000000 /dev/zero | tr '\\0' a) && echo ready && read y",
+            procs.display()
+        ))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    child
+}
+
+/// Bytes from the report's `33.3 MiB`.
+fn size(cell: &str) -> f64 {
+    let (n, unit) = cell.trim().split_once(' ').unwrap();
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => panic!("unit {unit}"),
+    };
+    n.parse::<f64>().unwrap() * scale
+}
+
+#[test]
+#[ignore = "needs root: a memory cgroup and an OOM kill"]
+fn a_real_memcg_oom_reported_from_the_exporter() {
+    if !require_root("create a memory cgroup and cause an OOM kill") {
+        return;
+    }
+    let _kernel = kernel_lock();
+    let cg = MemCgroup::new("rep");
+    let e = Exporter::start_reading_kmsg(&[]);
+    let mut shell = bystander(&cg);
+    let victim = shell.id();
+    let (hog, _, _) = cg.hog();
+    let _ = shell.kill();
+    let _ = shell.wait();
+    let listed: Vec<serde_json::Value> = wait::until(
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        "both kills",
+        || {
+            let r = e.get("/kills", &[]);
+            let listed: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap_or_default();
+            let both = [victim, hog]
+                .iter()
+                .all(|p| listed.iter().any(|k| k["pid"] == *p));
+            if both { Ok(listed) } else { Err(r.body) }
+        },
+    );
+    let by_pid = |pid: u32| listed.iter().find(|k| k["pid"] == pid).unwrap();
+    let seq = |pid: u32| by_pid(pid)["seq"].as_u64().unwrap();
+
+    // The victim's report: the hog held the memory.
+    let r = e.get(&format!("/report?seq={}", seq(victim)), &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let md = &r.body;
+    has(md, &format!("# OOM kill of `sh` (pid {victim})"));
+    let rss = top_row(md, hog, "`tail`");
+    // All of the 32 MiB limit but the bystander's 4 MB, give or take the
+    // file pages rss counts and the cgroup does not.
+    assert!((20 << 20) as f64 <= rss && rss <= (34 << 20) as f64, "{md}");
+    assert!(
+        md.contains(&format!("| 2 | {victim} | 0 | `sh` (victim) |")),
+        "{md}"
+    );
+    has(md, "- The victim was number 2 by RSS.");
+    assert!(
+        md.contains(&format!(
+            "- [ ] The victim was not the largest process: `tail` (pid {hog}) held "
+        )),
+        "{md}"
+    );
+    assert!(
+        md.contains("- [ ] The victim had oom_score_adj 1000"),
+        "{md}"
+    );
+    // The hog's own kill follows within the incident window.
+    assert!(md.contains(&format!(": `tail` (pid {hog}), RSS ")), "{md}");
+    // The cgroup still exists: its limit now is read back.
+    assert!(
+        md.contains(&format!("- Cgroup `{}`: usage ", cg.name))
+            && md.contains(" of limit 32 MiB ("),
+        "{md}"
+    );
+    has(
+        md,
+        &format!(
+            "- [ ] The limit of `{}` is still 32 MiB: unchanged since the kill.",
+            cg.name
+        ),
+    );
+
+    // The hog's report: its row holds what its own `Killed process` line
+    // says it had, printed moments apart.
+    let own: u64 = ["anon_rss_kb", "file_rss_kb", "shmem_rss_kb"]
+        .iter()
+        .filter_map(|k| by_pid(hog)[k].as_u64())
+        .sum::<u64>()
+        * 1024;
+    let r = e.get(&format!("/report?seq={}", seq(hog)), &[]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rss = top_row(&r.body, hog, "`tail` (victim)");
+    assert!(
+        (rss - own as f64).abs() <= own as f64 * 0.05,
+        "report says {rss} bytes, the kill line {own}\n{}",
+        r.body
+    );
+    assert!(
+        r.body.contains(&format!(": `sh` (pid {victim})")),
+        "{}",
+        r.body
+    );
+}
+
+/// The RSS in bytes of the first row of the report's table, which must be
+/// `pid` named `comm` (as the table prints it).
+fn top_row(md: &str, pid: u32, comm: &str) -> f64 {
+    let row = md
+        .lines()
+        .find(|l| l.starts_with(&format!("| 1 | {pid} | 0 | {comm} | ")))
+        .unwrap_or_else(|| panic!("{comm} ({pid}) is not first in\n{md}"));
+    size(row.split('|').nth(5).unwrap())
 }
