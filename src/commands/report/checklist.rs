@@ -51,9 +51,9 @@ pub fn items(kill: &Kill, others: &[&Kill], now: Option<&LiveFacts>) -> Vec<Stri
         ));
     }
     if !others.is_empty() {
+        let (n, s) = (others.len(), if others.len() == 1 { "" } else { "s" });
         items.push(format!(
-            "{} other kill(s) in the same incident: the first did not free enough; the memory is held elsewhere or refilled at once.",
-            others.len()
+            "{n} other kill{s} in the same incident: one kill did not free enough; the memory is held elsewhere or refilled at once."
         ));
     }
     if let Some(now) = now {

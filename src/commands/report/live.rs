@@ -1,6 +1,8 @@
 //! What is true now on a live host, for the report's "Now" section: the
-//! host's name and kernel, the cgroup whose limit was hit, swap and
-//! `vm.overcommit_memory`. Read once ([`gather`]); rendered apart.
+//! host's name and kernel, the cgroup whose limit was hit, swap,
+//! `vm.overcommit_memory`, and the victim's command running again in its
+//! cgroup (restarted) with its `oom_score_adj`. Read once ([`gather`]);
+//! rendered apart.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -23,7 +25,13 @@ pub struct LiveFacts {
     pub swap_total: Option<u64>,
     pub swap_free: Option<u64>,
     pub overcommit_memory: Option<i64>,
+    /// A process of the victim's comm in the victim's cgroup now: pid and
+    /// oom_score_adj.
+    pub restarted: Option<(u32, i32)>,
 }
+
+/// Processes of the victim's cgroup looked at for a restarted victim.
+pub const MAX_RESTART_PIDS: usize = 4096;
 
 /// A cgroup's memory now, in bytes; `limit` `None` when unlimited.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,10 +55,12 @@ pub fn gather(kill: &Kill, procfs: &Path, sysfs: &Path) -> LiveFacts {
         Some(Value::Bytes(b)) => Some(b),
         _ => None,
     };
+    let h = hierarchy::detect(sysfs);
     let path = kill.oom_memcg.clone().or_else(|| kill.task_memcg.clone());
     let cgroup = path.map(|path| {
-        let now = hierarchy::detect(sysfs)
-            .and_then(|h| sample::read(&h, &path))
+        let now = h
+            .as_ref()
+            .and_then(|h| sample::read(h, &path))
             .map(|s| CgroupNow {
                 usage: s.usage,
                 limit: s.limit,
@@ -67,12 +77,37 @@ pub fn gather(kill: &Kill, procfs: &Path, sysfs: &Path) -> LiveFacts {
             .read(&proc.sysctl_vm("overcommit_memory"))
             .ok()
             .and_then(|t| sysctl::parse_int(&t).ok()),
+        restarted: h.and_then(|h| restarted(kill, &h, &proc)),
     }
 }
 
+/// A process named like the victim in the victim's cgroup, with its
+/// oom_score_adj.
+fn restarted(kill: &Kill, h: &hierarchy::Hierarchy, proc: &ProcFs) -> Option<(u32, i32)> {
+    let procs = h.dir(kill.task_memcg.as_deref()?).join("cgroup.procs");
+    let text = proc.read(&procs).ok()?;
+    text.lines()
+        .take(MAX_RESTART_PIDS)
+        .filter_map(|l| l.trim().parse::<u32>().ok())
+        .filter(|pid| *pid != kill.pid)
+        .find_map(|pid| {
+            let comm = proc.read(&proc.pid_file(pid, "comm")).ok()?;
+            (comm.trim_end_matches('\n') == kill.comm).then_some(())?;
+            let adj = proc.read(&proc.pid_file(pid, "oom_score_adj")).ok()?;
+            Some((pid, adj.trim().parse().ok()?))
+        })
+}
+
 /// The "Now" section.
-pub fn render(md: &mut String, _kill: &Kill, now: &LiveFacts) {
+pub fn render(md: &mut String, kill: &Kill, now: &LiveFacts) {
     md.push_str("## Now\n\n");
+    if let Some((pid, adj)) = now.restarted {
+        let _ = writeln!(
+            md,
+            "- `{}` runs again in its cgroup: pid {pid}, oom_score_adj {adj}",
+            comm(&kill.comm)
+        );
+    }
     match &now.cgroup {
         Some((path, Some(cg))) => {
             let _ = write!(md, "- Cgroup `{}`: usage ", comm(path));
@@ -139,6 +174,12 @@ pub fn checklist(kill: &Kill, now: &LiveFacts, items: &mut Vec<String>) {
     }
     if now.swap_total == Some(0) && kill.report.swap_total_kb.is_none() {
         items.push("No swap configured on this host now: anonymous memory has nowhere to go under pressure.".to_owned());
+    }
+    if let Some((pid, adj)) = now.restarted.filter(|(_, adj)| *adj > 0) {
+        items.push(format!(
+            "`{}` runs again (pid {pid}) with oom_score_adj {adj}: it will be picked first again.",
+            comm(&kill.comm)
+        ));
     }
     if now.overcommit_memory == Some(1) {
         items.push("vm.overcommit_memory is 1 (always overcommit): allocations never fail up front, so the OOM killer is the only brake.".to_owned());

@@ -21,7 +21,7 @@ pub fn render(kill: &Kill, others: &[&Kill], now: Option<&LiveFacts>) -> String 
     who(&mut md, kill);
     swap(&mut md, kill);
     owner(&mut md, kill);
-    incident(&mut md, kill, others);
+    incident(&mut md, others);
     if let Some(now) = now {
         super::live::render(&mut md, kill, now);
     }
@@ -185,7 +185,8 @@ fn who(md: &mut String, kill: &Kill) {
     let rows = r.tasks_in_dump.unwrap_or(tasks.len() as u64);
     let _ = writeln!(
         md,
-        "The task dump lists {rows} processes; the largest by RSS{}:\n",
+        "The task dump lists {rows} process{}; the largest by RSS{}:\n",
+        if rows == 1 { "" } else { "es" },
         if r.page_size_assumed == Some(true) {
             " (page size not in the log: 4 KiB assumed)"
         } else {
@@ -293,7 +294,7 @@ fn owner(md: &mut String, kill: &Kill) {
     md.push('\n');
 }
 
-fn incident(md: &mut String, kill: &Kill, others: &[&Kill]) {
+fn incident(md: &mut String, others: &[&Kill]) {
     md.push_str("## Other kills in the same incident\n\n");
     if others.is_empty() {
         md.push_str("None found.\n\n");
@@ -315,7 +316,7 @@ fn incident(md: &mut String, kill: &Kill, others: &[&Kill]) {
     }
     let _ = writeln!(
         md,
-        "\n{} kill(s) in all: the first did not free enough.\n",
-        others.len() + usize::from(!others.iter().any(|o| o.pid == kill.pid)),
+        "\n{} kills in this incident, this one included.\n",
+        others.len() + 1
     );
 }

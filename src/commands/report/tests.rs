@@ -146,8 +146,9 @@ fn incident_is_the_same_cgroup_within_seconds() {
     assert_eq!(others.iter().map(|k| k.pid).collect::<Vec<_>>(), [2]);
     let md = render(&kills[0], &others, None);
     has(&md, "- [103.000000]: `php-fpm` (pid 2), RSS 12.2 GiB");
+    has(&md, "2 kills in this incident, this one included.");
     assert!(
-        md.contains("- [ ] 1 other kill(s) in the same incident"),
+        md.contains("- [ ] 1 other kill in the same incident"),
         "{md}"
     );
     has(
@@ -176,6 +177,7 @@ fn live_facts_are_rendered_and_compared() {
         swap_total: Some(0),
         swap_free: Some(0),
         overcommit_memory: Some(1),
+        restarted: Some((77, 500)),
     };
     let md = render(&k, &[], Some(&now));
     has(&md, "- Host: pve1, kernel 5.15.0");
@@ -188,6 +190,14 @@ fn live_facts_are_rendered_and_compared() {
     has(
         &md,
         "- [ ] The limit of `/lxc/39004` is now 64 GiB (was 29.8 GiB at the kill).",
+    );
+    has(
+        &md,
+        "- `php-fpm` runs again in its cgroup: pid 77, oom_score_adj 500",
+    );
+    has(
+        &md,
+        "- [ ] `php-fpm` runs again (pid 77) with oom_score_adj 500: it will be picked first again.",
     );
     has(
         &md,
@@ -227,4 +237,55 @@ fn sizes() {
     assert_eq!(render::bytes(512 << 20), "512 MiB");
     assert_eq!(render::bytes(1536 << 20), "1.5 GiB");
     assert_eq!(render::bytes(100), "100 B");
+}
+
+fn write(root: &std::path::Path, path: &str, text: &str) {
+    let path = root.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn live_facts_are_read_from_procfs_and_sysfs() {
+    let k = kills_in("10-proxmox-5.15-pve-lxc-cgroupv2-dmesgT-de.log").remove(0);
+    let dir = tempfile::tempdir().unwrap();
+    let (proc, sys) = (dir.path().join("proc"), dir.path().join("sys"));
+    write(&proc, "sys/kernel/hostname", "pve1\n");
+    write(&proc, "sys/kernel/osrelease", "5.15.0-pve\n");
+    write(&proc, "sys/vm/overcommit_memory", "0\n");
+    write(&proc, "meminfo", "SwapTotal:  1024 kB\nSwapFree:  512 kB\n");
+    write(&proc, "41/comm", "php-fpm\n");
+    write(&proc, "41/oom_score_adj", "300\n");
+    write(&proc, "40/comm", "nginx\n");
+    let cg = "fs/cgroup/memory";
+    write(&sys, &format!("{cg}/memory.usage_in_bytes"), "1\n");
+    write(
+        &sys,
+        &format!("{cg}/lxc/39004/memory.usage_in_bytes"),
+        "1048576\n",
+    );
+    write(
+        &sys,
+        &format!("{cg}/lxc/39004/memory.limit_in_bytes"),
+        "2097152\n",
+    );
+    let task = k.task_memcg.as_deref().unwrap().trim_start_matches('/');
+    write(&sys, &format!("{cg}/{task}/cgroup.procs"), "40\n41\n");
+    let now = live::gather(&k, &proc, &sys);
+    assert_eq!(now.hostname.as_deref(), Some("pve1"));
+    assert_eq!(now.kernel.as_deref(), Some("5.15.0-pve"));
+    assert_eq!(
+        (now.swap_total, now.swap_free),
+        (Some(1 << 20), Some(512 << 10))
+    );
+    assert_eq!(now.overcommit_memory, Some(0));
+    assert_eq!(now.restarted, Some((41, 300)));
+    let (path, cgroup) = now.cgroup.clone().unwrap();
+    assert_eq!(path, "/lxc/39004");
+    let cgroup = cgroup.unwrap();
+    assert_eq!((cgroup.usage, cgroup.limit), (Some(1 << 20), Some(2 << 20)));
+    // Gone: said so.
+    std::fs::remove_dir_all(sys.join(cg).join("lxc")).unwrap();
+    let md = render(&k, &[], Some(&live::gather(&k, &proc, &sys)));
+    has(&md, "- Cgroup `/lxc/39004`: gone (or unreadable)");
 }
