@@ -2,7 +2,7 @@
 //! whose history holds the same report fed as raw kmsg records, and on one
 //! that saw a real memcg OOM (needs root; the cgroup is removed after).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -53,6 +53,22 @@ fn report_of_a_saved_log() {
     assert!(err.contains("no OOM kill with seq 5"), "{err}");
     let (code, _, err) = report(&["--seq", "1", "--last"]);
     assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn report_of_stdin() {
+    let mut child = Command::new(BIN)
+        .args(["report", "--input", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = std::fs::read(repo().join(MEMCG)).unwrap();
+    child.stdin.take().unwrap().write_all(&text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    memcg_report(&String::from_utf8(out.stdout).unwrap());
 }
 
 /// Fixture 10 as raw kmsg records from seq 500, stamps a second apart

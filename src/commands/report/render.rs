@@ -205,7 +205,7 @@ fn who(md: &mut String, kill: &Kill) {
             i + 1,
             t.pid,
             opt(t.uid.map(|u| u.to_string())),
-            comm(&t.comm),
+            comm(&t.comm).replace('|', "\\|"),
             bytes(t.rss_bytes.unwrap_or(t.rss_pages * page)),
             opt(t.swap_pages.map(|s| bytes(s * page))),
             opt(t.oom_score_adj.map(|a| a.to_string())),

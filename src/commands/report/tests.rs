@@ -289,3 +289,19 @@ fn live_facts_are_read_from_procfs_and_sysfs() {
     let md = render(&k, &[], Some(&live::gather(&k, &proc, &sys)));
     has(&md, "- Cgroup `/lxc/39004`: gone (or unreadable)");
 }
+
+/// A comm with a pipe or a backtick keeps the table's columns and the code
+/// span whole.
+#[test]
+fn odd_comms_keep_the_markdown_whole() {
+    let mut k = kills_in("10-proxmox-5.15-pve-lxc-cgroupv2-dmesgT-de.log").remove(0);
+    let tasks = k.report.top_tasks.as_mut().unwrap();
+    tasks[0].comm = "a|b`c".to_owned();
+    k.comm = "a|b`c".to_owned();
+    let md = render(&k, &[], None);
+    has(
+        &md,
+        "| 1 | 3902942 | 1000 | `a\\|b'c` (victim) | 12.2 GiB | 0 B | 0 |",
+    );
+    has(&md, "# OOM kill of `a|b'c` (pid 3902942)");
+}
