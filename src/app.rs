@@ -114,6 +114,10 @@ pub async fn serve(
         telemetry_path: config.telemetry_path.clone(),
         tracker,
         scrapes: Arc::new(tokio::sync::Semaphore::new(config.max_requests)),
+        report_roots: Some(crate::web::report::Roots {
+            procfs: config.procfs.clone(),
+            sysfs: config.sysfs.clone(),
+        }),
     });
     let reloader = tokio::spawn(watch_web_config(Arc::clone(&web)));
     server::serve(

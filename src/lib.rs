@@ -19,7 +19,7 @@
 //! | [`cgroup`] | memory cgroups: the hierarchy under `--path.sysfs`, one cgroup's sample, the event watch, the namespace resolver, the owner of a path |
 //! | [`kmsg`] | OOM kills from /dev/kmsg: record and log parsers, the kill tracker and the reader thread |
 //! | [`timefmt`] | RFC 3339 formatting of wall-clock times, and the boot time that turns a kernel log stamp into one |
-//! | [`commands`] | `oom_exporter kills` (kills in the ring buffer or a saved log), `top` (processes or cgroups closest to the OOM killer) and `doctor` (the OOM checklist applied to the live host) |
+//! | [`commands`] | `oom_exporter kills` (kills in the ring buffer or a saved log), `top` (processes or cgroups closest to the OOM killer), `doctor` (the OOM checklist applied to the live host) and `report` (one kill as an incident report in Markdown) |
 //! | [`web`] | the routes, the server loop, `--web.config.file` (TLS, basic auth, headers) and its reloads |
 //! | [`app`] | wires config, registry and server together; serves until a shutdown signal |
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::Cli;
+pub use super::report_args::ReportArgs;
 use super::values::parse_regex;
 use crate::commands;
 
@@ -21,6 +22,11 @@ pub enum Command {
     /// victim, recent kills): one line per check, ok or warn, with the
     /// evidence. Exits 0 when nothing warns, 1 otherwise.
     Doctor(DoctorArgs),
+    /// Write an incident report in Markdown of one OOM kill (the last, or
+    /// the one with --seq): when, what was killed and why, who held the
+    /// memory, swap, the cgroup and its owner, the other kills of the
+    /// incident, what is true now on a live host, and a checklist.
+    Report(ReportArgs),
 }
 
 /// Arguments of `oom_exporter doctor`.
@@ -154,6 +160,12 @@ impl Cli {
                 }
                 &mut args.paths
             }
+            Command::Report(args) => {
+                if let Some(kmsg) = args.kmsg.take() {
+                    self.kmsg = kmsg;
+                }
+                &mut args.paths
+            }
             Command::Doctor(args) => {
                 if let Some(include) = args.include.take() {
                     self.include = Some(include);
@@ -190,6 +202,15 @@ impl Cli {
                 procfs: self.procfs,
                 sysfs: self.sysfs,
                 cgroup_exclude: self.cgroup_exclude,
+            }),
+            Command::Report(args) => commands::Command::Report(commands::report::Report {
+                input: args.input,
+                pick: args
+                    .seq
+                    .map_or(commands::report::Pick::Last, commands::report::Pick::Seq),
+                kmsg: self.kmsg,
+                procfs: self.procfs,
+                sysfs: self.sysfs,
             }),
             Command::Doctor(args) => commands::Command::Doctor(commands::Doctor {
                 json: args.json,

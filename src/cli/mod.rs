@@ -4,11 +4,13 @@
 //!
 //! - this file: the flags of the server, and their conversion
 //! - [`commands`]: the subcommands' flags, folded into the global ones
+//! - [`report_args`]: the flags of `report`
 //! - [`collector_flags`]: `--[no-]collector.<name>` for every collector
 //! - [`values`]: parsers of flag values (durations, regexes, addresses) and the log settings' names
 
 mod collector_flags;
 mod commands;
+mod report_args;
 mod values;
 
 use std::net::SocketAddr;
@@ -135,7 +137,7 @@ pub struct Cli {
           value_parser = parse_duration)]
     pub victim_ttl: Duration,
 
-    /// Most recent kills kept for `GET /kills`.
+    /// Most recent kills kept for `GET /kills` and `GET /report`.
     #[arg(long = "collector.kmsg.history", value_name = "N", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub history: u32,

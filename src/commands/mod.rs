@@ -1,10 +1,11 @@
-//! Commands besides serving metrics: `kills`, `top` and `doctor`. Each
-//! takes plain settings ([`Kills`], [`Top`], [`Doctor`]) that the command
-//! line builds; none sees a clap type.
+//! Commands besides serving metrics: `kills`, `top`, `doctor` and
+//! `report`. Each takes plain settings ([`Kills`], [`Top`], [`Doctor`],
+//! [`report::Report`]) that the command line builds; none sees a clap type.
 
 pub mod doctor;
 pub mod kill_detail;
 pub mod kills;
+pub mod report;
 pub mod top;
 
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ pub enum Command {
     Top(Top),
     /// `oom_exporter doctor`.
     Doctor(Doctor),
+    /// `oom_exporter report`.
+    Report(report::Report),
 }
 
 /// What `oom_exporter doctor` reads and how it prints.
@@ -80,6 +83,7 @@ pub fn run(command: Command) -> ExitCode {
             Ok(false) => return ExitCode::FAILURE,
             Err(error) => ("doctor", Err(error)),
         },
+        Command::Report(args) => ("report", report::run(&args, &mut stdout)),
         Command::Kills(args) => (
             "kills",
             kills::run(&args, &args.kmsg, &mut stdout, &mut std::io::stderr()),

@@ -1,7 +1,8 @@
 //! The web side: the routes, the server loop that serves them, and the web
 //! configuration (TLS, basic auth, headers) with its reloads.
 //!
-//! - [`routes`]: the axum router: `/metrics` with format negotiation, `/`, `/kills`, `/-/healthy`, `/-/ready`
+//! - [`routes`]: the axum router: `/metrics` with format negotiation, `/`, `/kills`, `/report`, `/-/healthy`, `/-/ready`
+//! - [`report`]: `/report`, the incident report of a kill in the history
 //! - [`server`]: the accept loop: TLS, connection and request limits, graceful shutdown
 //! - [`config`]: `--web.config.file` (exporter-toolkit format) parsed and validated into settings
 //! - [`tls`]: the `tls_server_config` part of that file, turned into a rustls configuration
@@ -17,6 +18,7 @@ pub mod authgate;
 pub mod clients;
 pub mod config;
 pub mod metrics;
+pub mod report;
 pub mod routes;
 pub mod server;
 pub mod settings;

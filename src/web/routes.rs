@@ -1,5 +1,6 @@
 //! The HTTP surface: `/metrics` (or `--web.telemetry-path`) with format
-//! negotiation, a landing page, `/-/healthy` and `/-/ready`. Other paths
+//! negotiation, a landing page, `/kills`, `/report` ([`super::report`]),
+//! `/-/healthy` and `/-/ready`. Other paths
 //! answer 404; other methods 405 (HEAD is answered like GET).
 //!
 //! A scrape has a deadline: Prometheus' `X-Prometheus-Scrape-Timeout-Seconds`
@@ -57,6 +58,8 @@ pub struct AppState {
     pub tracker: Option<Arc<Tracker>>,
     /// Scrapes allowed at once (`--web.max-requests`); more get 503.
     pub scrapes: Arc<tokio::sync::Semaphore>,
+    /// Where `/report` reads what is true now (None: it says nothing of now).
+    pub report_roots: Option<super::report::Roots>,
 }
 
 /// Builds the router; tests call it directly with `tower::ServiceExt::oneshot`.
@@ -65,6 +68,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(landing))
         .route(&state.telemetry_path, get(metrics))
         .route("/kills", get(kills))
+        .route("/report", get(super::report::report))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(ready))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
@@ -101,6 +105,7 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
          <p>Version {version} (revision {revision})</p>\n\
          <ul>\n<li><a href=\"{path}\">Metrics</a></li>\n\
          <li><a href=\"/kills\">Recent OOM kills (JSON)</a></li>\n\
+         <li><a href=\"/report\">Report of the last OOM kill (Markdown)</a></li>\n\
          <li><a href=\"/-/healthy\">Health</a></li>\n\
          <li><a href=\"/-/ready\">Readiness</a></li>\n</ul>\n</body></html>\n",
         version = crate::VERSION,
@@ -250,6 +255,7 @@ mod tests {
             telemetry_path: "/metrics".to_owned(),
             tracker: None,
             scrapes: Arc::new(tokio::sync::Semaphore::new(40)),
+            report_roots: None,
         }))
     }
 

@@ -36,6 +36,7 @@ mod process;
 mod prometheus;
 pub mod promtool;
 mod read_caps;
+mod report_cmd;
 mod support;
 mod web;
 mod webconfig_fuzz;
