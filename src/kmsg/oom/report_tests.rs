@@ -1,5 +1,6 @@
 //! The report's other parts joined to their kill.
 
+use super::report::MemcgStats;
 use super::tests::one;
 use super::*;
 
@@ -167,4 +168,107 @@ fn a_dump_stalled_by_a_slow_console_stays_in_its_event() {
          [113.900000] Killed process 23022, UID 1002, (php-fpm) total-vm:721880kB, anon-rss:143400kB, file-rss:8kB\n",
     );
     assert_eq!((k.invoked_by, k.report.gfp_mask), (None, None));
+}
+
+fn stats(log: &str) -> MemcgStats {
+    one(log).report.memcg_stats.expect("memcg_stats")
+}
+
+#[test]
+fn memcg_stats_of_a_cgroup_v2_block_continued_under_a_dmesg_stamp() {
+    let s = stats("\
+[Di Aug 12 03:54:03 2025] memory: usage 31211520kB, limit 31211520kB, failcnt 83420
+[Di Aug 12 03:54:03 2025] Memory cgroup stats for /lxc/39004:
+[Di Aug 12 03:54:03 2025] anon 31154200576
+                          file 688283648
+                          kernel 10436608
+                          sock 405504
+                          shmem 687980544
+                          file_dirty 4096
+                          file_writeback 0
+                          inactive_anon 31307640832
+                          slab 22183352
+                          pgmajfault 328889433
+[Di Aug 12 03:54:03 2025] Tasks state (memory values in pages):
+[Di Aug 12 03:54:03 2025] Memory cgroup out of memory: Killed process 1 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB
+");
+    assert_eq!(
+        s,
+        MemcgStats {
+            anon: Some(31_154_200_576),
+            file: Some(688_283_648),
+            shmem: Some(687_980_544),
+            kernel: Some(10_436_608),
+            slab: Some(22_183_352),
+            sock: Some(405_504),
+            file_dirty: Some(4096),
+            file_writeback: Some(0),
+            swap: None,
+        }
+    );
+}
+
+#[test]
+fn memcg_stats_of_cgroup_v1_take_the_subtree_totals() {
+    // 6.x, one record per key: `total_` (the whole subtree) wins over the
+    // cgroup's own counter.
+    let s = stats("\
+6,449,723789604,-;Memory cgroup stats for /app:
+6,450,723789636,-;cache 0
+6,451,723789638,-;rss 66916352
+6,452,723789640,-;shmem 0
+6,453,723789641,-;swap 0
+6,454,723789642,-;total_cache 8192
+6,455,723789643,-;total_rss 70000000
+6,456,723789644,-;total_swap 4096
+6,457,723789758,-;[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name
+3,458,723789800,-;Memory cgroup out of memory: Killed process 19700 (memhog) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB
+");
+    assert_eq!(
+        (s.anon, s.file, s.shmem, s.swap, s.slab),
+        (Some(70_000_000), Some(8192), Some(0), Some(4096), None)
+    );
+    // Before 4.19: one line per cgroup of the subtree, in KB; they add up.
+    let s = stats("\
+[193038.106481] Memory cgroup stats for /docker/0f2b: cache:4KB rss:520580KB rss_huge:450560KB shmem:0KB mapped_file:0KB dirty:8KB writeback:0KB inactive_anon:0KB
+[193038.106490] Memory cgroup stats for /docker/0f2b/x: cache:0KB rss:100KB rss_huge:0KB shmem:0KB mapped_file:0KB dirty:0KB writeback:0KB inactive_anon:0KB
+[193038.106499] Memory cgroup out of memory: Kill process 1 (x) score 1 or sacrifice child
+[193038.106500] Killed process 1 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB
+");
+    assert_eq!(
+        (s.anon, s.file, s.file_dirty, s.kernel),
+        (Some(520_680 * 1024), Some(4096), Some(8192), None)
+    );
+}
+
+#[test]
+fn memcg_stats_in_one_record_and_never_past_the_block() {
+    // Kernels 5.x-6.4 print the block as one record: /dev/kmsg escapes its
+    // newlines.
+    let s = stats("\
+6,10,1000,-;Memory cgroup stats for /k:
+6,11,1010,-;anon 257044480\\x0afile 925696\\x0akernel 10436608\\x0ashmem 0
+3,12,1020,-;Memory cgroup out of memory: Killed process 5 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB
+");
+    assert_eq!(
+        (s.anon, s.file, s.kernel, s.shmem),
+        (Some(257_044_480), Some(925_696), Some(10_436_608), Some(0))
+    );
+    // The block ends at the first line that is not `key value`: a later
+    // `key value` line is not read into it, and a kill line is never eaten.
+    let k = one("\
+6,10,1000,-;Memory cgroup stats for /k:
+6,11,1010,-;anon 4096
+6,12,1011,-;Tasks state (memory values in pages):
+6,13,1012,-;file 8192
+3,14,1020,-;Memory cgroup out of memory: Killed process 5 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB
+");
+    let s = k.report.memcg_stats.unwrap();
+    assert_eq!((s.anon, s.file), (Some(4096), None));
+    assert_eq!(
+        report::stat_lines("Out of memory: Killed process 5 (x)"),
+        None
+    );
+    assert_eq!(report::stat_lines("anon 12 x"), None);
+    assert_eq!(report::stat_lines("Anon 12"), None);
 }
