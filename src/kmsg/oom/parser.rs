@@ -50,6 +50,8 @@ struct Event {
     /// A `Memory cgroup stats for <path>:` header was the last report
     /// line: `key value` lines that follow are its block.
     stats_open: bool,
+    /// The `Mem-Info:` summary's `key:N` lines are being read.
+    meminfo_open: bool,
     /// `Tasks in <path> are going to be killed due to memory.oom.group set`.
     group: Option<String>,
     /// The event's victim was killed: later kills without a new header or
@@ -117,6 +119,9 @@ impl Parser {
             return Outcome::Nothing;
         }
         self.event.stats_open = false;
+        if self.meminfo_line(line) {
+            return Outcome::Nothing;
+        }
         // Cheap filter: every kill line contains one of these byte
         // sequences; most kernel log lines contain none, and the report's
         // other parts are told by their first byte.
@@ -195,6 +200,7 @@ impl Parser {
             }
             Part::FreeSwap(kb) if headed => r.swap_free_kb = Some(kb),
             Part::TotalSwap(kb) if headed => r.swap_total_kb = Some(kb),
+            Part::RamPages(pages) if headed => r.ram_pages = Some(pages),
             Part::TasksState => {}
             Part::DumpHeader(columns) => event.dump = Dump::new(columns),
             Part::MaybeRow(text) => {
@@ -223,6 +229,33 @@ impl Parser {
         let stats = self.event.report.memcg_stats.get_or_insert_default();
         for (key, bytes) in pairs {
             stats.note(key, bytes);
+        }
+        self.touch(line);
+        true
+    }
+
+    /// Adds `line` to the `Mem-Info:` summary of the current, headed event
+    /// if it is one of its lines: the first starts with `active_anon:`, the
+    /// others follow it.
+    fn meminfo_line(&mut self, line: &Line<'_>) -> bool {
+        let event = &mut self.event;
+        let starts = line.text.trim_start().starts_with("active_anon:");
+        if !(event.meminfo_open || starts) {
+            return false;
+        }
+        let headed = event.invoked_by.is_some() && !event.closed;
+        let stale = matches!((line.usec, event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > EVENT_WINDOW_USEC);
+        let pairs = report::meminfo_pairs(line.text).filter(|_| headed && !stale);
+        event.meminfo_open = pairs.is_some();
+        let Some(pairs) = pairs else {
+            return false;
+        };
+        if starts {
+            event.report.meminfo_pages = Some(report::MemInfo::default());
+        }
+        let meminfo = event.report.meminfo_pages.get_or_insert_default();
+        for (key, pages) in pairs {
+            meminfo.note(key, pages);
         }
         self.touch(line);
         true

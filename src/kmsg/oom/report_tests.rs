@@ -272,3 +272,92 @@ fn memcg_stats_in_one_record_and_never_past_the_block() {
     assert_eq!(report::stat_lines("anon 12 x"), None);
     assert_eq!(report::stat_lines("Anon 12"), None);
 }
+
+const GLOBAL_2_6_32: &str = "\
+Jun 20 12:47:04 db1 kernel: [15180285.000001] mysqld invoked oom-killer: gfp_mask=0x201da, order=0, oom_adj=0, oom_score_adj=0
+Jun 20 12:47:04 db1 kernel: [15180285.545251] Mem-Info:
+Jun 20 12:47:04 db1 kernel: [15180285.558836] CPU   11: hi:  186, btch:  31 usd:   0
+Jun 20 12:47:04 db1 kernel: [15180285.559177] active_anon:7343961 inactive_anon:556529 isolated_anon:0
+Jun 20 12:47:04 db1 kernel: [15180285.559178]  active_file:304 inactive_file:144 isolated_file:317
+Jun 20 12:47:04 db1 kernel: [15180285.559179]  unevictable:0 dirty:2 writeback:0 unstable:0
+Jun 20 12:47:04 db1 kernel: [15180285.559180]  free:49825 slab_reclaimable:13213 slab_unreclaimable:44840
+Jun 20 12:47:04 db1 kernel: [15180285.559181]  mapped:38195 shmem:52281 pagetables:124334 bounce:0
+Jun 20 12:47:04 db1 kernel: [15180285.560875] Node 0 DMA free:15744kB min:28kB low:32kB active_anon:0kB
+Jun 20 12:47:04 db1 kernel: [15180285.560876] free:1 shmem:2
+Jun 20 12:47:04 db1 kernel: [15180285.656179] 8388607 pages RAM
+Jun 20 12:47:04 db1 kernel: [15180285.700000] Out of memory: Kill process 9 (mysqld) score 900 or sacrifice child
+Jun 20 12:47:04 db1 kernel: [15180285.700001] Killed process 9, UID 27, (mysqld) total-vm:1kB, anon-rss:1kB, file-rss:0kB
+";
+
+#[test]
+fn meminfo_summary_and_ram_of_a_global_oom() {
+    let r = one(GLOBAL_2_6_32).report;
+    assert_eq!(
+        r.meminfo_pages.as_ref().map(|m| (
+            m.free,
+            m.anon,
+            m.page_cache,
+            m.shmem,
+            m.slab_reclaimable,
+            m.slab_unreclaimable
+        )),
+        Some((
+            Some(49_825),
+            Some(7_343_961 + 556_529),
+            Some(304 + 144),
+            Some(52_281),
+            Some(13_213),
+            Some(44_840)
+        ))
+    );
+    let m = r.meminfo_pages.unwrap();
+    assert_eq!(
+        (m.mapped, m.pagetables, m.unevictable, m.dirty, m.writeback),
+        (Some(38_195), Some(124_334), Some(0), Some(2), Some(0))
+    );
+    assert_eq!(r.ram_pages, Some(8_388_607));
+    // RHEL 7-8 syslog: the summary in one line, its newlines as `#012`.
+    let log = "\
+Sep 29 08:12:34 h kernel: sed invoked oom-killer: gfp_mask=0x6200ca(GFP_HIGHUSER_MOVABLE), nodemask=(null), order=0, oom_score_adj=0
+Sep 29 08:12:34 h kernel: Mem-Info:
+Sep 29 08:12:34 h kernel: active_anon:33632 inactive_anon:1327714 isolated_anon:0#012 active_file:43 inactive_file:127 isolated_file:40#012 unevictable:20549 dirty:23 writeback:0#012 slab_reclaimable:11170 slab_unreclaimable:13399#012 mapped:34989 shmem:74232 pagetables:7365 bounce:0#012 free:23902 free_pcp:1055 free_cma:0
+Sep 29 08:12:34 h kernel: 1572729 pages RAM
+Sep 29 08:12:34 h kernel: Out of memory: Killed process 7 (varnishd) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB
+";
+    let r = one(log).report;
+    let m = r.meminfo_pages.unwrap();
+    assert_eq!(
+        (m.free, m.anon, m.page_cache, m.shmem),
+        (
+            Some(23_902),
+            Some(33_632 + 1_327_714),
+            Some(170),
+            Some(74_232)
+        )
+    );
+    assert_eq!(r.ram_pages, Some(1_572_729));
+}
+
+#[test]
+fn meminfo_only_inside_a_headed_event() {
+    // Mem-Info and `pages RAM` are also printed by SysRq-m and page
+    // allocation failures: without an OOM header they are not taken.
+    let log = "\
+[10.000000] active_anon:1 inactive_anon:2 isolated_anon:0
+[10.000001]  free:3
+[10.000002] 100 pages RAM
+[10.100000] Out of memory: Killed process 7 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB
+";
+    let r = one(log).report;
+    assert_eq!((r.meminfo_pages, r.ram_pages), (None, None));
+    // A line cut mid-summary ends it; what was read stays.
+    let log = "\
+[10.000000] x invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0
+[10.000001] active_anon:1 inactive_anon:2 isolated_anon:0
+[10.000002]  active_file:4 inactive_fi
+[10.000003]  free:3
+[10.100000] Out of memory: Killed process 7 (x) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB
+";
+    let m = one(log).report.meminfo_pages.unwrap();
+    assert_eq!((m.anon, m.page_cache, m.free), (Some(3), None, None));
+}
