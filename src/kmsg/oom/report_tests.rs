@@ -361,3 +361,33 @@ fn meminfo_only_inside_a_headed_event() {
     let m = one(log).report.meminfo_pages.unwrap();
     assert_eq!((m.anon, m.page_cache, m.free), (Some(3), None, None));
 }
+
+#[test]
+fn a_quoted_syslog_report_cut_by_a_pager_among_userspace_lines() {
+    // Every line quoted in a mail, userspace lines in between (one of them
+    // quoting a kill), the summary joined by `#012`, lines a pager cut.
+    let log = "\
+> Sep 29 08:12:34 h kernel: java invoked oom-killer: gfp_mask=0x6200ca(GFP_HIGHUSER_MOVABLE), order=0, oom_score_adj=0
+> Sep 29 08:12:34 h sshd[812]: Out of memory: Killed process 9 (fake) total-vm:1kB
+> Sep 29 08:12:34 h kernel: Mem-Info:
+> Sep 29 08:12:34 h kernel: active_anon:10 inactive_anon:20 isolated_anon:0#012 active_file:1 inactive_file:2#012 free:5 free_pcp:1>
+> Sep 29 08:12:34 h kernel: 1572729 pages R>
+> Sep 29 08:12:34 h systemd[1]: Started session 4.
+> Sep 29 08:12:34 h kernel: Out of memory: Killed process 7 (java) total-vm:123kB, anon-rss:45>
+> Sep 29 08:12:35 h kernel: Out of memory: Killed process 8 (java) total-vm:123kB, anon-rss:45kB, file-rss:0kB, shmem-rss:0kB
+";
+    let kills = kills_in_log(log);
+    assert_eq!(
+        kills.iter().map(|k| k.pid).collect::<Vec<_>>(),
+        [7, 8],
+        "the userspace line is no kill, the cut one is"
+    );
+    let k = &kills[0];
+    assert_eq!((k.total_vm_kb, k.anon_rss_kb), (Some(123), None));
+    assert_eq!(k.invoked_by.as_deref(), Some("java"));
+    let m = k.report.meminfo_pages.as_ref().unwrap();
+    // The cut `free_pcp:1>` ends the summary with what was read before its
+    // line: nothing of that line is guessed.
+    assert_eq!((m.anon, m.page_cache, m.free), (Some(30), Some(3), None));
+    assert_eq!(k.report.ram_pages, None);
+}
