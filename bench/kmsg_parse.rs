@@ -3,6 +3,10 @@
 //! ordinary kernel messages), with the raw OOM reports of
 //! tests/fixtures/kmsg (05-08) mixed in at about one report per 2,000
 //! records. Lines the project's own tests wrote (`oomx`) are left out.
+//! A second mix puts one of the six whole real reports of
+//! tests/fixtures/reports (task dumps of 85 to 800+ rows, Mem-Info, the
+//! memory.stat block) in every 2,000 ordinary records, and a third is those
+//! reports alone; their lines are made raw records with rising stamps.
 //! Run: `cargo bench --bench kmsg_parse`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark may stop on a broken set-up
@@ -10,7 +14,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use oom_exporter::kmsg::input::{Line, Stamp};
+use oom_exporter::kmsg::input::{self, Line, Stamp};
 use oom_exporter::kmsg::oom::{Outcome, Parser};
 use oom_exporter::kmsg::{device, record};
 
@@ -55,25 +59,91 @@ fn main() {
             .cloned()
             .collect();
     }
-    let mut mix: Vec<&str> = Vec::with_capacity(RECORDS);
+    let mix = interleave(&ordinary, &[oom.join("\n")], 2000);
+    measure(
+        "kmsg samples 05-08 every 2,000 records",
+        &mix,
+        ordinary.len(),
+    );
+    let reports = whole_reports(root);
+    let report_lines: usize = reports.iter().map(|r| r.lines().count()).sum();
+    let mix = interleave(&ordinary, &reports, 2000);
+    measure(
+        &format!("one of the six whole reports ({report_lines} lines in all) every 2,000 records"),
+        &mix,
+        ordinary.len(),
+    );
+    let only: Vec<String> = reports
+        .iter()
+        .flat_map(|r| r.lines())
+        .map(str::to_owned)
+        .collect();
+    let mix = interleave(&only, &[], usize::MAX);
+    measure(
+        "the six whole reports alone, over and over",
+        &mix,
+        only.len(),
+    );
+}
+
+/// The six real reports, each as raw records (`6,seq,usec,-;text`) with
+/// stamps 100 us apart, so that they are read as the live device gives them.
+fn whole_reports(root: &str) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(format!("{root}/tests/fixtures/reports"))
+        .expect("reports")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).expect("report");
+            input::lines(&text)
+                .iter()
+                .enumerate()
+                .map(|(i, l)| format!("6,{i},{},-;{}", 1_000_000 + i * 100, l.text))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect()
+}
+
+/// `RECORDS` records: `ordinary` in turn, with the next of `reports` (each
+/// several records) before every `every`th, stamps rising throughout.
+fn interleave(ordinary: &[String], reports: &[String], every: usize) -> Vec<String> {
+    let mut mix = Vec::with_capacity(RECORDS);
     let mut i = 0;
+    let mut next = 0;
+    let restamp = |line: &str, n: usize| match record::parse(line) {
+        Ok(Some(r)) => format!("{},{n},{},-;{}", r.facility * 8 + r.level, n * 10, r.text),
+        _ => line.to_owned(),
+    };
     while mix.len() < RECORDS {
-        if i % 2000 == 0 {
-            mix.extend(oom.iter().map(String::as_str));
+        if !reports.is_empty() && i % every == 0 {
+            for l in reports[next % reports.len()].lines() {
+                let n = mix.len();
+                mix.push(restamp(l, n));
+            }
+            next += 1;
         }
-        mix.push(&ordinary[i % ordinary.len()]);
+        let n = mix.len();
+        mix.push(restamp(&ordinary[i % ordinary.len()], n));
         i += 1;
     }
     mix.truncate(RECORDS);
-    let bytes: usize = mix.iter().map(|l| l.len() + 1).sum();
+    mix
+}
 
+fn measure(name: &str, mix: &[String], distinct: usize) {
+    let bytes: usize = mix.iter().map(|l| l.len() + 1).sum();
     let mut rates = Vec::new();
     let mut kills = 0;
     for _ in 0..RUNS {
         let mut parser = Parser::new();
         kills = 0;
         let start = Instant::now();
-        for raw in &mix {
+        for raw in mix {
             if let Ok(Some(rec)) = record::parse(black_box(raw))
                 && rec.is_kernel()
             {
@@ -95,9 +165,8 @@ fn main() {
     rates.sort_by(f64::total_cmp);
     let median = rates[RUNS / 2];
     println!(
-        "kmsg parser: {RECORDS} records ({:.1} MiB, {} ordinary distinct, {kills} kills) per run, {RUNS} runs",
+        "kmsg parser, {name}: {RECORDS} records ({:.1} MiB, {distinct} distinct other lines, {kills} kills) per run, {RUNS} runs",
         bytes as f64 / 1048576.0,
-        ordinary.len()
     );
     println!(
         "median {:.2} M records/s ({:.0} MiB/s), min {:.2} M/s, max {:.2} M/s, one core",

@@ -7,8 +7,12 @@
 //! - syslog / `journalctl -k`: `Jun 24 18:49:43 host kernel: [ 8341.85] text`,
 //!   or with an ISO 8601 stamp (`2025-06-24T18:49:43.123+00:00 host kernel: text`)
 //!
-//! Copy-paste artefacts are tolerated: leading indentation, and two dmesg
-//! records joined on one line (`...uid=1001[30104.280053] Out of memory...`).
+//! Copy-paste artefacts are tolerated: leading indentation, a mail's quote
+//! marks (`> `, `>> `), two dmesg records joined on one line
+//! (`...uid=1001[30104.280053] Out of memory...`), and syslog's `#012` for
+//! a newline inside a record (split into lines, except in a kill line). A
+//! line a pager cut (`>` at its end) is read as it is: the field it cut
+//! does not parse and is left null.
 //!
 //! Work is linear in the length of a line: a stamp is looked for only in
 //! the few bytes after a `[`.
@@ -59,6 +63,7 @@ pub fn lines(log: &str) -> Vec<Line<'_>> {
 /// a `dmesg` or `dmesg -T` stamp, or a syslog or journal line tagged
 /// `kernel:` (bare message text, or another syslog tag, does not).
 pub fn physical_line<'a>(physical: &'a str, out: &mut Vec<Line<'a>>) -> bool {
+    let physical = unquote(physical);
     if let Ok(Some(r)) = record::parse(physical) {
         out.push(Line {
             seq: Some(r.seq),
@@ -72,10 +77,12 @@ pub fn physical_line<'a>(physical: &'a str, out: &mut Vec<Line<'a>>) -> bool {
     let (stamp, rest, facility, tagged_kernel) = strip_syslog(physical.trim_start());
     let first = out.len();
     for piece in split_joined(rest) {
-        out.push(Line {
-            facility,
-            ..dmesg_line(piece, stamp.clone())
-        });
+        for part in syslog_newlines(piece) {
+            out.push(Line {
+                facility,
+                ..dmesg_line(part, stamp.clone())
+            });
+        }
     }
     let stamped = out[first..]
         .first()
@@ -149,6 +156,34 @@ fn iso_to_rfc3339(s: &str) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// A line of a quoted mail (`> `, `>> `, `> > `) without its quote
+/// marks; other lines as they are.
+fn unquote(line: &str) -> &str {
+    let mut rest = line.trim_start();
+    if !rest.starts_with('>') {
+        return line;
+    }
+    while let Some(r) = rest.strip_prefix('>') {
+        rest = r.trim_start_matches([' ', '\t']);
+    }
+    rest
+}
+
+/// A record's lines that syslog joined with `#012` (its escape for a
+/// newline), such as the `Mem-Info:` summary or a `memory.stat` block. A
+/// kill line (`Kill process`, `Killed process`) is never split: `#012`
+/// there may be part of a comm, and a kill split in two would be lost.
+fn syslog_newlines(piece: &str) -> impl Iterator<Item = &str> {
+    let whole = !piece.contains("#012")
+        || piece.contains("Kill process ")
+        || piece.contains("Killed process ");
+    let mut parts = piece.split("#012");
+    let first = if whole { Some(piece) } else { None };
+    first.into_iter().chain(std::iter::from_fn(
+        move || if whole { None } else { parts.next() },
+    ))
 }
 
 /// Splits `...text[12.345678] more text` at every dmesg stamp after the start.
@@ -381,6 +416,58 @@ mod tests {
         assert_eq!(
             lines("  Out of memory: Killed process 4100 (x)")[0].text,
             "Out of memory: Killed process 4100 (x)"
+        );
+    }
+
+    fn texts(log: &str) -> Vec<&str> {
+        lines(log).iter().map(|l| l.text).collect()
+    }
+
+    #[test]
+    fn mail_quotes_are_dropped_in_every_form() {
+        let quoted = "\
+> 3,576,730674844,-;Memory cgroup out of memory: Killed process 1 (a)
+>> [ 7063.247407] Out of memory: Killed process 2 (b)
+> > Jun 24 18:49:43 host kernel: Out of memory: Killed process 3 (c)
+>Out of memory: Killed process 4 (d)
+>
+";
+        let got = lines(quoted);
+        assert_eq!(
+            got.iter().map(|l| l.text).collect::<Vec<_>>(),
+            [
+                "Memory cgroup out of memory: Killed process 1 (a)",
+                "Out of memory: Killed process 2 (b)",
+                "Out of memory: Killed process 3 (c)",
+                "Out of memory: Killed process 4 (d)",
+                "",
+            ]
+        );
+        assert_eq!((got[0].seq, got[1].usec), (Some(576), Some(7_063_247_407)));
+        assert_eq!(got[2].stamp, Stamp::Raw("Jun 24 18:49:43".into()));
+        // A `>` inside a line is text.
+        assert_eq!(texts("[1.000000] a > b"), ["a > b"]);
+    }
+
+    #[test]
+    fn syslog_escaped_newlines_split_into_lines() {
+        let log =
+            "Sep 29 08:12:34 h kernel: active_anon:1 inactive_anon:2#012 active_file:3#012 free:4";
+        let got = lines(log);
+        assert_eq!(
+            got.iter().map(|l| l.text).collect::<Vec<_>>(),
+            ["active_anon:1 inactive_anon:2", " active_file:3", " free:4"]
+        );
+        assert!(
+            got.iter()
+                .all(|l| l.stamp == got[0].stamp && l.facility.is_none())
+        );
+        // A kill line is never split: `#012` there is part of a comm.
+        assert_eq!(
+            texts(
+                "Sep 29 08:12:34 h kernel: Out of memory: Killed process 5 (a#012b) total-vm:1kB"
+            ),
+            ["Out of memory: Killed process 5 (a#012b) total-vm:1kB"]
         );
     }
 }

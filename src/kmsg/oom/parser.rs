@@ -47,6 +47,11 @@ struct Event {
     report: Report,
     /// The report's task dump.
     dump: Dump,
+    /// A `Memory cgroup stats for <path>:` header was the last report
+    /// line: `key value` lines that follow are its block.
+    stats_open: bool,
+    /// The `Mem-Info:` summary's `key:N` lines are being read.
+    meminfo_open: bool,
     /// `Tasks in <path> are going to be killed due to memory.oom.group set`.
     group: Option<String>,
     /// The event's victim was killed: later kills without a new header or
@@ -110,6 +115,13 @@ impl Parser {
     /// Feeds one message line.
     pub fn feed(&mut self, line: &Line<'_>) -> Outcome {
         let text = line.text;
+        if self.event.stats_open && self.stats_line(line) {
+            return Outcome::Nothing;
+        }
+        self.event.stats_open = false;
+        if self.meminfo_line(line) {
+            return Outcome::Nothing;
+        }
         // Cheap filter: every kill line contains one of these byte
         // sequences; most kernel log lines contain none, and the report's
         // other parts are told by their first byte.
@@ -188,6 +200,7 @@ impl Parser {
             }
             Part::FreeSwap(kb) if headed => r.swap_free_kb = Some(kb),
             Part::TotalSwap(kb) if headed => r.swap_total_kb = Some(kb),
+            Part::RamPages(pages) if headed => r.ram_pages = Some(pages),
             Part::TasksState => {}
             Part::DumpHeader(columns) => event.dump = Dump::new(columns),
             Part::MaybeRow(text) => {
@@ -204,6 +217,48 @@ impl Parser {
         }
         self.touch(line);
         Outcome::Nothing
+    }
+
+    /// Adds `line` to the open `Memory cgroup stats for` block, if it is
+    /// one of its `key value` lines of the same event.
+    fn stats_line(&mut self, line: &Line<'_>) -> bool {
+        let stale = matches!((line.usec, self.event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > EVENT_WINDOW_USEC);
+        let Some(pairs) = report::stat_lines(line.text).filter(|_| !stale) else {
+            return false;
+        };
+        let stats = self.event.report.memcg_stats.get_or_insert_default();
+        for (key, bytes) in pairs {
+            stats.note(key, bytes);
+        }
+        self.touch(line);
+        true
+    }
+
+    /// Adds `line` to the `Mem-Info:` summary of the current, headed event
+    /// if it is one of its lines: the first starts with `active_anon:`, the
+    /// others follow it.
+    fn meminfo_line(&mut self, line: &Line<'_>) -> bool {
+        let event = &mut self.event;
+        let starts = line.text.trim_start().starts_with("active_anon:");
+        if !(event.meminfo_open || starts) {
+            return false;
+        }
+        let headed = event.invoked_by.is_some() && !event.closed;
+        let stale = matches!((line.usec, event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > EVENT_WINDOW_USEC);
+        let pairs = report::meminfo_pairs(line.text).filter(|_| headed && !stale);
+        event.meminfo_open = pairs.is_some();
+        let Some(pairs) = pairs else {
+            return false;
+        };
+        if starts {
+            event.report.meminfo_pages = Some(report::MemInfo::default());
+        }
+        let meminfo = event.report.meminfo_pages.get_or_insert_default();
+        for (key, pages) in pairs {
+            meminfo.note(key, pages);
+        }
+        self.touch(line);
+        true
     }
 
     /// Victims remembered for the current event.
@@ -245,6 +300,7 @@ impl Parser {
             ReportLine::StatsFor(limited) => {
                 self.event.reopen_if_closed();
                 self.event.limited.get_or_insert(limited);
+                self.stats_header(line.text);
             }
             ReportLine::TaskIn(readings) => {
                 self.event.reopen_if_closed();
@@ -396,6 +452,22 @@ impl Parser {
             constraint,
             attribution: unmatched.then(|| Attribution::Ambiguous(Vec::new())),
             uid: None,
+        }
+    }
+}
+
+impl Parser {
+    /// Reads the one-line stats block of kernels before 4.19 (`Memory
+    /// cgroup stats for /x: cache:0KB rss:...`), or opens the block that
+    /// follows a `Memory cgroup stats for /x:` header.
+    fn stats_header(&mut self, text: &str) {
+        let Some(at) = text.rfind(": cache:") else {
+            self.event.stats_open = true;
+            return;
+        };
+        let stats = self.event.report.memcg_stats.get_or_insert_default();
+        for (key, bytes) in report::stat_line_kb(&text[at + 2..]) {
+            stats.note(key, bytes);
         }
     }
 }
