@@ -115,7 +115,7 @@ def host():
                   (f"increase({m('oom_kills_total')}[$__rate_interval])", "{{instance}} kills"),
                   (f"increase({m('oom_kills_unattributed_total')}[$__rate_interval])", "{{instance}} unattributed"),
               ], 0, 25, 12, 8, extra={"fieldConfig": {"defaults": {"unit": "short", "custom": {"drawStyle": "bars", "fillOpacity": 60}}, "overrides": []}}),
-        panel("Recent OOM victims", "Victims since the exporter started: command, memory cgroup, pod and container, and the time of their last kill.",
+        panel("Recent OOM victims", "Victims since the exporter started: command, memory cgroup, pod and container, and the time of their last kill. Click a command for the incident report of its last kill (the exporter's /report, at the instance's address).",
               "dateTimeAsIso", [
                   (f"oom_victim_last_kill_timestamp_seconds{{{SEL}}} * 1000", ""),
                   (f"oom_victim_kills_total{{{SEL}}}", ""),
@@ -125,7 +125,11 @@ def host():
                                                                          "renameByName": {"Value #A": "last kill", "Value #B": "kills"}}},
                                          {"id": "sortBy", "options": {"sort": [{"field": "last kill", "desc": True}]}}],
                      "fieldConfig": {"defaults": {"unit": "dateTimeAsIso"}, "overrides": [
-                         {"matcher": {"id": "byName", "options": "kills"}, "properties": [{"id": "unit", "value": "short"}, {"id": "decimals", "value": 0}]}]}}),
+                         {"matcher": {"id": "byName", "options": "kills"}, "properties": [{"id": "unit", "value": "short"}, {"id": "decimals", "value": 0}]},
+                         {"matcher": {"id": "byName", "options": "comm"}, "properties": [{"id": "links", "value": [
+                             {"title": "Incident report of this kill",
+                              "url": "http://${__data.fields.instance}/report?comm=${__data.fields.comm:percentencode}&cgroup=${__data.fields.cgroup:percentencode}",
+                              "targetBlank": True}]}]}]}}),
         panel("Top processes by oom_score", "Who the OOM killer would pick first, with oom_score_adj (-1000 never, 1000 first).",
               "none", [
                   (f"topk by (instance) (10, oom_process_score{{{SEL}}})", ""),

@@ -111,6 +111,18 @@ fn report_served_from_the_history() {
     let by_seq = e.get(&format!("/report?seq={kill_seq}"), &[]);
     assert_eq!(by_seq.status, 200, "{}", by_seq.body);
     memcg_report(&by_seq.body);
+    // What a dashboard's victim table links to: the newest kill of a command
+    // (in a cgroup).
+    let by_victim = e.get("/report?comm=php-fpm&cgroup=%2Flxc%2F39004%2Fns%2Fsystem.slice%2Fdocker-a59e4e7d3090c04c6ce5a4b7a8bc85228eb9b96ac00b1284643a8c7c11dda661.scope", &[]);
+    assert_eq!(by_victim.status, 200, "{}", by_victim.body);
+    memcg_report(&by_victim.body);
+    let other = e.get("/report?comm=php-fpm&cgroup=%2Fsomewhere", &[]);
+    assert_eq!(other.status, 404, "{}", other.body);
+    assert!(
+        other.body.contains("no OOM kill of \"php-fpm\""),
+        "{}",
+        other.body
+    );
     let missing = e.get("/report?seq=1", &[]);
     assert_eq!(missing.status, 404);
     assert!(
