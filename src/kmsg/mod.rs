@@ -8,6 +8,8 @@
 //!     `Task in`, `Kill process`, `Killed process`, memory.oom.group)
 //!   - [`oom::report`]: the report's other parts (trigger, memory cgroup
 //!     counters, swap, task dump), each line on its own
+//!     (`report/dump.rs`: the task dump, top rows only; `report/stats.rs`:
+//!     Mem-Info and `memory.stat`)
 //!   - [`oom::parser`]: the event joiner: report lines in log order, a kill out
 //!     for every `Killed process` line, with its event's context
 //! - [`attribution`]: which cgroups a report names, safe against cgroups named like report text
