@@ -118,3 +118,40 @@ fn every_key_is_documented() {
         .collect();
     assert!(missing.is_empty(), "not in docs/kills.md: {missing:?}");
 }
+
+/// A report captured on this machine (raw /dev/kmsg records of a real memcg
+/// OOM that a test caused): the victim is a small shell with oom_score_adj
+/// 1000, and the task dump shows the process that held the memory.
+#[test]
+fn a_report_captured_here_names_who_held_the_memory() {
+    let file = repo().join("tests/fixtures/reports/captured-6.18-memcg-victim-not-largest.kmsg");
+    let kills = kills_json(&file);
+    assert_eq!(kills.len(), 1);
+    let k = &kills[0];
+    assert_eq!(
+        (k["pid"].as_u64(), k["comm"].as_str()),
+        (Some(2665), Some("sh"))
+    );
+    assert_eq!(k["oom_score_adj"].as_i64(), Some(1000));
+    assert_eq!(k["constraint"].as_str(), Some("memcg"));
+    assert_eq!(k["task_memcg"].as_str(), Some("/oomx-report-18311"));
+    assert_eq!(k["invoked_by"].as_str(), Some("tail"));
+    assert_eq!(k["trigger_pid"].as_u64(), Some(2669));
+    assert_eq!(k["gfp_mask"].as_str(), Some("0xcc0(GFP_KERNEL)"));
+    assert_eq!(k["order"].as_i64(), Some(0));
+    assert_eq!(
+        (k["memcg_usage_kb"].as_u64(), k["memcg_limit_kb"].as_u64()),
+        (Some(32768), Some(32768))
+    );
+    assert_eq!(k["tasks_in_dump"].as_u64(), Some(2));
+    // 1,367 pages (sh) and 4,036 + 1,432 kB in its Killed process line:
+    // the page size is read, not assumed.
+    assert_eq!(k["page_size_bytes"].as_u64(), Some(4096));
+    assert_eq!(k["page_size_assumed"].as_bool(), Some(false));
+    let top = k["top_tasks"].as_array().unwrap();
+    assert_eq!(top[0]["comm"].as_str(), Some("tail"));
+    assert_eq!(top[0]["rss_pages"].as_u64(), Some(7521));
+    assert_eq!(top[0]["rss_bytes"].as_u64(), Some(7521 * 4096));
+    assert_eq!(top[1]["comm"].as_str(), Some("sh"));
+    assert_eq!(top[1]["oom_score_adj"].as_i64(), Some(1000));
+}
