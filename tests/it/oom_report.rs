@@ -3,33 +3,9 @@
 //! 1000) is not the process that held the memory. Needs root; the cgroup is
 //! removed afterwards.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{Exporter, MemCgroup, kernel_lock, require_root};
-
-/// A shell in the cgroup holding about 4 MB, first in line for the OOM
-/// killer (oom_score_adj 1000), waiting on its stdin.
-fn bystander(cg: &MemCgroup) -> Child {
-    let procs = cg.dir().join("cgroup.procs");
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "echo $$ > {} && echo 1000 > /proc/self/oom_score_adj && x=$(head -c 4000000 /dev/zero | tr '\\0' a) && echo ready && read y",
-            procs.display()
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    assert_eq!(ready.trim(), "ready");
-    child
-}
 
 #[test]
 #[ignore = "needs root: a memory cgroup and an OOM kill"]
@@ -40,7 +16,7 @@ fn a_real_memcg_oom_names_who_held_the_memory_and_the_limit() {
     let _kernel = kernel_lock();
     let cg = MemCgroup::new("report");
     let e = Exporter::start_reading_kmsg(&[]);
-    let mut shell = bystander(&cg);
+    let mut shell = cg.bystander();
     let bystander_pid = shell.id();
     let (hog_pid, _, _) = cg.hog();
     // Killed first; if not, it stops here.

@@ -2,8 +2,8 @@
 //! whose history holds the same report fed as raw kmsg records, and on one
 //! that saw a real memcg OOM (needs root; the cgroup is removed after).
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{BIN, Exporter, MemCgroup, kernel_lock, repo, require_root, wait};
@@ -132,28 +132,6 @@ fn report_served_from_the_history() {
     );
 }
 
-/// A shell in `cg` holding about 4 MB, first in line for the OOM killer
-/// (oom_score_adj 1000), waiting on its stdin.
-fn bystander(cg: &MemCgroup) -> Child {
-    let procs = cg.dir().join("cgroup.procs");
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "echo $$ > {} && echo 1000 > /proc/self/oom_score_adj && x=$(head -c 4000000 /dev/zero | tr '\\0' a) && echo ready && read y",
-            procs.display()
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut ready)
-        .unwrap();
-    assert_eq!(ready.trim(), "ready");
-    child
-}
-
 /// Bytes from the report's `33.3 MiB`.
 fn size(cell: &str) -> f64 {
     let (n, unit) = cell.trim().split_once(' ').unwrap();
@@ -176,7 +154,7 @@ fn a_real_memcg_oom_reported_from_the_exporter() {
     let _kernel = kernel_lock();
     let cg = MemCgroup::new("rep");
     let e = Exporter::start_reading_kmsg(&[]);
-    let mut shell = bystander(&cg);
+    let mut shell = cg.bystander();
     let victim = shell.id();
     let (hog, _, _) = cg.hog();
     let _ = shell.kill();

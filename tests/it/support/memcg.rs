@@ -2,8 +2,9 @@
 //! the unified hierarchy has the memory controller, else v1. Shared by the
 //! integration tests and the kill-latency benchmark.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// A memory cgroup with a small limit; removed on drop.
@@ -54,6 +55,29 @@ impl MemCgroup {
 
     /// The cgroup's directory.
     #[allow(dead_code)]
+    /// Starts a shell in this cgroup holding about 4 MB, first in line for
+    /// the OOM killer (oom_score_adj 1000), waiting on its stdin; returns
+    /// once it holds the memory.
+    pub fn bystander(&self) -> Child {
+        let procs = self.dir().join("cgroup.procs");
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {} && echo 1000 > /proc/self/oom_score_adj && x=$(head -c 4000000 /dev/zero | tr '\\0' a) && echo ready && read y",
+                procs.display()
+            ))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(ready.trim(), "ready");
+        child
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
