@@ -2,8 +2,11 @@
 //! `promtool check rules`, `promtool test rules` (a firing and a silent
 //! case for every alert, in alerts/oom_exporter.test.yml) and
 //! `amtool check-config`; plus the conventions every alert must follow.
+//! The rules file is rendered from the mixin (tests/it/mixin.rs).
 
 use std::process::Command;
+
+use serde_yaml_ng::Value as Yaml;
 
 use crate::support::{repo, require_tool};
 
@@ -18,16 +21,16 @@ fn run(tool: &str, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// (alert name, lines of its rule) from the rules file.
-fn alerts() -> Vec<(String, String)> {
+/// (alert name, its rule) from the rules file, in order.
+fn alerts() -> Vec<(String, Yaml)> {
     let text = std::fs::read_to_string(repo().join("alerts/oom_exporter.rules.yml")).unwrap();
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        if let Some(name) = line.trim_start().strip_prefix("- alert: ") {
-            out.push((name.trim().to_owned(), String::new()));
-        } else if let Some((_, body)) = out.last_mut() {
-            body.push_str(line);
-            body.push('\n');
+    let file: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let mut out = Vec::new();
+    for group in file["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            if let Some(name) = rule["alert"].as_str() {
+                out.push((name.to_owned(), rule.clone()));
+            }
         }
     }
     out
@@ -75,30 +78,26 @@ fn every_alert_fires_and_stays_silent_in_a_unit_test() {
 fn every_alert_has_severity_summary_description_and_runbook() {
     let all = alerts();
     assert!(all.len() >= 14, "{} alerts", all.len());
-    for (name, body) in &all {
-        let severity = body
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("severity: "))
+    for (name, rule) in &all {
+        let severity = rule["labels"]["severity"]
+            .as_str()
             .unwrap_or_else(|| panic!("{name}: no severity"));
         assert!(
             ["critical", "warning", "info"].contains(&severity),
             "{name}: {severity}"
         );
-        assert!(body.contains("summary: "), "{name}: no summary");
-        let description = body
-            .split("description:")
-            .nth(1)
-            .unwrap_or_else(|| panic!("{name}: no description"));
-        let description = description.split("runbook_url:").next().unwrap();
+        let annotation = |key: &str| rule["annotations"][key].as_str().unwrap_or("");
+        assert!(!annotation("summary").is_empty(), "{name}: no summary");
+        let description = annotation("description");
+        assert!(!description.is_empty(), "{name}: no description");
         assert!(
             description.contains("$labels.instance"),
             "{name}: description lacks the instance"
         );
         let runbook = format!("docs/runbooks/{name}.md");
-        assert!(
-            body.contains(&format!(
-                "runbook_url: https://github.com/oom-exporter/oom_exporter/blob/main/{runbook}"
-            )),
+        assert_eq!(
+            annotation("runbook_url"),
+            format!("https://github.com/oom-exporter/oom_exporter/blob/main/{runbook}"),
             "{name}: runbook_url"
         );
         let text = std::fs::read_to_string(repo().join(&runbook))
@@ -106,10 +105,7 @@ fn every_alert_has_severity_summary_description_and_runbook() {
         for section in ["## Meaning", "## Impact", "## Diagnosis", "## Mitigation"] {
             assert!(text.contains(section), "{runbook}: no {section}");
         }
-    }
-    // Descriptions with a value: all but the ones about the exporter's state.
-    for (name, body) in &all {
-        let described = body.split("description:").nth(1).unwrap();
+        // Descriptions with a value: all but the ones about the exporter's state.
         let needs_value = !matches!(
             name.as_str(),
             "OOMExporterDown"
@@ -119,7 +115,7 @@ fn every_alert_has_severity_summary_description_and_runbook() {
         );
         if needs_value {
             assert!(
-                described.contains("$value"),
+                description.contains("$value"),
                 "{name}: description lacks the value"
             );
         }

@@ -30,6 +30,7 @@ mod kmsg_reader;
 mod kmsg_reports;
 mod kmsg_samples;
 mod liveness;
+mod mixin;
 mod oom_kill;
 mod oom_report;
 mod process;
