@@ -6,6 +6,7 @@ local mixin = import 'mixin.libsonnet';
 local yaml(v) = std.manifestYamlDoc(v, indent_array_in_object=true, quote_keys=false) + '\n';
 local header(what) = '# Generated from mixin/ by `python3 mixin/generate.py`; do not edit.\n# ' + what + '\n';
 local groups = mixin.prometheusRules.groups + mixin.prometheusAlerts.groups;
+local json(v) = std.manifestJsonEx(v, '  ') + '\n';
 local labels = { 'app.kubernetes.io/name': 'oom-exporter' };
 
 {
@@ -22,6 +23,10 @@ local labels = { 'app.kubernetes.io/name': 'oom-exporter' };
       spec: { groups: groups },
     }),
 
+  // The dashboards as Grafana imports them (the compose demo provisions them).
+  'dashboards/oom-host.json': json(mixin.grafanaDashboards['oom-host.json']),
+  'dashboards/oom-fleet.json': json(mixin.grafanaDashboards['oom-fleet.json']),
+
   // The label grafana_dashboard: "1" is what Grafana's dashboard sidecar
   // picks up (the kube-prometheus-stack default).
   'deploy/kubernetes/dashboards-configmap.yaml':
@@ -31,7 +36,7 @@ local labels = { 'app.kubernetes.io/name': 'oom-exporter' };
       kind: 'ConfigMap',
       metadata: { name: 'oom-exporter-dashboards', labels: labels { grafana_dashboard: '1' } },
       data: {
-        [name]: std.manifestJsonEx(mixin.grafanaDashboards[name], '  ') + '\n'
+        [name]: json(mixin.grafanaDashboards[name])
         for name in std.objectFields(mixin.grafanaDashboards)
       },
     }),

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Renders the files that come from the mixin (mixin/files.jsonnet: the
-alert rules, the Kubernetes PrometheusRule and dashboards ConfigMap) with
+alert rules, dashboards/*.json, the Kubernetes PrometheusRule and dashboards
+ConfigMap) with
 Debian's `jsonnet` and writes them into the repository. `--check` writes
 nothing and exits 1 when a committed file differs (tests/it/mixin.rs runs
 it).
@@ -37,6 +38,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for rel in render(tmp):
             text = open(os.path.join(tmp, rel)).read()
+            if rel.endswith(".json"):
+                # jsonnet's layout spreads empty lists over lines; this is
+                # the layout of the dashboards' JSON before the mixin.
+                text = json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
             path = os.path.join(ROOT, rel)
             current = open(path).read() if os.path.exists(path) else None
             if current == text:

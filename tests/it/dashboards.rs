@@ -1,5 +1,6 @@
-//! The Grafana dashboards, checked offline (there is no Grafana here): valid
-//! JSON, the house conventions, every query parses as PromQL (promtool) and
+//! The Grafana dashboards (built with Grafana's Foundation SDK by
+//! dashboards/generate.py, rendered by the mixin), checked offline (there is
+//! no Grafana here): valid JSON, the house conventions, every query parses as PromQL (promtool) and
 //! uses only metric names the exporter exposes (the golden outputs). The
 //! end-to-end test in alerting.rs runs every query against a real
 //! Prometheus and requires data.
@@ -14,8 +15,16 @@ use crate::support::{repo, require_tool};
 
 pub const DASHBOARDS: [&str; 2] = ["oom-host.json", "oom-fleet.json"];
 
+/// The mixin's default `oomExporterSelector`, which the rendered dashboards
+/// carry in every query.
+const SELECTOR: &str = r#"job="oom""#;
+
 fn load(name: &str) -> Value {
     let text = std::fs::read_to_string(repo().join("dashboards").join(name)).unwrap();
+    assert!(
+        !text.contains("__OOM_EXPORTER_SELECTOR__"),
+        "{name}: the template's placeholder was not replaced"
+    );
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: invalid JSON: {e}"))
 }
 
@@ -72,6 +81,11 @@ fn dashboards_follow_the_conventions() {
         assert_eq!(var("datasource")["type"], "datasource");
         assert_eq!(var("datasource")["query"], "prometheus");
         for v in ["job", "instance"] {
+            let query = var(v)["query"]["query"].as_str().unwrap();
+            assert!(
+                query.starts_with(&format!("label_values(oom_exporter_build_info{{{SELECTOR}")),
+                "{name}: ${v} from {query}, not from the mixin's selector"
+            );
             assert_eq!(var(v)["multi"], true, "{name}: ${v} multi");
             assert_eq!(var(v)["includeAll"], true, "{name}: ${v} all");
             assert_eq!(var(v)["allValue"], ".+", "{name}: ${v} all-value");
@@ -102,9 +116,10 @@ fn dashboards_follow_the_conventions() {
             for m in metric.captures_iter(&q) {
                 let selector = m.get(2).map_or("", |s| s.as_str());
                 assert!(
-                    selector.contains(r#"job=~"$job""#)
+                    selector.starts_with(&format!("{{{SELECTOR},"))
+                        && selector.contains(r#"job=~"$job""#)
                         && selector.contains(r#"instance=~"$instance""#),
-                    "{name}: {} not filtered by $job and $instance in {q}",
+                    "{name}: {} not filtered by {SELECTOR}, $job and $instance in {q}",
                     &m[1]
                 );
             }

@@ -1,12 +1,13 @@
 //! Drift between what is generated or documented and what it describes:
-//! the dashboards' JSON and their generator, the flags tables and
-//! `--help`, the metric tables and the golden outputs. The tables are
-//! looked for in README.md and every docs/*.md, wherever they live.
+//! the dashboards' JSON templates and their generator (the SDK script),
+//! the flags tables and `--help`, the metric tables and the golden outputs.
+//! The tables are looked for in README.md and every docs/*.md, wherever
+//! they live.
 
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::support::{BIN, need_tool, repo};
+use crate::support::{BIN, repo, require_python_module};
 
 /// Every Markdown table row (a line starting with `| `) of README.md and
 /// docs/*.md, with the file it is in.
@@ -42,9 +43,15 @@ fn code_spans(cell: &str) -> Vec<&str> {
 }
 
 #[test]
+#[ignore = "needs grafana-foundation-sdk: dashboards/generate.py builds with it (tests/run installs it)"]
 fn dashboards_match_their_generator() {
-    let python = need_tool("python3", "run dashboards/generate.py --check");
-    let out = Command::new(python)
+    if !require_python_module(
+        "grafana_foundation_sdk",
+        "run dashboards/generate.py --check",
+    ) {
+        return;
+    }
+    let out = Command::new("python3")
         .arg(repo().join("dashboards/generate.py"))
         .arg("--check")
         .output()

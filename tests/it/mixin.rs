@@ -236,3 +236,56 @@ fn mixin_follows_every_threshold_window_and_for() {
     }
     assert!(tried >= 30, "{tried} settings");
 }
+
+#[test]
+#[ignore = "needs jsonnet: renders the mixin"]
+fn mixin_dashboards_follow_the_selector_refresh_and_time_range() {
+    let Some(tool) = require_tool("jsonnet", "render the mixin") else {
+        return;
+    };
+    let base = render(&tool, "");
+    let m = render(
+        &tool,
+        "oomExporterSelector: 'job=\"node-oom\"', hostDashboardRefresh: '5m', \
+         hostDashboardTimeFrom: 'now-2d', fleetDashboardRefresh: '10m', fleetDashboardTimeFrom: 'now-7d'",
+    );
+    let boards = m["dashboards"].as_object().unwrap();
+    assert_eq!(boards.len(), 2, "{:?}", boards.keys());
+    for (file, refresh, from) in [
+        ("oom-host.json", "5m", "now-2d"),
+        ("oom-fleet.json", "10m", "now-7d"),
+    ] {
+        let board = &boards[file];
+        assert_eq!(board["refresh"], refresh, "{file}");
+        assert_eq!(board["time"]["from"], from, "{file}");
+        let text = board.to_string();
+        assert!(!text.contains("__OOM_EXPORTER_SELECTOR__"), "{file}");
+        assert!(
+            !text.contains(r#"job=\"oom\""#),
+            "{file}: the default selector left"
+        );
+        let mut all = crate::dashboards::queries(board);
+        for v in board["templating"]["list"].as_array().unwrap() {
+            if let Some(q) = v["query"]["query"].as_str() {
+                all.push(q.to_owned());
+            }
+        }
+        assert!(all.len() > 3, "{file}: {all:?}");
+        for q in &all {
+            let found = selectors(q);
+            assert!(!found.is_empty(), "{file}: no metric in {q}");
+            for (metric, s) in found {
+                assert!(
+                    s.starts_with(r#"{job="node-oom""#),
+                    "{file}: {metric} without the selector in {q}"
+                );
+            }
+        }
+        // Nothing else differs from the default rendering.
+        let mut back: Value =
+            serde_json::from_str(&text.replace(r#"job=\"node-oom\""#, r#"job=\"oom\""#)).unwrap();
+        back["refresh"] = base["dashboards"][file]["refresh"].clone();
+        back["time"] = base["dashboards"][file]["time"].clone();
+        assert_eq!(back, base["dashboards"][file], "{file}");
+    }
+}

@@ -56,3 +56,24 @@ pub fn require_root(why: &str) -> bool {
     }
     root
 }
+
+/// True when `python3` on PATH imports the Python package `module` (e.g.
+/// `grafana_foundation_sdk`, which tests/run installs into its venv);
+/// otherwise (an ignored test run anyway) says why the test skips, or
+/// fails under CI.
+pub fn require_python_module(module: &str, why: &str) -> bool {
+    let found = find_tool("python3").is_some_and(|python| {
+        std::process::Command::new(python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    });
+    if !found {
+        let msg = format!(
+            "SKIP: python3 cannot import {module}, needed to {why}; run ./tests/run, which installs it"
+        );
+        assert!(!in_ci(), "{msg} (CI=true: failing instead of skipping)");
+        eprintln!("{msg}");
+    }
+    found
+}
