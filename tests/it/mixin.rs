@@ -200,7 +200,7 @@ fn mixin_follows_every_threshold_window_and_for() {
     };
     let base = render(&tool, "");
     let duration = Regex::new(r"^\d+[smhd]$").unwrap();
-    let mut tried = 0;
+    let mut sentinels = serde_json::Map::new();
     for (key, default) in base["config"].as_object().unwrap() {
         // The selector and runbook URL have their own test; the dashboards'
         // settings are checked with the dashboards.
@@ -215,18 +215,31 @@ fn mixin_follows_every_threshold_window_and_for() {
             Value::Number(_) => Value::from(0.37),
             other => panic!("{key}: a setting that is neither a duration nor a number: {other}"),
         };
-        let m = render(&tool, &format!("{key}: {sentinel}"));
-        tried += 1;
+        sentinels.insert(key.clone(), sentinel);
+    }
+    // One rendering per setting, each with only that setting changed.
+    let each = jsonnet(
+        &tool,
+        &format!(
+            "local changes = {};\n\
+             {{ [k]: local m = (import 'mixin.libsonnet') + {{ _config+:: {{ [k]: changes[k] }} }};\n\
+             {{ rules: m.prometheusRules, alerts: m.prometheusAlerts }} for k in std.objectFields(changes) }}",
+            Value::Object(sentinels.clone())
+        ),
+    );
+    let tried = sentinels.len();
+    for (key, sentinel) in &sentinels {
+        let m = &each[key];
         let changed: Vec<(&Value, &Value)> = rules(&base)
             .into_iter()
-            .zip(rules(&m))
+            .zip(rules(m))
             .filter(|(a, b)| a != b)
             .collect();
         assert!(!changed.is_empty(), "{key}: no rule changed");
         for (before, after) in changed {
             let (was, now) = (before.to_string(), after.to_string());
             assert!(
-                forms(&sentinel)
+                forms(sentinel)
                     .iter()
                     .any(|f| now.matches(f.as_str()).count() > was.matches(f.as_str()).count()),
                 "{key} = {sentinel} changed {} without showing the new value:\n{now}",
@@ -288,4 +301,52 @@ fn mixin_dashboards_follow_the_selector_refresh_and_time_range() {
         back["time"] = base["dashboards"][file]["time"].clone();
         assert_eq!(back, base["dashboards"][file], "{file}");
     }
+}
+
+/// Copies the directory `from` into `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs jsonnet: renders the mixin"]
+fn mixin_renders_alone_as_vendored() {
+    // What jsonnet-bundler or a copy gives a kube-prometheus build: mixin/
+    // alone under vendor/, nothing else of this repository.
+    let Some(tool) = require_tool("jsonnet", "render the mixin") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo().join("mixin"),
+        &dir.path().join("vendor/oom-exporter-mixin"),
+    );
+    let out = Command::new(&tool)
+        .args([
+            "-J",
+            "vendor",
+            "-e",
+            "local m = import 'oom-exporter-mixin/mixin.libsonnet';\n\
+             { config: m._config, rules: m.prometheusRules, alerts: m.prometheusAlerts,\n\
+             dashboards: m.grafanaDashboards }",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vendored: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(vendored, render(&tool, ""));
 }
