@@ -22,7 +22,7 @@ fn key(field: &str) -> &str {
     }
 }
 
-fn kills_json(file: &std::path::Path) -> Vec<Value> {
+pub(crate) fn kills_json(file: &std::path::Path) -> Vec<Value> {
     let out = Command::new(BIN)
         .args(["kills", "--json", "--input"])
         .arg(file)
