@@ -185,12 +185,14 @@ fn check(setup: &Setup) -> Value {
     assert_eq!(top[0]["comm"], setup.largest);
     assert_ne!(top[0]["pid"], k["pid"]);
 
-    // Every process set up is in the dump with its size, adj and comm.
+    // Every process set up is in the dump with its size (anonymous pages
+    // of the page size read from the report), adj and comm.
+    let page = k["page_size_bytes"].as_u64().unwrap();
     for h in setup.holders {
         let of_h: Vec<_> = rows.iter().filter(|r| r["comm"] == h.0).collect();
         assert!(!of_h.is_empty(), "{:?} not in the dump", h.0);
         for r in of_h {
-            let bytes = r["rss_anon_pages"].as_u64().unwrap() * 4096;
+            let bytes = r["rss_anon_pages"].as_u64().unwrap() * page;
             let set = h.1 << 20;
             assert!(
                 bytes.abs_diff(set) * 100 <= set * 3,
