@@ -7,6 +7,7 @@
 
 use std::io::Write;
 
+use crate::kmsg::oom::report::unlimited;
 use crate::kmsg::oom::{Constraint, Kill};
 
 /// Writes the block for `k`, ending with an empty line.
@@ -64,9 +65,12 @@ fn limits(k: &Kill) -> Vec<String> {
         if usage.is_none() && limit.is_none() {
             continue;
         }
-        let mut line = format!("{name}: usage {} of limit {}", kib(usage), kib(limit));
+        let mut line = match limit {
+            Some(l) if unlimited(l) => format!("{name}: usage {}, no limit", kib(usage)),
+            _ => format!("{name}: usage {} of limit {}", kib(usage), kib(limit)),
+        };
         if let (Some(u), Some(l)) = (usage, limit) {
-            if l > 0 {
+            if l > 0 && !unlimited(l) {
                 line.push_str(&format!(" ({:.0}%)", u as f64 * 100.0 / l as f64));
             }
         }
@@ -169,5 +173,29 @@ mod tests {
         assert_eq!(bytes(1023), "1023B");
         assert_eq!(bytes(33_783_808), "32.2MiB");
         assert_eq!(bytes(31_211_520 * 1024), "29.8GiB");
+    }
+
+    /// Regression: an unlimited cgroup v1 counter (the kernel prints its
+    /// largest value, 9007199254740991 kB here) read "of limit 8.0EiB".
+    #[test]
+    fn an_unlimited_counter_says_no_limit() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/reports/written-3.10-rhel7-ppc64le-64k-memcg.log"
+        );
+        let mut kills = Vec::new();
+        crate::commands::kills::scan(std::io::Cursor::new(std::fs::read(path).unwrap()), |k| {
+            kills.push(k);
+            Ok(())
+        })
+        .unwrap();
+        let lines = limits(&kills[0]);
+        assert_eq!(
+            lines[..2],
+            [
+                "memory: usage 4.0GiB of limit 4.0GiB (100%), failcnt 9121",
+                "memory+swap: usage 4.0GiB, no limit, failcnt 0",
+            ]
+        );
     }
 }

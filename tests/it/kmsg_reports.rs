@@ -22,7 +22,7 @@ fn key(field: &str) -> &str {
     }
 }
 
-fn kills_json(file: &std::path::Path) -> Vec<Value> {
+pub(crate) fn kills_json(file: &std::path::Path) -> Vec<Value> {
     let out = Command::new(BIN)
         .args(["kills", "--json", "--input"])
         .arg(file)
@@ -154,4 +154,70 @@ fn a_report_captured_here_names_who_held_the_memory() {
     assert_eq!(top[0]["rss_bytes"].as_u64(), Some(7521 * 4096));
     assert_eq!(top[1]["comm"].as_str(), Some("sh"));
     assert_eq!(top[1]["oom_score_adj"].as_i64(), Some(1000));
+}
+
+/// The reports written here (`written-*.log`), one per task-dump header
+/// format: every key `kills --json` prints for each kill is in
+/// `written-expected.json`, with its value, and nothing there is missing
+/// from the output.
+#[test]
+fn every_written_report_yields_every_key() {
+    let dir = repo().join("tests/fixtures/reports");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("written-expected.json")).unwrap())
+            .unwrap();
+    let files = expected.as_object().unwrap();
+    let mut written: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("written-") && n.ends_with(".log"))
+        .collect();
+    written.sort();
+    assert_eq!(files.keys().cloned().collect::<Vec<_>>(), written);
+    let mut page_sizes = std::collections::BTreeSet::new();
+    for (file, want) in files {
+        let got = kills_json(&dir.join(file));
+        let victims = want["victims"].as_array().unwrap();
+        assert_eq!(got.len() as u64, want["kills"].as_u64().unwrap(), "{file}");
+        assert_eq!(got.len(), victims.len(), "{file}");
+        for (i, (kill, victim)) in got.iter().zip(victims).enumerate() {
+            let (kill, victim) = (kill.as_object().unwrap(), victim.as_object().unwrap());
+            for (key, value) in kill {
+                assert_eq!(Some(value), victim.get(key), "{file} kill {i}: {key}");
+            }
+            for key in victim.keys() {
+                assert!(kill.contains_key(key), "{file} kill {i}: no `{key}`");
+            }
+            // What each file was written to show.
+            let top = kill["top_tasks"].as_array().unwrap();
+            assert!(kill["tasks_in_dump"].as_u64().unwrap() >= 12, "{file}");
+            assert_ne!(
+                top[0]["pid"], kill["pid"],
+                "{file}: the victim is the largest"
+            );
+            let rss: Vec<_> = top.iter().map(|t| t["rss_pages"].as_u64()).collect();
+            assert!(
+                rss.windows(2).any(|w| w[0] == w[1]),
+                "{file}: no tie in RSS"
+            );
+            page_sizes.insert(kill["page_size_bytes"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(page_sizes.into_iter().collect::<Vec<_>>(), [4096, 65536]);
+    // One file per header format.
+    for header in [
+        "[ pid ]   uid  tgid total_vm      rss cpu oom_adj oom_score_adj name",
+        "[ pid ]   uid  tgid total_vm      rss nr_ptes swapents oom_score_adj name",
+        "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name",
+        "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name",
+    ] {
+        let with: Vec<_> = written
+            .iter()
+            .filter(|f| {
+                let text = std::fs::read_to_string(dir.join(f)).unwrap();
+                text.lines().any(|l| l.ends_with(header))
+            })
+            .collect();
+        assert_eq!(with.len(), 1, "{header}: {with:?}");
+    }
 }

@@ -24,6 +24,7 @@ mod golden;
 mod help_text;
 mod http;
 mod kills_cmd;
+mod kmsg_captured;
 mod kmsg_forgery;
 mod kmsg_fuzz;
 mod kmsg_reader;

@@ -44,10 +44,10 @@ pub fn items(kill: &Kill, others: &[&Kill], now: Option<&LiveFacts>) -> Vec<Stri
         ));
     }
     swap(kill, &mut items);
-    if let Some(order) = r.order.filter(|o| *o > 0) {
+    if let (Some(order), Some(size)) = (r.order.filter(|o| *o > 0), r.allocation_bytes()) {
         items.push(format!(
             "The allocation was of order {order} ({} contiguous): fragmentation, not only a lack of memory, may be the cause.",
-            bytes(4096 << order)
+            bytes(size)
         ));
     }
     if !others.is_empty() {

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::checklist;
 use super::live::LiveFacts;
+use crate::kmsg::oom::report::unlimited;
 use crate::kmsg::oom::{Constraint, Kill};
 
 /// The whole report.
@@ -161,8 +162,8 @@ fn what(md: &mut String, kill: &Kill) {
             let _ = write!(md, " (pid {pid})");
         }
         md.push_str(" asked for memory");
-        if let Some(order) = r.order.filter(|o| *o >= 0) {
-            let _ = write!(md, ": {} contiguous (order {order})", bytes(4096 << order));
+        if let (Some(order), Some(size)) = (r.order, r.allocation_bytes()) {
+            let _ = write!(md, ": {} contiguous (order {order})", bytes(size));
         }
         if let Some(mask) = &r.gfp_mask {
             let _ = write!(md, ", gfp_mask {mask}");
@@ -238,7 +239,11 @@ fn swap(md: &mut String, kill: &Kill) {
     let mut line = |md: &mut String, name: &str, u: Option<u64>, l: Option<u64>| {
         if let (Some(u), Some(l)) = (u, l) {
             any = true;
-            let _ = writeln!(md, "- {name}: {} of {}", bytes(u * 1024), bytes(l * 1024));
+            if unlimited(l) {
+                let _ = writeln!(md, "- {name}: {}, no limit", bytes(u * 1024));
+            } else {
+                let _ = writeln!(md, "- {name}: {} of {}", bytes(u * 1024), bytes(l * 1024));
+            }
         }
     };
     line(

@@ -305,3 +305,17 @@ fn odd_comms_keep_the_markdown_whole() {
     );
     has(&md, "# OOM kill of `a|b'c` (pid 3902942)");
 }
+
+/// Regression: the 3.10 ppc64le report (64 KiB pages, an unlimited
+/// memory+swap counter) said "4 KiB contiguous" for an order-0 allocation
+/// and "4 GiB of 8589934592 GiB" for the memory+swap limit.
+#[test]
+fn written_3_10_ppc64le_64k_memcg() {
+    let kills = kills_in("written-3.10-rhel7-ppc64le-64k-memcg.log");
+    let md = render(&kills[0], &[], None);
+    has(
+        &md,
+        "- Trigger: `java` (pid 40211) asked for memory: 64 KiB contiguous (order 0), gfp_mask 0xd0",
+    );
+    has(&md, "- cgroup memory+swap (v1): 4 GiB, no limit");
+}

@@ -31,6 +31,18 @@ pub const ASSUMED_PAGE_SIZE: u64 = 4096;
 /// Page sizes Linux runs with.
 const PAGE_SIZES: [u64; 4] = [4096, 8192, 16_384, 65_536];
 
+/// A memory cgroup limit of this many kB or more is no limit: the kernel
+/// prints an unlimited counter as its largest value, about 8 EiB
+/// (`PAGE_COUNTER_MAX` pages: 9007199254740988 kB with 4 KiB pages,
+/// 9007199254740928 kB with 64 KiB; the older `res_counter`'s `LLONG_MAX >>
+/// 10`: 9007199254740991 kB).
+pub const UNLIMITED_KB: u64 = 1 << 52;
+
+/// Whether a counter's limit (kB, as printed) is the kernel's "no limit".
+pub fn unlimited(limit_kb: u64) -> bool {
+    limit_kb >= UNLIMITED_KB
+}
+
 /// What the report says besides the victim's own line; every field null
 /// where the log does not say.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -76,6 +88,18 @@ pub struct Report {
     pub meminfo_pages: Option<MemInfo>,
     /// `N pages RAM`: the machine's memory, in pages.
     pub ram_pages: Option<u64>,
+}
+
+impl Report {
+    /// Bytes the triggering allocation asked for: 2^order pages of the
+    /// report's page size (4 KiB when it does not tell); `None` without an
+    /// order, or for SysRq-f's -1.
+    pub fn allocation_bytes(&self) -> Option<u64> {
+        let order = u32::try_from(self.order?).ok()?;
+        self.page_size_bytes
+            .unwrap_or(ASSUMED_PAGE_SIZE)
+            .checked_shl(order)
+    }
 }
 
 mod dump;
