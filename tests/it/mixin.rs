@@ -72,17 +72,32 @@ fn mixin_renders_the_committed_files() {
     );
 }
 
-/// Metric names with their selector, in PromQL (`up` included).
+/// The exporter's and kube-state-metrics' metric names (`oom_*`, `up`,
+/// `kube_*`) with their selector, in PromQL; recorded names (with a colon)
+/// and quoted strings are left out.
 fn selectors(promql: &str) -> Vec<(String, String)> {
-    let re = Regex::new(r"\b(oom_[a-z_]+|up)\b(\{[^}]*\})?").unwrap();
+    let re = Regex::new(r#""[^"]*"|([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?"#).unwrap();
     re.captures_iter(promql)
-        .map(|c| {
-            (
-                c[1].to_owned(),
-                c.get(2).map_or("", |m| m.as_str()).to_owned(),
-            )
+        .filter_map(|c| {
+            let name = c.get(1)?.as_str();
+            let ours = name.starts_with("oom_") || name.starts_with("kube_") || name == "up";
+            (ours && !name.contains(':')).then(|| {
+                (
+                    name.to_owned(),
+                    c.get(2).map_or("", |m| m.as_str()).to_owned(),
+                )
+            })
         })
         .collect()
+}
+
+/// The selector a metric must open with in the rendering with another job.
+fn expected_selector(metric: &str) -> &'static str {
+    if metric.starts_with("kube_") {
+        r#"{job="ksm""#
+    } else {
+        r#"{job="node-oom""#
+    }
 }
 
 #[test]
@@ -97,7 +112,8 @@ fn mixin_follows_another_job_and_runbook_url() {
     let sel = r#"job="node-oom""#;
     let m = render(
         &tool,
-        r#"oomExporterSelector: 'job="node-oom"', runbookURLPattern: 'https://runbooks.example.com/oom/%s.html'"#,
+        r#"oomExporterSelector: 'job="node-oom"', kubeStateMetricsSelector: 'job="ksm"',
+           runbookURLPattern: 'https://runbooks.example.com/oom/%s.html'"#,
     );
     let all = rules(&m);
     assert!(all.len() >= 18, "{} rules", all.len());
@@ -107,21 +123,23 @@ fn mixin_follows_another_job_and_runbook_url() {
         let found = selectors(expr);
         assert!(!found.is_empty(), "{n}: no metric in {expr}");
         for (metric, s) in found {
+            let want = expected_selector(&metric);
             assert!(
-                s.starts_with(&format!("{{{sel}")),
-                "{n}: {metric} without {sel} in {expr}"
+                s.starts_with(want),
+                "{n}: {metric} without {want} in {expr}"
             );
         }
-        assert!(!expr.contains(r#"job="oom""#), "{n}: {expr}");
+        assert!(
+            !expr.contains(r#"job="oom""#) && !expr.contains(r#"job="kube-state-metrics""#),
+            "{n}: {expr}"
+        );
         // Queries inside annotations (the OOMKill description) too.
         for (key, text) in rule["annotations"].as_object().into_iter().flatten() {
             let text = text.as_str().unwrap();
             assert!(!text.contains(r#"job="oom""#), "{n} {key}: {text}");
             for (metric, s) in selectors(text).iter().filter(|(_, s)| !s.is_empty()) {
-                assert!(
-                    s.starts_with(&format!("{{{sel}")),
-                    "{n} {key}: {metric} in {text}"
-                );
+                let want = expected_selector(metric);
+                assert!(s.starts_with(want), "{n} {key}: {metric} in {text}");
             }
         }
         if rule.get("alert").is_some() {
@@ -133,7 +151,8 @@ fn mixin_follows_another_job_and_runbook_url() {
         }
     }
 
-    // The unit tests with every series moved to job="node-oom" and the new
+    // The unit tests with every series moved to job="node-oom" (and
+    // kube-state-metrics' to job="ksm") and the new
     // runbook URLs pass on the rendered rules; unchanged (series of job
     // "oom"), every alert that should fire stays silent.
     let dir = tempfile::tempdir().unwrap();
@@ -147,10 +166,13 @@ fn mixin_follows_another_job_and_runbook_url() {
     )
     .unwrap();
     let tests = std::fs::read_to_string(repo().join("alerts/oom_exporter.test.yml")).unwrap();
-    let moved = tests.replace(r#"job="oom""#, sel).replace(
-        "https://github.com/oom-exporter/oom_exporter/blob/main/docs/runbooks/",
-        "https://runbooks.example.com/oom/",
-    );
+    let moved = tests
+        .replace(r#"job="oom""#, sel)
+        .replace(r#"job="kube-state-metrics""#, r#"job="ksm""#)
+        .replace(
+            "https://github.com/oom-exporter/oom_exporter/blob/main/docs/runbooks/",
+            "https://runbooks.example.com/oom/",
+        );
     let moved = Regex::new(r"(runbooks\.example\.com/oom/\w+)\.md")
         .unwrap()
         .replace_all(&moved, "$1.html")
@@ -204,9 +226,7 @@ fn mixin_follows_every_threshold_window_and_for() {
     for (key, default) in base["config"].as_object().unwrap() {
         // The selector and runbook URL have their own test; the dashboards'
         // settings are checked with the dashboards.
-        if ["oomExporterSelector", "runbookURLPattern"].contains(&key.as_str())
-            || key.contains("Dashboard")
-        {
+        if key.ends_with("Selector") || key == "runbookURLPattern" || key.contains("Dashboard") {
             continue;
         }
         let sentinel = match default {
