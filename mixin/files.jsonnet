@@ -5,7 +5,7 @@ local mixin = import 'mixin.libsonnet';
 
 local yaml(v) = std.manifestYamlDoc(v, indent_array_in_object=true, quote_keys=false) + '\n';
 local header(what) = '# Generated from mixin/ by `python3 mixin/generate.py`; do not edit.\n# ' + what + '\n';
-local groups = mixin.prometheusRules.groups + mixin.prometheusAlerts.groups;
+local groups = mixin.prometheusAlerts.groups + mixin.prometheusRules.groups;
 local json(v) = std.manifestJsonEx(v, '  ') + '\n';
 local labels = { 'app.kubernetes.io/name': 'oom-exporter' };
 

@@ -1,5 +1,5 @@
 // Recording rules (none yet): prometheusRules.groups, rendered into
-// alerts/oom_exporter.rules.yml before the alerts.
+// alerts/oom_exporter.rules.yml after the alerts.
 {
   prometheusRules+:: {
     groups+: [],
