@@ -370,3 +370,49 @@ fn mixin_renders_alone_as_vendored() {
     let vendored: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(vendored, render(&tool, ""));
 }
+
+#[test]
+#[ignore = "needs jsonnet, promtool: runs the README's command and checks its rules"]
+fn readme_renders_the_rules_by_hand() {
+    let Some(tool) = require_tool("jsonnet", "render the mixin") else {
+        return;
+    };
+    if require_tool("promtool", "check the rendered rules").is_none() {
+        return;
+    }
+    // The README's shell command: from `jsonnet -J mixin` to the closing quote.
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = readme
+        .find("jsonnet -J mixin -S -e '")
+        .expect("README: no jsonnet command");
+    let body = &readme[start + "jsonnet -J mixin -S -e '".len()..];
+    let code = &body[..body.find('\'').unwrap()];
+    let out = Command::new(&tool)
+        .args(["-J", "mixin", "-S", "-e", code])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yml");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let check = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(r#"job=\"node-oom\""#) && !text.contains(r#"job=\"oom\""#),
+        "{text}"
+    );
+}
