@@ -54,6 +54,8 @@ pub struct Kills {
     pub detail: bool,
     /// The kernel log device (or a saved raw log given in its place).
     pub kmsg: PathBuf,
+    /// The host's /var/log (`--path.varlog`), for pod and container names.
+    pub varlog: PathBuf,
 }
 
 /// What `oom_exporter top` prints.
@@ -67,6 +69,8 @@ pub struct Top {
     pub procfs: PathBuf,
     /// Root of sysfs.
     pub sysfs: PathBuf,
+    /// The host's /var/log (`--path.varlog`), for pod and container names.
+    pub varlog: PathBuf,
     /// Which processes (include, exclude and their cap).
     pub process: Selection,
     /// Cgroups left out (with `cgroups`).

@@ -52,6 +52,8 @@ pub struct Report {
     pub kmsg: PathBuf,
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
+    /// The host's /var/log (`--path.varlog`), for the victim's names.
+    pub varlog: PathBuf,
 }
 
 /// The other kills of `kill`'s incident among `kills`: the same cgroup
