@@ -96,6 +96,7 @@ pub fn run(command: Command) -> ExitCode {
             "top",
             top::cgroups(
                 &args.sysfs,
+                &crate::k8s::Resolver::new(Some(args.varlog.clone())),
                 args.n,
                 args.cgroup_exclude.as_ref(),
                 &mut stdout,
@@ -112,6 +113,7 @@ pub fn run(command: Command) -> ExitCode {
                 top::run(
                     scanner,
                     &args.process,
+                    &crate::k8s::Resolver::new(Some(args.varlog.clone())),
                     args.n,
                     &mut stdout,
                     &mut std::io::stderr(),

@@ -5,11 +5,13 @@
 //! - [`names`]: parses the two directory-entry forms (pure)
 //! - [`listing`]: lists the directories (never following links) and tells
 //!   whether they changed
+//! - [`metrics`]: the cache's own health as `oom_pod_names_*`
 //! - [`cache`]: the bounded cache every collector and the kill reader ask,
 //!   listing again only when a lookup misses and a directory changed
 
 pub mod cache;
 pub mod listing;
+pub mod metrics;
 pub mod names;
 
 pub use cache::{Names, Resolver, Urgency};

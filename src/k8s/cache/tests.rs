@@ -14,7 +14,7 @@ const SHIPPER: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a0fedcba9876543210012345678
 const INIT: &str = "0b3f6c2a9e1d4c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c3b2a190";
 const WORKER: &str = "5931aa75-4603-4e65-b552-7c71cf55cfb5";
 const WORKER_IDS: [&str; 2] = [
-    "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+    "25a38b5b8d556d7983d975577f5ac75ebbcfb4b269e6deaa0a0440c1ffc969ca",
     "b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1",
 ];
 const ETCD: (&str, &str) = (
@@ -143,6 +143,13 @@ fn every_fixture_container_through_every_cgroup_path_shape() {
         (LONG.0, LONG.1, names(long_ns, long_pod, Some(long_c))),
         // The pod's sandbox has no log: the pod only.
         (WEB, SANDBOX, names("team-a-prod", "web-0.shard.a", None)),
+        // A container whose link names another pod: the pod's directory
+        // is believed, the container is not named.
+        (
+            WEB,
+            WORKER_IDS[0],
+            names("team-a-prod", "web-0.shard.a", None),
+        ),
     ];
     for (uid, id, want) in &cases {
         for path in paths(uid, id) {
