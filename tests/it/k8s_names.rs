@@ -77,9 +77,7 @@ fn a_killed_containers_names_stay_with_the_kill_after_its_pod_is_gone() {
     );
     let log = e.wait_log("OOM kill");
     assert!(
-        log.contains(&format!(
-            "namespace={NAMESPACE} pod={POD} container=hog"
-        )),
+        log.contains(&format!("namespace={NAMESPACE} pod={POD} container=hog")),
         "{log}"
     );
     // `oom_exporter kills` names pods as the node has them now: gone.
