@@ -181,7 +181,13 @@ impl Resolver {
                     cache.racy |= l.racy;
                     cache.merge(i, &l);
                 }
-                Err(error) => self.say_failed(i, dir, matches!(state, State::Absent), &error),
+                Err(error) => {
+                    // A directory that is there but could not be listed is
+                    // tried again at the next miss, changed or not (its
+                    // permissions may be fixed without touching its mtime).
+                    cache.racy |= !matches!(state, State::Absent);
+                    self.say_failed(i, dir, matches!(state, State::Absent), &error);
+                }
             }
         }
         cache.states = Some(states);

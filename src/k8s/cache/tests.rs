@@ -277,6 +277,25 @@ fn without_the_directories_there_are_no_names() {
 }
 
 #[test]
+fn an_unlistable_directory_is_tried_again() {
+    let root = tree();
+    age(root.path());
+    // A regular file where the directory should be: there, not listable.
+    let containers = root.path().join("containers");
+    std::fs::rename(&containers, root.path().join("moved")).unwrap();
+    std::fs::write(&containers, "").unwrap();
+    let r = Resolver::new(Some(root.path().to_owned()));
+    let o = owner::owner(&format!("/kubepods/pod{}/{}", COREDNS.0, COREDNS.1));
+    let t = Instant::now();
+    let got = r.names(&o, t, Urgency::Kill);
+    assert_eq!(got, names("kube-system", "coredns-5d78c9869d-8xk2p", None));
+    assert_eq!(r.stats().readable, [true, false]);
+    let again = t + Duration::from_secs(2);
+    r.names(&o, again, Urgency::Scrape);
+    assert_eq!(r.stats().listings, 2);
+}
+
+#[test]
 fn the_cache_keeps_the_most_recently_listed() {
     let mut m: HashMap<String, u64> = (0..10u64).map(|i| (i.to_string(), i)).collect();
     trim(&mut m, 4, |v| *v);
