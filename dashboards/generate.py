@@ -18,14 +18,18 @@ SCHEMA = 39
 DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'job=~"$job",instance=~"$instance"'
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Victims in a Kubernetes pod, of the namespaces chosen.
+VICTIMS = f'oom_victim_kills_total{{{SEL},namespace=~"$namespace",pod!=""}}'
+# Table columns: the workload's names right after the command.
+NAMES_FIRST = {"instance": 0, "comm": 1, "namespace": 2, "pod": 3, "container": 4, "pid": 5, "cgroup": 6}
 
 
-def variables(instance_multi=True):
-    def query_var(name, query, multi):
+def variables(instance_multi=True, namespace=False):
+    def query_var(name, query, multi, all_value=".+"):
         return {
             "name": name, "label": name, "type": "query", "datasource": DS,
             "query": {"query": query, "refId": f"{name}-var"}, "definition": query,
-            "refresh": 2, "multi": multi, "includeAll": True, "allValue": ".+",
+            "refresh": 2, "multi": multi, "includeAll": True, "allValue": all_value,
             "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
             "sort": 1, "hide": 0,
         }
@@ -34,7 +38,10 @@ def variables(instance_multi=True):
          "current": {}, "hide": 0, "refresh": 1, "regex": ""},
         query_var("job", "label_values(oom_exporter_build_info, job)", True),
         query_var("instance", 'label_values(oom_exporter_build_info{job=~"$job"}, instance)', instance_multi),
-    ]}
+    ] + ([
+        # Kubernetes namespaces of the victims; All also keeps kills without one.
+        query_var("namespace", f'label_values(oom_victim_kills_total{{{SEL}}}, namespace)', True, ".*"),
+    ] if namespace else [])}
 
 
 _id = [0]
@@ -115,13 +122,14 @@ def host():
                   (f"increase({m('oom_kills_total')}[$__rate_interval])", "{{instance}} kills"),
                   (f"increase({m('oom_kills_unattributed_total')}[$__rate_interval])", "{{instance}} unattributed"),
               ], 0, 25, 12, 8, extra={"fieldConfig": {"defaults": {"unit": "short", "custom": {"drawStyle": "bars", "fillOpacity": 60}}, "overrides": []}}),
-        panel("Recent OOM victims", "Victims since the exporter started: command, memory cgroup, pod and container, and the time of their last kill. Click a command for the incident report of its last kill (the exporter's /report, at the instance's address).",
+        panel("Recent OOM victims", "Victims since the exporter started: command, Kubernetes namespace, pod and container (when the exporter can read the kubelet's log directories), memory cgroup, and the time of their last kill. Click a command for the incident report of its last kill (the exporter's /report, at the instance's address).",
               "dateTimeAsIso", [
                   (f"oom_victim_last_kill_timestamp_seconds{{{SEL}}} * 1000", ""),
                   (f"oom_victim_kills_total{{{SEL}}}", ""),
               ], 12, 25, 12, 8, kind="table",
               extra={"transformations": [{"id": "merge", "options": {}},
                                          {"id": "organize", "options": {"excludeByName": {"Time": True, "job": True, "__name__": True},
+                                                                         "indexByName": NAMES_FIRST,
                                                                          "renameByName": {"Value #A": "last kill", "Value #B": "kills"}}},
                                          {"id": "sortBy", "options": {"sort": [{"field": "last kill", "desc": True}]}}],
                      "fieldConfig": {"defaults": {"unit": "dateTimeAsIso"}, "overrides": [
@@ -137,7 +145,8 @@ def host():
               ], 0, 33, 12, 9, kind="table",
               extra={"transformations": [{"id": "merge", "options": {}},
                                          {"id": "filterByValue", "options": {"filters": [{"fieldName": "Value #A", "config": {"id": "isNull"}}], "type": "exclude", "match": "any"}},
-                                         {"id": "organize", "options": {"excludeByName": {"Time": True, "job": True}, "renameByName": {"Value #A": "oom_score", "Value #B": "oom_score_adj"}}},
+                                         {"id": "organize", "options": {"excludeByName": {"Time": True, "job": True}, "indexByName": NAMES_FIRST,
+                                                                         "renameByName": {"Value #A": "oom_score", "Value #B": "oom_score_adj"}}},
                                          {"id": "sortBy", "options": {"sort": [{"field": "oom_score", "desc": True}]}}]}),
         panel("Top processes by RSS", "The largest reported processes by resident memory, with oom_score_adj.",
               "bytes", [
@@ -146,7 +155,8 @@ def host():
               ], 12, 33, 12, 9, kind="table",
               extra={"transformations": [{"id": "merge", "options": {}},
                                          {"id": "filterByValue", "options": {"filters": [{"fieldName": "Value #A", "config": {"id": "isNull"}}], "type": "exclude", "match": "any"}},
-                                         {"id": "organize", "options": {"excludeByName": {"Time": True, "job": True}, "renameByName": {"Value #A": "RSS", "Value #B": "oom_score_adj"}}},
+                                         {"id": "organize", "options": {"excludeByName": {"Time": True, "job": True}, "indexByName": NAMES_FIRST,
+                                                                         "renameByName": {"Value #A": "RSS", "Value #B": "oom_score_adj"}}},
                                          {"id": "sortBy", "options": {"sort": [{"field": "RSS", "desc": True}]}}],
                      "fieldConfig": {"defaults": {"unit": "bytes"}, "overrides": [
                          {"matcher": {"id": "byName", "options": "oom_score_adj"}, "properties": [{"id": "unit", "value": "none"}]}]}}),
@@ -170,7 +180,7 @@ def host():
             {"name": "OOM kills", "enable": True, "iconColor": "red", "datasource": DS,
              "expr": f"oom_victim_last_kill_timestamp_seconds{{{SEL}}} * 1000",
              "useValueForTime": True, "step": "60s",
-             "titleFormat": "OOM kill: {{comm}}", "textFormat": "{{instance}} cgroup {{cgroup}} pod {{pod_uid}} ({{constraint}})",
+             "titleFormat": "OOM kill: {{comm}}", "textFormat": "{{instance}} cgroup {{cgroup}} pod {{namespace}}/{{pod}} container {{container}} (pod UID {{pod_uid}}, {{constraint}})",
              "tagKeys": "instance,comm,constraint"},
         ]},
         "panels": panels,
@@ -204,6 +214,11 @@ def fleet():
               }),
         panel("OOM kills across the fleet", "OOM kills per interval, per instance.",
               "short", [(f"sum by (instance) (increase(oom_kills_total{{{SEL}}}[$__rate_interval]))", "{{instance}}")], 0, 16, 12, 8),
+        panel("OOM kills by namespace/pod", "Kubernetes pods whose processes were OOM-killed in the dashboard's time range, most kills first (a victim series that appeared in the range counts all its kills). Needs the kubelet's log directories on the exporter (docs/kubernetes.md); $namespace filters it.",
+              "short", [(f"sort_desc(sum by (namespace, pod) (({VICTIMS} unless {VICTIMS} offset $__range) or increase({VICTIMS}[$__range])))", "")],
+              0, 24, 24, 9, kind="table",
+              extra={"transformations": [{"id": "organize", "options": {"excludeByName": {"Time": True}, "renameByName": {"Value": "kills"}}}],
+                     "fieldConfig": {"defaults": {"unit": "short", "decimals": 0}, "overrides": []}}),
         panel("Memory full pressure across the fleet", "Share of time all non-idle tasks waited for memory, per instance.",
               "percentunit", [(f"rate(oom_pressure_stalled_seconds_total{{{SEL},resource=\"memory\",kind=\"full\"}}[$__rate_interval])", "{{instance}}")], 12, 16, 12, 8),
     ]
@@ -211,7 +226,7 @@ def fleet():
         "uid": "oom-exporter-fleet", "title": "OOM exporter / Fleet", "tags": ["oom_exporter"],
         "schemaVersion": SCHEMA, "version": 1, "editable": False, "graphTooltip": 1,
         "time": {"from": "now-24h", "to": "now"}, "refresh": "1m", "timezone": "browser",
-        "templating": variables(), "annotations": {"list": []}, "panels": panels,
+        "templating": variables(namespace=True), "annotations": {"list": []}, "panels": panels,
         "links": [{"title": "Host", "type": "link", "url": "/d/oom-exporter-host/oom-exporter-host", "icon": "dashboard"}],
     }
 

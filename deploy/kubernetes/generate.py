@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes prometheusrule.yaml and dashboards-configmap.yaml in this
-directory from alerts/oom_exporter.rules.yml and dashboards/*.json, so the
+"""Writes components/prometheus-operator/prometheusrule.yaml and
+dashboards-configmap.yaml below this directory from alerts/oom_exporter.rules.yml and dashboards/*.json, so the
 Kubernetes deployment carries exactly the repository's rules and
 dashboards. `--check` exits 1 if the files on disk differ (the drift test,
 tests/it/deploy.rs, runs it). Plain text transforms, no dependencies.
@@ -44,7 +44,8 @@ def dashboards():
 def main():
     check = "--check" in sys.argv[1:]
     stale = []
-    for name, text in [("prometheusrule.yaml", prometheus_rule()), ("dashboards-configmap.yaml", dashboards())]:
+    for name, text in [("components/prometheus-operator/prometheusrule.yaml", prometheus_rule()),
+                       ("dashboards-configmap.yaml", dashboards())]:
         path = os.path.join(HERE, name)
         current = open(path).read() if os.path.exists(path) else None
         if current == text:
