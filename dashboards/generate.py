@@ -45,6 +45,10 @@ SELECTOR = "__OOM_EXPORTER_SELECTOR__"
 DS = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SEL = f'{SELECTOR},job=~"$job",instance=~"$instance"'
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Victims in a Kubernetes pod, of the namespaces chosen.
+VICTIMS = f'oom_victim_kills_total{{{SEL},namespace=~"$namespace",pod!=""}}'
+# Table columns: the workload's names right after the command.
+NAMES_FIRST = {"instance": 0, "comm": 1, "namespace": 2, "pod": 3, "container": 4, "pid": 5, "cgroup": 6}
 OUT = os.path.join(os.path.dirname(HERE), "mixin", "dashboards")
 
 
@@ -53,12 +57,12 @@ def m(name, more=""):
     return f"{name}{{{SEL}{',' + more if more else ''}}}"
 
 
-def variables():
-    def query_var(name, query):
+def variables(namespace=False):
+    def query_var(name, query, all_value=".+"):
         return (dash.QueryVariable(name).label(name).datasource(DS)
                 .query({"query": query, "refId": f"{name}-var"})
                 .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED).multi(True)
-                .include_all(True).all_value(".+")
+                .include_all(True).all_value(all_value)
                 .current(model.VariableOption(selected=True, text=["All"], value=["$__all"]))
                 .sort(model.VariableSort.ALPHABETICAL_ASC).hide(model.VariableHide.DONT_HIDE))
     return [
@@ -66,7 +70,10 @@ def variables():
         .hide(model.VariableHide.DONT_HIDE).regex(""),
         query_var("job", f"label_values(oom_exporter_build_info{{{SELECTOR}}}, job)"),
         query_var("instance", f'label_values(oom_exporter_build_info{{{SELECTOR},job=~"$job"}}, instance)'),
-    ]
+    ] + ([
+        # Kubernetes namespaces of the victims; All also keeps kills without one.
+        query_var("namespace", f"label_values({m('oom_victim_kills_total')}, namespace)", ".*"),
+    ] if namespace else [])
 
 
 def queries(builder, targets, instant=False):
@@ -107,8 +114,11 @@ def grid(title, description, unit, targets, pos, transformations, overrides=()):
     return queries(p, targets, instant=True)
 
 
-def organize(exclude, rename):
-    return ("organize", {"excludeByName": {k: True for k in exclude}, "renameByName": rename})
+def organize(exclude, rename, index=None):
+    options = {"excludeByName": {k: True for k in exclude}, "renameByName": rename}
+    if index:
+        options["indexByName"] = index
+    return ("organize", options)
 
 
 MERGE = ("merge", {})
@@ -161,12 +171,12 @@ def host_panels():
             (f"increase({m('oom_kills_total')}[$__rate_interval])", "{{instance}} kills"),
             (f"increase({m('oom_kills_unattributed_total')}[$__rate_interval])", "{{instance}} unattributed"),
         ], (0, 25, 12, 8), bars=True),
-        grid("Recent OOM victims", "Victims since the exporter started: command, memory cgroup, pod and container, and the time of their last kill. Click a command for the incident report of its last kill (the exporter's /report, at the instance's address).",
+        grid("Recent OOM victims", "Victims since the exporter started: command, Kubernetes namespace, pod and container (when the exporter can read the kubelet's log directories), memory cgroup, and the time of their last kill. Click a command for the incident report of its last kill (the exporter's /report, at the instance's address).",
              "dateTimeAsIso", [
                  (f"{m('oom_victim_last_kill_timestamp_seconds')} * 1000", ""),
                  (m("oom_victim_kills_total"), ""),
              ], (12, 25, 12, 8),
-             [MERGE, organize(["Time", "job", "__name__"], {"Value #A": "last kill", "Value #B": "kills"}), sort_by("last kill")],
+             [MERGE, organize(["Time", "job", "__name__"], {"Value #A": "last kill", "Value #B": "kills"}, NAMES_FIRST), sort_by("last kill")],
              [("kills", [("unit", "short"), ("decimals", 0)]),
               ("comm", [("links", [{"title": "Incident report of this kill",
                                     "url": "http://${__data.fields.instance}/report?comm=${__data.fields.comm:percentencode}&cgroup=${__data.fields.cgroup:percentencode}",
@@ -175,12 +185,12 @@ def host_panels():
             (f"topk by (instance) (10, {m('oom_process_score')})", ""),
             (m("oom_process_score_adj"), ""),
         ], (0, 33, 12, 9),
-            [MERGE, NOT_NULL_A, organize(["Time", "job"], {"Value #A": "oom_score", "Value #B": "oom_score_adj"}), sort_by("oom_score")]),
+            [MERGE, NOT_NULL_A, organize(["Time", "job"], {"Value #A": "oom_score", "Value #B": "oom_score_adj"}, NAMES_FIRST), sort_by("oom_score")]),
         grid("Top processes by RSS", "The largest reported processes by resident memory, with oom_score_adj.", "bytes", [
             (f"topk by (instance) (10, {m('oom_process_resident_memory_bytes')})", ""),
             (m("oom_process_score_adj"), ""),
         ], (12, 33, 12, 9),
-            [MERGE, NOT_NULL_A, organize(["Time", "job"], {"Value #A": "RSS", "Value #B": "oom_score_adj"}), sort_by("RSS")],
+            [MERGE, NOT_NULL_A, organize(["Time", "job"], {"Value #A": "RSS", "Value #B": "oom_score_adj"}, NAMES_FIRST), sort_by("RSS")],
             [("oom_score_adj", [("unit", "none")])]),
         dash.Row("Containers and services (memory cgroups)").collapsed(False).grid_pos(model.GridPos(x=0, y=42, w=24, h=1)),
         graph("Cgroups by usage of their limit", "Memory cgroups with a limit (containers, pods, services), fullest first: usage / limit. At 100% the kernel OOM-kills inside the cgroup.",
@@ -214,15 +224,18 @@ def fleet_panels():
               ("max oom_score", [("unit", "none")])]),
         graph("OOM kills across the fleet", "OOM kills per interval, per instance.",
               "short", [(f"sum by (instance) (increase({m('oom_kills_total')}[$__rate_interval]))", "{{instance}}")], (0, 16, 12, 8)),
+        grid("OOM kills by namespace/pod", "Kubernetes pods whose processes were OOM-killed in the dashboard's time range, most kills first (a victim series that appeared in the range counts all its kills). Needs the kubelet's log directories on the exporter (docs/kubernetes.md); $namespace filters it.",
+             "short", [(f"sort_desc(sum by (namespace, pod) (({VICTIMS} unless {VICTIMS} offset $__range) or increase({VICTIMS}[$__range])))", "")],
+             (0, 24, 24, 9), [organize(["Time"], {"Value": "kills"})]).decimals(0),
         graph("Memory full pressure across the fleet", "Share of time all non-idle tasks waited for memory, per instance.",
               "percentunit", [(f"rate({m('oom_pressure_stalled_seconds_total', full)}[$__rate_interval])", "{{instance}}")], (12, 16, 12, 8)),
     ]
 
 
-def board(uid, title, refresh, time_from, panels, link, annotations=()):
+def board(uid, title, refresh, time_from, panels, link, annotations=(), namespace=False):
     b = (dash.Dashboard(title).uid(uid).tags(["oom_exporter"]).version(1).readonly()
          .tooltip(model.DashboardCursorSync.CROSSHAIR).time(time_from, "now").refresh(refresh)
-         .timezone("browser").variables(variables())
+         .timezone("browser").variables(variables(namespace))
          .link(dash.DashboardLink(link[0]).type(model.DashboardLinkType.LINK).url(link[1]).icon("dashboard")))
     for a in annotations:
         b = b.annotation(a)
@@ -253,7 +266,7 @@ def host():
     # (a generic AnnotationQuery) does not describe.
     out["annotations"]["list"][0].update({
         "useValueForTime": True, "step": "60s", "titleFormat": "OOM kill: {{comm}}",
-        "textFormat": "{{instance}} cgroup {{cgroup}} pod {{pod_uid}} ({{constraint}})",
+        "textFormat": "{{instance}} cgroup {{cgroup}} pod {{namespace}}/{{pod}} container {{container}} (pod UID {{pod_uid}}, {{constraint}})",
         "tagKeys": "instance,comm,constraint",
     })
     return out
@@ -261,7 +274,7 @@ def host():
 
 def fleet():
     return board("oom-exporter-fleet", "OOM exporter / Fleet", "1m", "now-24h", fleet_panels(),
-                 ("Host", "/d/oom-exporter-host/oom-exporter-host"))
+                 ("Host", "/d/oom-exporter-host/oom-exporter-host"), namespace=True)
 
 
 def main():

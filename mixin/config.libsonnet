@@ -8,6 +8,10 @@
     // expression and every dashboard query carries them. Must not be empty.
     oomExporterSelector: 'job="oom"',
 
+    // Label matchers for kube-state-metrics' series (the recording rules
+    // that give the exporter's series Kubernetes names). Must not be empty.
+    kubeStateMetricsSelector: 'job="kube-state-metrics"',
+
     // Where each alert's runbook lives; %s is the alert's name.
     runbookURLPattern: 'https://github.com/oom-exporter/oom_exporter/blob/main/docs/runbooks/%s.md',
 

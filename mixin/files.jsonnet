@@ -14,7 +14,7 @@ local labels = { 'app.kubernetes.io/name': 'oom-exporter' };
     header('Rules: mixin/alerts/alerts.libsonnet; thresholds: mixin/config.libsonnet; tests: alerts/oom_exporter.test.yml.')
     + yaml({ groups: groups }),
 
-  'deploy/kubernetes/prometheusrule.yaml':
+  'deploy/kubernetes/components/prometheus-operator/prometheusrule.yaml':
     header('The rules of alerts/oom_exporter.rules.yml for the Prometheus Operator.')
     + yaml({
       apiVersion: 'monitoring.coreos.com/v1',

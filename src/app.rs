@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 
 use crate::collectors::{self, Exporter};
 use crate::config::Config;
+use crate::k8s::Resolver;
+use crate::k8s::metrics::NameMetrics;
 use crate::kmsg::reader;
 use crate::kmsg::tracker::Tracker;
 use crate::metrics::{self, MetricWriter};
@@ -67,8 +69,17 @@ impl prometheus_client::collector::Collector for Identity {
     }
 }
 
+/// The pod and container names every collector and the kill reader share.
+pub fn names(config: &Config) -> Arc<Resolver> {
+    Arc::new(Resolver::new(Some(config.varlog.clone())))
+}
+
 /// Every enabled collector, run at each scrape under its deadline.
-pub fn exporter(config: &Config, tracker: Option<Arc<Tracker>>) -> Arc<Exporter> {
+pub fn exporter(
+    config: &Config,
+    tracker: Option<Arc<Tracker>>,
+    names: Arc<Resolver>,
+) -> Arc<Exporter> {
     let procfs = ProcFs::new(&config.procfs);
     Exporter::new(collectors::build(
         &config.collectors,
@@ -79,18 +90,25 @@ pub fn exporter(config: &Config, tracker: Option<Arc<Tracker>>) -> Arc<Exporter>
             selection: config.cgroups.clone(),
         },
         tracker,
+        names,
     ))
 }
 
 /// Starts the kmsg reader thread when the kmsg collector is enabled.
-pub fn start_kmsg(config: &Config) -> Option<Arc<Tracker>> {
+pub fn start_kmsg(config: &Config, names: Arc<Resolver>) -> Option<Arc<Tracker>> {
     if !config.enabled(collectors::Kmsg::NAME) {
         return None;
     }
     let procfs = ProcFs::new(&config.procfs);
     let tracker = Arc::new(Tracker::new(config.kill_limits, procfs.kernel_oom_kills()));
     let cgroups = crate::cgroup::hierarchy::detect(&config.sysfs);
-    if let Err(error) = reader::spawn(config.kmsg.clone(), procfs, Arc::clone(&tracker), cgroups) {
+    if let Err(error) = reader::spawn(
+        config.kmsg.clone(),
+        procfs,
+        Arc::clone(&tracker),
+        cgroups,
+        names,
+    ) {
         tracing::error!(%error, "cannot start the kmsg reader thread");
     }
     Some(tracker)
@@ -104,12 +122,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let web = Web::new(config.web_config.clone());
-    let tracker = start_kmsg(config);
+    let names = names(config);
+    let tracker = start_kmsg(config, Arc::clone(&names));
     let mut registry = registry();
     registry.register_collector(Box::new(WebMetrics(Arc::clone(&web))));
+    registry.register_collector(Box::new(NameMetrics(Arc::clone(&names))));
     let state = Arc::new(AppState {
         registry,
-        exporter: exporter(config, tracker.clone()),
+        exporter: exporter(config, tracker.clone(), names),
         scrape_timeout: config.scrape_timeout,
         telemetry_path: config.telemetry_path.clone(),
         tracker,

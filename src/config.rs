@@ -29,6 +29,9 @@ pub struct Config {
     pub process: crate::proc::scan::Selection,
     /// Root of sysfs (`--path.sysfs`).
     pub sysfs: PathBuf,
+    /// The host's /var/log, with the kubelet's `pods` and `containers`
+    /// (`--path.varlog`).
+    pub varlog: PathBuf,
     /// Which cgroups the cgroup collector reports.
     pub cgroups: crate::cgroup::Selection,
     /// Logging settings.

@@ -17,6 +17,7 @@
 //! | [`metrics`] | small helpers that write constant gauges and counters through prometheus-client's encoder |
 //! | [`collectors`] | one file per collector; [`collectors::Exporter`] runs them at scrape time and reports their health |
 //! | [`cgroup`] | memory cgroups: the hierarchy under `--path.sysfs`, one cgroup's sample, the event watch, the namespace resolver, the owner of a path |
+//! | [`k8s`] | namespace, pod and container names of a pod UID and container ID, from the kubelet's log directories (`--path.varlog`) |
 //! | [`kmsg`] | OOM kills from /dev/kmsg: record and log parsers, the kill tracker and the reader thread |
 //! | [`timefmt`] | RFC 3339 formatting of wall-clock times, and the boot time that turns a kernel log stamp into one |
 //! | [`commands`] | `oom_exporter kills` (kills in the ring buffer or a saved log), `top` (processes or cgroups closest to the OOM killer), `doctor` (the OOM checklist applied to the live host) and `report` (one kill as an incident report in Markdown) |
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod collectors;
 pub mod commands;
 pub mod config;
+pub mod k8s;
 pub mod kmsg;
 pub mod logging;
 pub mod logonce;

@@ -10,6 +10,11 @@ local f = import '../lib/format.libsonnet';
     // {selector} or {selector,more}
     local s(more='') = f.sel(c.oomExporterSelector, more),
     local n = f.num,
+    // A cgroup's Kubernetes namespace/pod/container when the exporter knows
+    // them, else its path.
+    local workload = '{{ if $labels.pod }}{{ $labels.namespace }}/{{ $labels.pod }}'
+                     + '{{ if $labels.container }}/{{ $labels.container }}{{ end }}'
+                     + '{{ else }}cgroup {{ $labels.cgroup }}{{ end }}',
     local alert(name, severity, expr, summary, description, wait=null) = {
       alert: name,
       expr: expr,
@@ -33,7 +38,11 @@ local f = import '../lib/format.libsonnet';
           alert(
             'OOMKill', 'warning',
             'increase(oom_kills_total%s[%s]) > 0' % [s(), c.oomKillWindow],
-            'OOM kill on {{ $labels.instance }}',
+            // Names the newest victim's namespace/pod/container when known.
+            'OOM kill on {{ $labels.instance }}{{ with printf `topk(1, oom_victim_last_kill_timestamp_seconds'
+            + s('instance="%s"') + ')` $labels.instance | query }}{{ with first . }}{{ if .Labels.pod }} in '
+            + '{{ .Labels.namespace }}/{{ .Labels.pod }}{{ if .Labels.container }}/{{ .Labels.container }}{{ end }}'
+            + '{{ end }}{{ end }}{{ end }}',
             "The kernel's OOM killer killed {{ $value | printf \"%.0f\" }} process(es) on {{ $labels.instance }} in the last "
             + f.words(c.oomKillWindow)
             + '. Victims: `oom_exporter kills` on the host, GET /kills on the exporter, or oom_victim_kills_total.'
@@ -161,7 +170,7 @@ local f = import '../lib/format.libsonnet';
               trend: c.cgroupMemoryNearLimitTrendWindow,
               horizon: f.seconds(c.cgroupMemoryNearLimitHorizon),
             },
-            'cgroup {{ $labels.cgroup }} is near its memory limit on {{ $labels.instance }}',
+            workload + ' is near its memory limit on {{ $labels.instance }}',
             'The memory cgroup {{ $labels.cgroup }} (pod {{ $labels.pod_uid }}, unit {{ $labels.unit }}) on {{ $labels.instance }} '
             + 'uses {{ $value | humanizePercentage }} of its limit and is still growing: '
             + 'its processes will be OOM-killed when it gets there.',
@@ -183,7 +192,7 @@ local f = import '../lib/format.libsonnet';
                 and on (instance, job) (time() - oom_exporter_start_time_seconds%(s)s > %(grace)d)
               )
             ||| % { s: s(), window: c.cgroupOOMKillWindow, grace: f.seconds(c.cgroupOOMKillWindow) },
-            'OOM kill in cgroup {{ $labels.cgroup }} on {{ $labels.instance }}',
+            'OOM kill in ' + workload + ' on {{ $labels.instance }}',
             '{{ $value | printf "%.0f" }} process(es) were OOM-killed in the memory cgroup {{ $labels.cgroup }} '
             + '(pod {{ $labels.pod_uid }}, container {{ $labels.container_id }}, unit {{ $labels.unit }}) on '
             + '{{ $labels.instance }} in the last ' + f.words(c.cgroupOOMKillWindow) + ': it hit its memory limit.',

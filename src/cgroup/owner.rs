@@ -6,7 +6,8 @@
 //! Recognised layouts (cgroup v1 paths below the controller mount, and v2
 //! paths below the unified root, are the same strings):
 //!
-//! - cgroupfs driver: `/kubepods/pod<uid>/<id>`,
+//! - cgroupfs driver: `/kubepods/pod<uid>/<id>` (`<uid>` a UUID, or a
+//!   static pod's 32 hex digits),
 //!   `/kubepods/{burstable,besteffort}/pod<uid>/<id>`
 //! - systemd driver: `/kubepods.slice/kubepods-pod<uid_>.slice/<rt>-<id>.scope`,
 //!   `/kubepods.slice/kubepods-{burstable,besteffort}.slice/kubepods-{qos}-pod<uid_>.slice/<rt>-<id>.scope`
@@ -161,12 +162,10 @@ fn pod_uid_systemd(part: &str) -> Option<String> {
     .then_some(uid)
 }
 
+/// A UUID, or a static pod's 32 hex digits (the kubelet's hash of its
+/// manifest).
 fn is_uid(s: &str) -> bool {
-    s.len() == 36
-        && s.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
+    crate::k8s::names::is_pod_uid(s)
 }
 
 fn is_container_id(s: &str) -> bool {
@@ -236,6 +235,21 @@ mod tests {
                 assert_eq!(o.unit, None, "{path}");
             }
         }
+    }
+
+    #[test]
+    fn static_pods_have_the_kubelets_hash_as_uid() {
+        const HASH: &str = "7a8f3c9e2d41b05f6c1e9d8a2b3c4d5e";
+        let o = owner(&format!("/kubepods/burstable/pod{HASH}/{ID}"));
+        assert_eq!(o.pod_uid.as_deref(), Some(HASH));
+        let o = owner(&format!(
+            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{HASH}.slice/crio-{ID}.scope"
+        ));
+        assert_eq!(o.pod_uid.as_deref(), Some(HASH));
+        assert_eq!(
+            owner(&format!("/kubepods/pod{}/{ID}", &HASH[..31])).pod_uid,
+            None
+        );
     }
 
     #[test]

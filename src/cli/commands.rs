@@ -66,6 +66,9 @@ pub struct TopArgs {
     #[command(flatten)]
     pub paths: SystemPaths,
 
+    #[command(flatten)]
+    pub names: NamePaths,
+
     /// Also print every process whose comm or command line matches this
     /// regular expression (unanchored), whatever its rank.
     #[arg(long = "collector.process.include", value_name = "REGEX", value_parser = parse_regex)]
@@ -103,6 +106,16 @@ pub struct SystemPaths {
     pub sysfs: Option<PathBuf>,
 }
 
+/// `--path.varlog` given after a subcommand that names pods.
+#[derive(Debug, clap::Args)]
+pub struct NamePaths {
+    /// The host's /var/log, whose kubelet log directories name pods and
+    /// containers [default: /var/log, or the value given before the
+    /// subcommand].
+    #[arg(long = "path.varlog", value_name = "DIR")]
+    pub varlog: Option<PathBuf>,
+}
+
 /// Arguments of `oom_exporter kills`.
 #[derive(Debug, clap::Args)]
 pub struct KillsArgs {
@@ -129,6 +142,9 @@ pub struct KillsArgs {
 
     #[command(flatten)]
     pub paths: SystemPaths,
+
+    #[command(flatten)]
+    pub names: NamePaths,
 }
 
 impl Cli {
@@ -143,6 +159,7 @@ impl Cli {
                 if let Some(kmsg) = args.kmsg.take() {
                     self.kmsg = kmsg;
                 }
+                self.take_varlog(&mut args.names);
                 &mut args.paths
             }
             Command::Top(args) => {
@@ -158,12 +175,14 @@ impl Cli {
                 if let Some(exclude) = args.cgroup_exclude.take() {
                     self.cgroup_exclude = Some(exclude);
                 }
+                self.take_varlog(&mut args.names);
                 &mut args.paths
             }
             Command::Report(args) => {
                 if let Some(kmsg) = args.kmsg.take() {
                     self.kmsg = kmsg;
                 }
+                self.take_varlog(&mut args.names);
                 &mut args.paths
             }
             Command::Doctor(args) => {
@@ -182,7 +201,14 @@ impl Cli {
         if let Some(sysfs) = paths.sysfs.take() {
             self.sysfs = sysfs;
         }
+
         Some(command)
+    }
+
+    fn take_varlog(&mut self, names: &mut NamePaths) {
+        if let Some(varlog) = names.varlog.take() {
+            self.varlog = varlog;
+        }
     }
 
     /// Takes the subcommand, if any, with its settings: the flags given
@@ -194,6 +220,7 @@ impl Cli {
                 json: args.json,
                 detail: args.detail,
                 kmsg: self.kmsg,
+                varlog: self.varlog,
             }),
             Command::Top(args) => commands::Command::Top(commands::Top {
                 n: args.n,
@@ -201,6 +228,7 @@ impl Cli {
                 process: self.process_selection(),
                 procfs: self.procfs,
                 sysfs: self.sysfs,
+                varlog: self.varlog,
                 cgroup_exclude: self.cgroup_exclude,
             }),
             Command::Report(args) => commands::Command::Report(commands::report::Report {
@@ -211,6 +239,7 @@ impl Cli {
                 kmsg: self.kmsg,
                 procfs: self.procfs,
                 sysfs: self.sysfs,
+                varlog: self.varlog,
             }),
             Command::Doctor(args) => commands::Command::Doctor(commands::Doctor {
                 json: args.json,

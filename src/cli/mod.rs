@@ -101,6 +101,12 @@ pub struct Cli {
     #[arg(long = "path.sysfs", value_name = "DIR", default_value = "/sys")]
     pub sysfs: PathBuf,
 
+    /// The host's /var/log (e.g. /host/var/log in a container): Kubernetes
+    /// namespace, pod and container names are read from the entry names of
+    /// the kubelet's <DIR>/pods and <DIR>/containers (absent: no names).
+    #[arg(long = "path.varlog", value_name = "DIR", default_value = "/var/log")]
+    pub varlog: PathBuf,
+
     /// Most cgroups reported (each has at most 12 series on cgroup v2, 8 on
     /// v1).
     #[arg(long = "collector.cgroup.max", value_name = "N", default_value_t = 200,
@@ -222,6 +228,7 @@ impl Cli {
             },
             process,
             sysfs: self.sysfs,
+            varlog: self.varlog,
             cgroups: crate::cgroup::Selection {
                 max: self.cgroup_max as usize,
                 include: self.cgroup_include,

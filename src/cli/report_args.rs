@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::commands::SystemPaths;
+use super::commands::{NamePaths, SystemPaths};
 
 /// Arguments of `oom_exporter report`.
 #[derive(Debug, clap::Args)]
@@ -27,4 +27,7 @@ pub struct ReportArgs {
 
     #[command(flatten)]
     pub paths: SystemPaths,
+
+    #[command(flatten)]
+    pub names: NamePaths,
 }

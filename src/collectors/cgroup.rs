@@ -6,11 +6,13 @@
 //! What is read, kept across scrapes and watched between them is the
 //! business of [`crate::cgroup::monitor`]; this file writes the families.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cgroup::CgroupSource;
 use crate::cgroup::monitor::{Monitor, Report, Reported};
 use crate::cgroup::sample::Sample;
+use crate::k8s::{Names, Resolver, Urgency};
 use crate::metrics::{self, Counter, Gauge, IfEmpty, Labels, MetricWriter};
 
 use super::{CollectError, Source};
@@ -18,6 +20,7 @@ use super::{CollectError, Source};
 /// Reads memory cgroups under `<sysfs>/fs/cgroup`.
 pub struct Cgroup {
     monitor: Monitor,
+    names: Arc<Resolver>,
 }
 
 impl Cgroup {
@@ -28,7 +31,14 @@ impl Cgroup {
     pub fn new(source: CgroupSource) -> Self {
         Self {
             monitor: Monitor::new(source),
+            names: Arc::new(Resolver::off()),
         }
+    }
+
+    /// Names the cgroups' pods and containers with `names`.
+    pub fn with_names(mut self, names: Arc<Resolver>) -> Self {
+        self.names = names;
+        self
     }
 }
 
@@ -147,8 +157,8 @@ const HIERARCHY_VERSION: (&str, &str) = (
     "Memory cgroup hierarchy in use: 1 (v1), 2 (v2), 0 (none found)",
 );
 
-/// The labels of a reported cgroup.
-fn labels(c: &Reported) -> [(&'static str, String); 4] {
+/// The labels of a reported cgroup and its workload's names.
+fn labels((c, names): (&Reported, Names)) -> [(&'static str, String); 7] {
     [
         ("cgroup", c.path.clone()),
         ("pod_uid", c.owner.pod_uid.clone().unwrap_or_default()),
@@ -157,12 +167,23 @@ fn labels(c: &Reported) -> [(&'static str, String); 4] {
             c.owner.container_id.clone().unwrap_or_default(),
         ),
         ("unit", c.owner.unit.clone().unwrap_or_default()),
+        ("namespace", names.namespace.unwrap_or_default()),
+        ("pod", names.pod.unwrap_or_default()),
+        ("container", names.container.unwrap_or_default()),
     ]
 }
 
 /// The per-cgroup families.
-fn write_cgroups(out: &mut MetricWriter<'_, '_>, cgroups: &[Reported]) -> Result<(), CollectError> {
-    let owned: Vec<[(&str, String); 4]> = cgroups.iter().map(labels).collect();
+fn write_cgroups(
+    out: &mut MetricWriter<'_, '_>,
+    cgroups: &[Reported],
+    names: &[Names],
+) -> Result<(), CollectError> {
+    let owned: Vec<[(&str, String); 7]> = cgroups
+        .iter()
+        .zip(names.iter().cloned())
+        .map(labels)
+        .collect();
     let labels: Vec<Vec<(&str, &str)>> = owned
         .iter()
         .map(|l| l.iter().map(|(k, v)| (*k, v.as_str())).collect())
@@ -242,12 +263,18 @@ impl Source for Cgroup {
     }
 
     fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError> {
-        let Some(report) = self.monitor.scrape(Instant::now()) else {
+        let now = Instant::now();
+        let Some(report) = self.monitor.scrape(now) else {
             let (name, help) = HIERARCHY_VERSION;
             out.gauge(name, help, None, 0)?;
             return Ok(());
         };
-        write_cgroups(out, &report.cgroups)?;
+        let names: Vec<Names> = report
+            .cgroups
+            .iter()
+            .map(|c| self.names.names(&c.owner, now, Urgency::Scrape))
+            .collect();
+        write_cgroups(out, &report.cgroups, &names)?;
         write_summary(out, &report)?;
         if report.problems.is_empty() {
             Ok(())

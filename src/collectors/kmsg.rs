@@ -76,10 +76,11 @@ fn write_kills(out: &mut MetricWriter<'_, '_>, s: &Snapshot) -> Result<(), Colle
 
 /// The victim series and the time of the last kill.
 fn write_victims(out: &mut MetricWriter<'_, '_>, s: &Snapshot) -> Result<(), CollectError> {
-    let labels: Vec<[(&str, &str); 6]> = s
+    let labels: Vec<[(&str, &str); 9]> = s
         .victims
         .iter()
         .map(|v| {
+            let [namespace, pod, container] = v.names.labels();
             [
                 ("comm", v.key.comm.as_str()),
                 ("cgroup", v.key.cgroup.as_str()),
@@ -87,6 +88,9 @@ fn write_victims(out: &mut MetricWriter<'_, '_>, s: &Snapshot) -> Result<(), Col
                 ("pod_uid", v.key.pod_uid.as_str()),
                 ("container_id", v.key.container_id.as_str()),
                 ("unit", v.key.unit.as_str()),
+                namespace,
+                pod,
+                container,
             ]
         })
         .collect();
@@ -102,7 +106,7 @@ fn write_victims(out: &mut MetricWriter<'_, '_>, s: &Snapshot) -> Result<(), Col
         .collect();
     out.family::<Counter, _>(
         "victim_kills",
-        "OOM kills since start by victim (comm, memory cgroup, constraint, pod, container, systemd unit); capped and aged out, see --collector.kmsg.max-victims",
+        "OOM kills since start by victim (comm, memory cgroup, constraint, pod, container, systemd unit; namespace, pod and container names when the kubelet's log directories give them); capped and aged out, see --collector.kmsg.max-victims",
         None,
         &counts, IfEmpty::Declare,
     )?;

@@ -157,6 +157,7 @@ pub fn build(
     selection: &Selection,
     cgroups: &CgroupSource,
     tracker: Option<Arc<Tracker>>,
+    names: Arc<crate::k8s::Resolver>,
 ) -> Vec<Box<dyn Source>> {
     let is_on = |name: &str| enabled.iter().any(|e| e == name);
     let mut out: Vec<Box<dyn Source>> = Vec::new();
@@ -173,14 +174,17 @@ pub fn build(
         out.push(Box::new(Sysctl::new(procfs.clone())));
     }
     if is_on(Process::NAME) {
-        out.push(Box::new(Process::new(Scanner::new(
-            procfs.clone(),
-            selection.clone(),
-            Resolver::on_host(cgroups.sysfs.clone()),
-        ))));
+        out.push(Box::new(
+            Process::new(Scanner::new(
+                procfs.clone(),
+                selection.clone(),
+                Resolver::on_host(cgroups.sysfs.clone()),
+            ))
+            .with_names(Arc::clone(&names)),
+        ));
     }
     if is_on(Cgroup::NAME) {
-        out.push(Box::new(Cgroup::new(cgroups.clone())));
+        out.push(Box::new(Cgroup::new(cgroups.clone()).with_names(names)));
     }
     if let (true, Some(tracker)) = (is_on(Kmsg::NAME), tracker) {
         out.push(Box::new(Kmsg::new(procfs.clone(), tracker)));

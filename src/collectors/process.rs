@@ -7,6 +7,10 @@
 //! out of the top N is gone from the next scrape. Per scrape there are at
 //! most `8 x (top-n + include-max) + 6` series from this collector.
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::k8s::{Names, Resolver, Urgency};
 use crate::metrics::{self, Gauge, IfEmpty, Labels, MetricWriter};
 use crate::proc::scan::{Proc, Scan, Scanner};
 use crate::proc::singleflight::SharedScanner;
@@ -16,6 +20,7 @@ use super::{CollectError, Source};
 /// Scans processes at scrape time; concurrent scrapes share one scan.
 pub struct Process {
     scans: SharedScanner,
+    names: Arc<Resolver>,
 }
 
 impl Process {
@@ -26,11 +31,18 @@ impl Process {
     pub fn new(scanner: Scanner) -> Self {
         Self {
             scans: SharedScanner::new(scanner),
+            names: Arc::new(Resolver::off()),
         }
+    }
+
+    /// Names the processes' pods and containers with `names`.
+    pub fn with_names(mut self, names: Arc<Resolver>) -> Self {
+        self.names = names;
+        self
     }
 }
 
-fn labels(p: &Proc) -> [(&'static str, String); 6] {
+fn labels((p, names): (&Proc, Names)) -> [(&'static str, String); 9] {
     [
         ("pid", p.pid.to_string()),
         ("comm", p.comm.clone()),
@@ -41,6 +53,9 @@ fn labels(p: &Proc) -> [(&'static str, String); 6] {
             p.owner.container_id.clone().unwrap_or_default(),
         ),
         ("unit", p.owner.unit.clone().unwrap_or_default()),
+        ("namespace", names.namespace.unwrap_or_default()),
+        ("pod", names.pod.unwrap_or_default()),
+        ("container", names.container.unwrap_or_default()),
     ]
 }
 
@@ -98,8 +113,16 @@ const FAMILIES: &[Family] = &[
 ];
 
 /// The per-process families.
-fn write_procs(out: &mut MetricWriter<'_, '_>, procs: &[Proc]) -> Result<(), CollectError> {
-    let owned: Vec<[(&str, String); 6]> = procs.iter().map(labels).collect();
+fn write_procs(
+    out: &mut MetricWriter<'_, '_>,
+    procs: &[Proc],
+    names: &Resolver,
+    now: Instant,
+) -> Result<(), CollectError> {
+    let owned: Vec<[(&str, String); 9]> = procs
+        .iter()
+        .map(|p| labels((p, names.names(&p.owner, now, Urgency::Scrape))))
+        .collect();
     let label_refs: Vec<Vec<(&str, &str)>> = owned
         .iter()
         .map(|l| l.iter().map(|(k, v)| (*k, v.as_str())).collect())
@@ -128,7 +151,12 @@ fn write_procs(out: &mut MetricWriter<'_, '_>, procs: &[Proc]) -> Result<(), Col
 }
 
 /// What the scan saw as a whole, and the next victim.
-fn write_summary(out: &mut MetricWriter<'_, '_>, scan: &Scan) -> Result<(), CollectError> {
+fn write_summary(
+    out: &mut MetricWriter<'_, '_>,
+    scan: &Scan,
+    names: &Resolver,
+    now: Instant,
+) -> Result<(), CollectError> {
     out.gauge(
         "process_scan_hidepid",
         "1 if proc is mounted with hidepid and hides other users' processes from this exporter (run as root), else 0",
@@ -160,7 +188,7 @@ fn write_summary(out: &mut MetricWriter<'_, '_>, scan: &Scan) -> Result<(), Coll
             None,
             i64::from(victim.oom_score),
         )?;
-        let owned = labels(victim);
+        let owned = labels((victim, names.names(&victim.owner, now, Urgency::Scrape)));
         let refs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
         out.info(
             "process_next_victim",
@@ -208,8 +236,9 @@ impl Source for Process {
                 });
             }
         };
-        write_procs(out, &scan.procs)?;
-        write_summary(out, scan)?;
+        let now = Instant::now();
+        write_procs(out, &scan.procs, &self.names, now)?;
+        write_summary(out, scan, &self.names, now)?;
         scan_errors(scan)
     }
 }

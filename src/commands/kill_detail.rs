@@ -13,9 +13,14 @@ use crate::kmsg::oom::{Constraint, Kill};
 /// Writes the block for `k`, ending with an empty line.
 pub fn write(k: &Kill, heading: &[String; 8], out: &mut dyn Write) -> std::io::Result<()> {
     let [time, pid, comm, uid, constraint, rss, owner, cgroup] = heading;
+    let container = k
+        .names
+        .container
+        .as_ref()
+        .map_or(String::new(), |c| format!(" container {c}"));
     writeln!(
         out,
-        "{time}  killed {pid} ({comm})  uid {uid}  {constraint}  rss {rss}  pod/unit {owner}  cgroup {cgroup}"
+        "{time}  killed {pid} ({comm})  uid {uid}  {constraint}  rss {rss}  owner {owner}{container}  cgroup {cgroup}"
     )?;
     writeln!(out, "  trigger: {}", trigger(k))?;
     for line in limits(k) {

@@ -12,6 +12,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::commands::{Kills, kill_detail};
+use crate::k8s::{Resolver, Urgency};
 use crate::kmsg::device;
 use crate::kmsg::input::{self, Line};
 use crate::kmsg::logfile::{self, Lines};
@@ -30,12 +31,18 @@ pub fn run(
     err: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let mut out = BufWriter::new(out);
-    let mut sink = if args.json {
-        Sink::Json
+    let kind = if args.json {
+        Kind::Json
     } else if args.detail {
-        Sink::Detail
+        Kind::Detail
     } else {
-        Sink::Table(Table::default())
+        Kind::Table(Table::default())
+    };
+    // Names as the node has them when the command runs: a pod deleted
+    // since has none (the exporter's /kills keeps those of the kill).
+    let mut sink = Sink {
+        kind,
+        names: Resolver::new(Some(args.varlog.clone())),
     };
     match &args.input {
         Some(path) => saved(path, &mut sink, &mut out, err),
@@ -174,8 +181,14 @@ pub fn scan(
     Ok(result)
 }
 
-/// Where kills go as they are found.
-enum Sink {
+/// Where kills go as they are found, named first.
+struct Sink {
+    kind: Kind,
+    names: Resolver,
+}
+
+/// How kills are printed.
+enum Kind {
     Json,
     /// `--detail`: a block per kill, written as it is found.
     Detail,
@@ -183,21 +196,24 @@ enum Sink {
 }
 
 impl Sink {
-    fn push(&mut self, kill: Kill, out: &mut dyn Write) -> std::io::Result<()> {
-        match self {
-            Self::Json => {
+    fn push(&mut self, mut kill: Kill, out: &mut dyn Write) -> std::io::Result<()> {
+        kill.names = self
+            .names
+            .names(&kill.owner(), std::time::Instant::now(), Urgency::Kill);
+        match &mut self.kind {
+            Kind::Json => {
                 serde_json::to_writer(&mut *out, &kill)?;
                 writeln!(out)
             }
-            Self::Detail => kill_detail::write(&kill, &row(&kill), out),
-            Self::Table(table) => table.push(&kill, out),
+            Kind::Detail => kill_detail::write(&kill, &row(&kill), out),
+            Kind::Table(table) => table.push(&kill, out),
         }
     }
 
     fn finish(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
-        match self {
-            Self::Json | Self::Detail => Ok(()),
-            Self::Table(table) => table.flush_pending(out),
+        match &mut self.kind {
+            Kind::Json | Kind::Detail => Ok(()),
+            Kind::Table(table) => table.flush_pending(out),
         }
     }
 }
@@ -209,7 +225,7 @@ const HEADER: [&str; 8] = [
     "UID",
     "CONSTRAINT",
     "RSS",
-    "POD/UNIT",
+    "NAMESPACE/POD",
     "CGROUP",
 ];
 
@@ -278,12 +294,20 @@ fn row(k: &Kill) -> [String; 8] {
         k.uid.map_or("-".to_owned(), |u| u.to_string()),
         k.constraint.as_str().to_owned(),
         rss(k),
-        k.pod_uid
-            .clone()
-            .or_else(|| k.unit.clone())
-            .unwrap_or_else(|| "-".to_owned()),
+        owner(k),
         k.task_memcg.clone().unwrap_or_else(|| "-".to_owned()),
     ]
+}
+
+/// `namespace/pod`; else the pod UID (names unknown), the systemd unit, `-`.
+fn owner(k: &Kill) -> String {
+    let pod = match (&k.names.namespace, &k.names.pod) {
+        (Some(ns), Some(pod)) => Some(format!("{ns}/{pod}")),
+        _ => None,
+    };
+    pod.or_else(|| k.pod_uid.clone())
+        .or_else(|| k.unit.clone())
+        .unwrap_or_else(|| "-".to_owned())
 }
 
 fn when(k: &Kill) -> String {
@@ -353,6 +377,21 @@ mod tests {
         assert_eq!(text.lines().count(), WIDTH_ROWS + 6);
         assert!(text.starts_with("TIME "));
         assert_eq!(text.lines().filter(|l| l.starts_with("TIME")).count(), 1);
+    }
+
+    #[test]
+    fn the_owner_column_names_the_pod_else_its_uid_else_the_unit() {
+        let (_, kills) = scan_str(KILL);
+        let mut k = kills[0].clone();
+        assert_eq!(row(&k)[6], "-");
+        k.unit = Some("cron.service".to_owned());
+        assert_eq!(row(&k)[6], "cron.service");
+        k.pod_uid = Some("10d16a28-60ff-475f-a631-510d9792219f".to_owned());
+        assert_eq!(row(&k)[6], "10d16a28-60ff-475f-a631-510d9792219f");
+        k.names.namespace = Some("kube-system".to_owned());
+        k.names.pod = Some("coredns-5d78c9869d-8xk2p".to_owned());
+        assert_eq!(row(&k)[6], "kube-system/coredns-5d78c9869d-8xk2p");
+        assert_eq!(HEADER[6], "NAMESPACE/POD");
     }
 
     #[test]

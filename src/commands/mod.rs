@@ -54,6 +54,8 @@ pub struct Kills {
     pub detail: bool,
     /// The kernel log device (or a saved raw log given in its place).
     pub kmsg: PathBuf,
+    /// The host's /var/log (`--path.varlog`), for pod and container names.
+    pub varlog: PathBuf,
 }
 
 /// What `oom_exporter top` prints.
@@ -67,6 +69,8 @@ pub struct Top {
     pub procfs: PathBuf,
     /// Root of sysfs.
     pub sysfs: PathBuf,
+    /// The host's /var/log (`--path.varlog`), for pod and container names.
+    pub varlog: PathBuf,
     /// Which processes (include, exclude and their cap).
     pub process: Selection,
     /// Cgroups left out (with `cgroups`).
@@ -92,6 +96,7 @@ pub fn run(command: Command) -> ExitCode {
             "top",
             top::cgroups(
                 &args.sysfs,
+                &crate::k8s::Resolver::new(Some(args.varlog.clone())),
                 args.n,
                 args.cgroup_exclude.as_ref(),
                 &mut stdout,
@@ -108,6 +113,7 @@ pub fn run(command: Command) -> ExitCode {
                 top::run(
                     scanner,
                     &args.process,
+                    &crate::k8s::Resolver::new(Some(args.varlog.clone())),
                     args.n,
                     &mut stdout,
                     &mut std::io::stderr(),

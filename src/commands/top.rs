@@ -8,12 +8,15 @@ use crate::cgroup::{
     hierarchy::{self, Hierarchy},
     sample::Sample,
 };
+use crate::k8s::{Resolver, Urgency};
 use crate::proc::scan::{Scanner, Selection};
 
-/// Prints the top `n` processes by oom_score under `scanner`'s procfs.
+/// Prints the top `n` processes by oom_score under `scanner`'s procfs,
+/// with their pods' names from `names`.
 pub fn run(
     scanner_for: impl FnOnce(Selection) -> Scanner,
     base: &Selection,
+    names: &Resolver,
     n: usize,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -24,7 +27,8 @@ pub fn run(
         ..base.clone()
     };
     let scan = scanner_for(selection).scan()?;
-    let rows: Vec<[String; 6]> = scan
+    let now = std::time::Instant::now();
+    let rows: Vec<[String; 7]> = scan
         .procs
         .iter()
         .map(|p| {
@@ -34,32 +38,45 @@ pub fn run(
                 format!("{:.1}MiB", p.memory.resident as f64 / 1_048_576.0),
                 p.oom_score.to_string(),
                 p.oom_score_adj.to_string(),
+                names
+                    .names(&p.owner, now, Urgency::Scrape)
+                    .path()
+                    .unwrap_or_else(|| "-".to_owned()),
                 p.cgroup.clone().unwrap_or_else(|| "-".to_owned()),
             ]
         })
         .collect();
-    let header = ["PID", "COMM", "RSS", "OOM_SCORE", "OOM_SCORE_ADJ", "CGROUP"];
+    let header = [
+        "PID",
+        "COMM",
+        "RSS",
+        "OOM_SCORE",
+        "OOM_SCORE_ADJ",
+        "NAMESPACE/POD/CONTAINER",
+        "CGROUP",
+    ];
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let mut print = |cells: [&str; 6]| -> std::io::Result<()> {
-        let [pid, comm, rss, score, adj, cgroup] = cells;
+    let mut print = |cells: [&str; 7]| -> std::io::Result<()> {
+        let [pid, comm, rss, score, adj, pod, cgroup] = cells;
         writeln!(
             out,
-            "{pid:>w0$}  {comm:<w1$}  {rss:>w2$}  {score:>w3$}  {adj:>w4$}  {cgroup}",
+            "{pid:>w0$}  {comm:<w1$}  {rss:>w2$}  {score:>w3$}  {adj:>w4$}  {pod:<w5$}  {cgroup}",
             w0 = widths[0],
             w1 = widths[1],
             w2 = widths[2],
             w3 = widths[3],
             w4 = widths[4],
+            w5 = widths[5],
         )
     };
     print(header)?;
     for row in &rows {
-        print([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]])?;
+        print(row.each_ref().map(String::as_str))?;
     }
     notes(&scan, err)?;
     Ok(())
@@ -124,6 +141,7 @@ fn by_use(h: &Hierarchy, exclude: Option<&regex::Regex>) -> Vec<Usage> {
 /// leaving out those matching `exclude` (`--collector.cgroup.exclude`).
 pub fn cgroups(
     sysfs: &std::path::Path,
+    names: &Resolver,
     n: usize,
     exclude: Option<&regex::Regex>,
     out: &mut dyn Write,
@@ -137,7 +155,7 @@ pub fn cgroups(
     writeln!(
         out,
         "{:>6}  {:>10}  {:>10}  {:>9}  {:<36}  CGROUP",
-        "USE%", "USAGE", "LIMIT", "OOM_KILLS", "POD/UNIT"
+        "USE%", "USAGE", "LIMIT", "OOM_KILLS", "OWNER"
     )?;
     for Usage {
         ratio,
@@ -158,8 +176,10 @@ pub fn cgroups(
             mib(s.usage),
             mib(s.limit),
             s.oom_kill.map_or("-".to_owned(), |k| k.to_string()),
-            owner
-                .pod_uid
+            names
+                .names(&owner, std::time::Instant::now(), Urgency::Scrape)
+                .path()
+                .or(owner.pod_uid)
                 .or(owner.unit)
                 .unwrap_or_else(|| "-".to_owned()),
             path

@@ -23,6 +23,7 @@ use super::oom::{Kill, Outcome, Parser};
 use super::record;
 use super::tracker::Tracker;
 use crate::cgroup::hierarchy::Hierarchy;
+use crate::k8s::{Resolver, Urgency};
 use crate::logonce::LogOnce;
 use crate::proc::fs::ProcFs;
 use crate::timefmt::{self, BootTime};
@@ -34,18 +35,21 @@ const AMBIGUOUS: &str = "OOM kill booked to no cgroup: the kernel's report fits 
                          or none (a cgroup named like report fields?); counted in oom_kmsg_ambiguous_attributions_total";
 
 /// Starts the reader thread; `cgroups` is the memory cgroup hierarchy to
-/// check ambiguous reports against, if there is one.
+/// check ambiguous reports against, if there is one; `names` names the
+/// victim's pod and container at the kill.
 pub fn spawn(
     path: PathBuf,
     procfs: ProcFs,
     tracker: Arc<Tracker>,
     cgroups: Option<Hierarchy>,
+    names: Arc<Resolver>,
 ) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("kmsg-reader".to_owned())
         .spawn(move || {
             let mut reader = Reader::new(path, procfs, tracker);
             reader.cgroups = cgroups;
+            reader.names = names;
             reader.run();
         })
         .map(|_| ())
@@ -66,6 +70,9 @@ struct Reader {
     cgroups: Option<Hierarchy>,
     /// An ambiguous kill was logged as a warning; later ones go to debug.
     ambiguous: LogOnce,
+    /// Pod and container names, resolved the moment a kill is read (the
+    /// pod and its log directory may be gone seconds later).
+    names: Arc<Resolver>,
 }
 
 impl Reader {
@@ -81,6 +88,7 @@ impl Reader {
             malformed: LogOnce::new(),
             cgroups: None,
             ambiguous: LogOnce::new(),
+            names: Arc::new(Resolver::off()),
         }
     }
 
@@ -185,6 +193,9 @@ impl Reader {
         match self.parser.feed(&line) {
             Outcome::Kill(mut kill) => {
                 self.settle(&mut kill, counted);
+                kill.names = self
+                    .names
+                    .names(&kill.owner(), Instant::now(), Urgency::Kill);
                 kill_log::log(&kill, !counted);
                 let wall = kill
                     .boot_usec

@@ -147,10 +147,12 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     let timeout = scrape_timeout(headers.get(SCRAPE_TIMEOUT_HEADER), state.scrape_timeout);
     let deadline = Instant::now() + timeout;
     // The collectors run on threads of their own (they do blocking file
-    // I/O); this task only waits for them, until the deadline.
-    let encoded = match encode(&state.registry, openmetrics) {
-        Ok(mut body) => match state.exporter.scrape(openmetrics, deadline).await {
-            Ok(rest) => {
+    // I/O); this task only waits for them, until the deadline. The
+    // registry is encoded after them (and written before them), so what it
+    // reports of their work (the name cache) is this scrape's.
+    let encoded = match state.exporter.scrape(openmetrics, deadline).await {
+        Ok(rest) => match encode(&state.registry, openmetrics) {
+            Ok(mut body) => {
                 body.push_str(&rest);
                 if openmetrics {
                     text::encode_eof(&mut body).map(|()| body)

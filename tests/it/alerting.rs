@@ -1,12 +1,13 @@
 //! End to end with real parts: the exporter, a real Prometheus loaded with
 //! the repo's rules, a real Alertmanager with the repo's example config, and
-//! a real OOM kill in a memory cgroup. The OOM-kill alert must reach
-//! Alertmanager within a minute.
+//! a real OOM kill in a memory cgroup named like a Kubernetes container,
+//! with the kubelet's log directories, so the kill has a namespace, pod and
+//! container. The OOM-kill alert must reach Alertmanager within a minute.
 
 use std::time::Duration;
 
 use crate::support::{
-    Alertmanager, Exporter, MemCgroup, Prometheus, kernel_lock, require_root, require_tool, wait,
+    Alertmanager, Exporter, KubePod, Prometheus, kernel_lock, require_root, require_tool, wait,
 };
 
 #[test]
@@ -19,8 +20,8 @@ fn a_real_oom_kill_reaches_alertmanager_within_a_minute() {
         return;
     }
     let _kernel = kernel_lock();
-    let cg = MemCgroup::new("alert");
-    let exporter = Exporter::start(&[]);
+    let pod = KubePod::new();
+    let exporter = Exporter::start(&[&pod.varlog_flag()]);
     let am = Alertmanager::start();
     let prometheus = Prometheus::with_rules(exporter.addr, Some(am.addr));
     // Two samples of the counter at 0 before the kill.
@@ -40,7 +41,7 @@ fn a_real_oom_kill_reaches_alertmanager_within_a_minute() {
         },
     );
 
-    let (_, status, killed) = cg.hog();
+    let (_, status, killed) = pod.hog.hog();
     assert_eq!(status.code(), None, "the hog should be killed: {status}");
     let instance = exporter.addr.to_string();
     wait::until_deadline(

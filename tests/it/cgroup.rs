@@ -29,7 +29,9 @@ fn v2_sysfs_copy() -> tempfile::TempDir {
 }
 
 fn series(name: &str, cgroup: &str) -> String {
-    format!("{name}{{cgroup=\"{cgroup}\",pod_uid=\"\",container_id=\"\",unit=\"\"}}")
+    format!(
+        "{name}{{cgroup=\"{cgroup}\",pod_uid=\"\",container_id=\"\",unit=\"\",namespace=\"\",pod=\"\",container=\"\"}}"
+    )
 }
 
 const MIB: f64 = 1048576.0;
@@ -168,7 +170,7 @@ fn kill_counted_by_the_cgroup_and_by_kmsg(e: &Exporter, parent: &MemCgroup, chil
     // The cross-check: the kmsg attribution names the cgroup whose own
     // counter counted the kill.
     let victim = format!(
-        "oom_victim_kills_total{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\"}}",
+        "oom_victim_kills_total{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\",namespace=\"\",pod=\"\",container=\"\"}}",
         child.name
     );
     assert_eq!(sample(&m, &victim), Some(1.0), "{m}");
@@ -340,7 +342,7 @@ fn v2_counters_continue_across_incarnations_and_events_between_scrapes_are_kept(
         &format!("--path.sysfs={}", dir.path().display()),
     ]);
     let kills = format!(
-        "oom_cgroup_oom_kills_total{{cgroup=\"{path}\",pod_uid=\"\",container_id=\"\",unit=\"postgresql.service\"}}"
+        "oom_cgroup_oom_kills_total{{cgroup=\"{path}\",pod_uid=\"\",container_id=\"\",unit=\"postgresql.service\",namespace=\"\",pod=\"\",container=\"\"}}"
     );
     let m = e.metrics();
     assert_eq!(sample(&m, &kills), Some(0.0), "{m}");

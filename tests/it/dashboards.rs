@@ -48,8 +48,10 @@ pub fn queries(board: &Value) -> Vec<String> {
 /// A query with Grafana's variables replaced, ready for Prometheus.
 pub fn concrete(expr: &str) -> String {
     expr.replace("$__rate_interval", "1m")
+        .replace("$__range", "1h")
         .replace("$job", ".+")
         .replace("$instance", ".+")
+        .replace("$namespace", ".*")
 }
 
 pub fn all_queries() -> Vec<String> {

@@ -90,15 +90,36 @@ fn systemd_unit_verifies() {
     );
 }
 
-/// The kustomization rendered the way `kubectl kustomize` does for a plain
-/// resource list with a namespace: every resource, namespaced.
+/// The kustomization rendered the way `kubectl kustomize` does for
+/// resource lists, components and a namespace: every resource (of the
+/// bases and components it names too), namespaced.
 fn rendered_kustomization() -> Vec<Yaml> {
-    let dir = repo().join("deploy/kubernetes");
+    render(&repo().join("deploy/kubernetes"))
+}
+
+/// The kustomization (or component) in `dir`, rendered.
+fn render(dir: &Path) -> Vec<Yaml> {
     let k = &yaml_docs(&dir.join("kustomization.yaml"))[0];
-    let namespace = k["namespace"].as_str().unwrap().to_owned();
+    let namespace = k["namespace"].as_str().map(str::to_owned);
+    let mut found = Vec::new();
+    let names = |key: &str| -> Vec<std::path::PathBuf> {
+        k[key]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|r| dir.join(r.as_str().unwrap()))
+            .collect()
+    };
+    for path in names("resources").into_iter().chain(names("components")) {
+        if path.is_dir() {
+            found.extend(render(&path));
+        } else {
+            found.extend(yaml_docs(&path));
+        }
+    }
     let mut docs = Vec::new();
-    for r in k["resources"].as_sequence().unwrap() {
-        for mut doc in yaml_docs(&dir.join(r.as_str().unwrap())) {
+    for mut doc in found {
+        if let Some(namespace) = &namespace {
             if doc["kind"].as_str() != Some("Namespace")
                 && let Yaml::Mapping(meta) = &mut doc
                 && let Some(Yaml::Mapping(m)) = meta.get_mut("metadata")
@@ -108,8 +129,8 @@ fn rendered_kustomization() -> Vec<Yaml> {
                     Yaml::String(namespace.clone()),
                 );
             }
-            docs.push(doc);
         }
+        docs.push(doc);
     }
     docs
 }
@@ -129,8 +150,6 @@ fn kubernetes_manifests_hold_every_kind_and_least_privilege() {
         "ServiceAccount",
         "DaemonSet",
         "Service",
-        "PodMonitor",
-        "PrometheusRule",
         "ConfigMap",
     ] {
         assert!(
@@ -138,10 +157,29 @@ fn kubernetes_manifests_hold_every_kind_and_least_privilege() {
             "kustomization lacks a {kind}: {kinds:?}"
         );
     }
+    // `kubectl apply -k deploy/kubernetes` works without the Prometheus
+    // Operator: none of its kinds unless its component is asked for.
+    assert!(
+        docs.iter().all(|d| !d["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("monitoring.coreos.com"))),
+        "the base holds the Prometheus Operator's kinds: {kinds:?}"
+    );
+    let with_operator = render(&repo().join("deploy/prometheus-operator"));
+    let operator_kinds: Vec<&str> = with_operator
+        .iter()
+        .filter_map(|d| d["kind"].as_str())
+        .collect();
+    assert_eq!(operator_kinds.len(), kinds.len() + 2, "{operator_kinds:?}");
+    for doc in &with_operator {
+        if doc["kind"].as_str() != Some("Namespace") {
+            assert_eq!(doc["metadata"]["namespace"].as_str(), Some("oom-exporter"));
+        }
+    }
     // The DaemonSet's least privilege and survival settings.
     let ds = find(&docs, "DaemonSet");
     daemonset_least_privilege(ds);
-    custom_resources_fit_the_daemonset(&docs, ds);
+    custom_resources_fit_the_daemonset(&with_operator, ds);
 }
 
 /// The DaemonSet: node-critical, on every node, non-root with a read-only
@@ -191,6 +229,22 @@ fn daemonset_least_privilege(ds: &Yaml) {
     for m in c["volumeMounts"].as_sequence().unwrap() {
         assert_eq!(m["readOnly"].as_bool(), Some(true), "{m:?}");
     }
+    // Of the host's /var/log, only the kubelet's two log directories.
+    let host_paths: Vec<&str> = pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["hostPath"]["path"].as_str())
+        .filter(|p| p.starts_with("/var/log"))
+        .collect();
+    assert_eq!(host_paths, ["/var/log/pods", "/var/log/containers"]);
+    assert!(
+        c["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str() == Some("--path.varlog=/host/var/log"))
+    );
 }
 
 /// Custom resources, structurally: the PodMonitor selects the DaemonSet's

@@ -30,9 +30,15 @@ fn check(tree: &str, extra: &[&str]) {
 fn check_as(tree: &str, name: &str, extra: &[&str], volatile: &[&str]) {
     // The kmsg collector reads the live /dev/kmsg unless told otherwise.
     let kmsg_given = extra.iter().any(|a| a.starts_with("--path.kmsg"));
+    // Names from the fixture kubelet log tree, not from this machine's.
+    let varlog = format!(
+        "--path.varlog={}",
+        repo().join("tests/fixtures/kubelet-logs").display()
+    );
     let extra: Vec<&str> = extra
         .iter()
         .copied()
+        .chain(Some(varlog.as_str()))
         .chain((!kmsg_given).then_some("--no-collector.kmsg"))
         // Likewise the cgroup collector reads the live /sys.
         .chain(

@@ -193,7 +193,7 @@ fn an_ambiguous_report_is_counted_booked_to_no_cgroup_unless_the_hierarchy_decid
     assert_eq!(
         sample(
             &m,
-            "oom_victim_kills_total{comm=\"first\",cgroup=\"\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\"}"
+            "oom_victim_kills_total{comm=\"first\",cgroup=\"\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\",namespace=\"\",pod=\"\",container=\"\"}"
         ),
         Some(1.0),
         "{m}"
@@ -201,7 +201,7 @@ fn an_ambiguous_report_is_counted_booked_to_no_cgroup_unless_the_hierarchy_decid
     assert_eq!(
         sample(
             &m,
-            "oom_victim_kills_total{comm=\"second\",cgroup=\"/q,task_memcg=/q/b\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\"}"
+            "oom_victim_kills_total{comm=\"second\",cgroup=\"/q,task_memcg=/q/b\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\",namespace=\"\",pod=\"\",container=\"\"}"
         ),
         Some(1.0),
         "{m}"

@@ -23,6 +23,7 @@ mod drift;
 mod golden;
 mod help_text;
 mod http;
+mod k8s_names;
 mod kills_cmd;
 mod kmsg_captured;
 mod kmsg_forgery;

@@ -66,7 +66,7 @@ fn real_oom_kill_counted_once_attributed_listed_and_not_recounted_after_restart(
     );
     assert_eq!(kills(&m), 1.0);
     let series = format!(
-        "oom_victim_kills_total{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\"}}",
+        "oom_victim_kills_total{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\",namespace=\"\",pod=\"\",container=\"\"}}",
         cg.name
     );
     assert_eq!(sample(&m, &series), Some(1.0), "{m}");
@@ -196,7 +196,7 @@ fn kill_time_is_the_same_in_every_view() {
     // The metrics' timestamps are the same instant (to the microsecond).
     let usec = rfc3339_usec(&served);
     let series = format!(
-        "oom_victim_last_kill_timestamp_seconds{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\"}}",
+        "oom_victim_last_kill_timestamp_seconds{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\",namespace=\"\",pod=\"\",container=\"\"}}",
         cg.name
     );
     for name in ["oom_last_kill_timestamp_seconds", series.as_str()] {
@@ -320,7 +320,7 @@ fn a_cgroup_named_like_report_fields_gets_its_own_kills_not_the_pods_it_names() 
     );
     for cg in [&with_task, &exact] {
         let series = format!(
-            "oom_victim_kills_total{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\"}}",
+            "oom_victim_kills_total{{comm=\"tail\",cgroup=\"{}\",constraint=\"memcg\",pod_uid=\"\",container_id=\"\",unit=\"\",namespace=\"\",pod=\"\",container=\"\"}}",
             cg.name
         );
         assert_eq!(sample(&m, &series), Some(1.0), "{series}\n{m}");

@@ -140,6 +140,12 @@ fn top_command_prints_the_ranking() {
     let out = Command::new(BIN)
         .arg(format!("--path.procfs={}", fixture("processes").display()))
         .args(["top", "-n", "3"])
+        .arg(format!(
+            "--path.varlog={}",
+            crate::support::repo()
+                .join("tests/fixtures/kubelet-logs")
+                .display()
+        ))
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -147,6 +153,12 @@ fn top_command_prints_the_ranking() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
     assert!(lines[0].contains("OOM_SCORE") && lines[0].contains("CGROUP"));
+    // The pod's names, from the fixture kubelet log tree.
+    assert!(lines[0].contains("NAMESPACE/POD/CONTAINER"), "{text}");
+    assert!(
+        lines[1].contains(" batch/worker-6b8f7c9d4-kq2lm/worker "),
+        "{text}"
+    );
     for (line, (pid, comm, score)) in lines[1..].iter().zip([
         (1100, "java", 1999),
         (2005, "excluded-job", 1500),

@@ -52,6 +52,8 @@ pub struct Report {
     pub kmsg: PathBuf,
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
+    /// The host's /var/log (`--path.varlog`), for the victim's names.
+    pub varlog: PathBuf,
 }
 
 /// The other kills of `kill`'s incident among `kills`: the same cgroup
@@ -85,6 +87,15 @@ pub fn run(args: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
     let Some(kill) = pick(&kills, args.pick) else {
         anyhow::bail!("{}", not_found(args.pick));
     };
+    // The names as the node has them now (a deleted pod has none).
+    let mut kill = kill.clone();
+    let names = crate::k8s::Resolver::new(Some(args.varlog.clone()));
+    kill.names = names.names(
+        &kill.owner(),
+        std::time::Instant::now(),
+        crate::k8s::Urgency::Kill,
+    );
+    let kill = &kill;
     let others = incident(kill, &kills);
     let now = live.then(|| live::gather(kill, &args.procfs, &args.sysfs));
     out.write_all(render(kill, &others, now.as_ref()).as_bytes())?;

@@ -282,8 +282,11 @@ fn owner(md: &mut String, kill: &Kill) {
     let fields = [
         ("Cgroup whose limit was hit", &kill.oom_memcg),
         ("Victim's cgroup", &kill.task_memcg),
+        ("Namespace", &kill.names.namespace),
+        ("Pod", &kill.names.pod),
+        ("Container", &kill.names.container),
         ("Pod UID", &kill.pod_uid),
-        ("Container", &kill.container_id),
+        ("Container ID", &kill.container_id),
         ("systemd unit", &kill.unit),
     ];
     let mut any = false;

@@ -319,3 +319,23 @@ fn written_3_10_ppc64le_64k_memcg() {
     );
     has(&md, "- cgroup memory+swap (v1): 4 GiB, no limit");
 }
+
+#[test]
+fn the_owner_section_names_the_pod_and_container() {
+    let mut k = kill(
+        7,
+        1_000_000,
+        "/kubepods/burstable/pod10d16a28-60ff-475f-a631-510d9792219f",
+    );
+    k.pod_uid = Some("10d16a28-60ff-475f-a631-510d9792219f".to_owned());
+    k.names = crate::k8s::Names {
+        namespace: Some("kube-system".to_owned()),
+        pod: Some("coredns-5d78c9869d-8xk2p".to_owned()),
+        container: Some("coredns".to_owned()),
+    };
+    let md = render(&k, &[], None);
+    has(&md, "- Namespace: `kube-system`");
+    has(&md, "- Pod: `coredns-5d78c9869d-8xk2p`");
+    has(&md, "- Container: `coredns`");
+    has(&md, "- Pod UID: `10d16a28-60ff-475f-a631-510d9792219f`");
+}

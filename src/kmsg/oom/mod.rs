@@ -30,7 +30,8 @@
 use serde::Serialize;
 
 use super::attribution::Reading;
-use crate::cgroup::owner;
+use crate::cgroup::owner::{self, Owner};
+use crate::k8s::Names;
 
 pub mod lines;
 pub mod parser;
@@ -97,6 +98,10 @@ pub struct Kill {
     pub container_id: Option<String>,
     /// systemd unit of the victim.
     pub unit: Option<String>,
+    /// Namespace, pod and container of the victim, read from the kubelet's
+    /// log directories when the kill was read (the log gives none).
+    #[serde(flatten)]
+    pub names: Names,
     /// Virtual memory size, kB.
     pub total_vm_kb: Option<u64>,
     /// Anonymous resident memory, kB.
@@ -129,6 +134,15 @@ pub struct Kill {
 }
 
 impl Kill {
+    /// The owner of the victim's cgroup, as far as names go.
+    pub fn owner(&self) -> Owner {
+        Owner {
+            pod_uid: self.pod_uid.clone(),
+            container_id: self.container_id.clone(),
+            ..Owner::default()
+        }
+    }
+
     /// Books the kill to `reading`'s cgroups and their owner.
     pub fn attribute(&mut self, reading: Reading) {
         let owner = owner::owner(&reading.task_memcg);

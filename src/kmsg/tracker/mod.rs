@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::oom::Kill;
+use crate::k8s::Names;
 use crate::timefmt;
 
 /// Unattributed kills remembered for a late record to match (bounds memory
@@ -84,6 +85,10 @@ impl VictimKey {
 #[derive(Debug, Clone)]
 pub struct Victim {
     pub kills: u64,
+    /// The pod's and container's names as the latest kill that knew them
+    /// said (they follow from the pod UID and container ID of the key, so
+    /// they add no series).
+    pub names: Names,
     /// Epoch seconds of the last kill.
     pub last_kill: f64,
     seen: Instant,
@@ -102,6 +107,7 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub key: VictimKey,
+    pub names: Names,
     /// Kills since start.
     pub kills: u64,
     /// Epoch seconds of the last kill.
@@ -284,10 +290,14 @@ impl Tracker {
             }
             let v = s.victims.entry(key).or_insert(Victim {
                 kills: 0,
+                names: Names::default(),
                 last_kill: epoch,
                 seen: now,
             });
             v.kills += 1;
+            if kill.names.pod.is_some() {
+                v.names = kill.names.clone();
+            }
             v.last_kill = epoch;
             v.seen = now;
         }
@@ -352,6 +362,7 @@ impl Tracker {
             .iter()
             .map(|(k, v)| Series {
                 key: k.clone(),
+                names: v.names.clone(),
                 kills: v.kills,
                 last_kill: v.last_kill,
             })

@@ -304,3 +304,37 @@ fn the_newest_kill_names_the_top_task_and_replaces_the_one_before() {
     t.record(kill(4, "bare"), 300.0, true, now);
     assert_eq!(t.snapshot(now).last_top_task, None);
 }
+
+#[test]
+fn a_victim_series_keeps_the_names_of_its_pod() {
+    use crate::k8s::Names;
+    let t = Tracker::new(Limits::default(), None);
+    let t0 = Instant::now();
+    let named = Names {
+        namespace: Some("shop".to_owned()),
+        pod: Some("cart-0".to_owned()),
+        container: Some("app".to_owned()),
+    };
+    let mut first = kill(1, "app");
+    first.names = named.clone();
+    t.record(first.clone(), 1.0, true, t0);
+    // A later kill of the same victim read when the names were gone (the
+    // pod deleted) neither splits the series nor forgets them.
+    t.record(kill(2, "app"), 2.0, true, t0 + Duration::from_secs(1));
+    let s = t.snapshot(t0 + Duration::from_secs(2));
+    assert_eq!(s.victims.len(), 1);
+    assert_eq!((s.victims[0].kills, &s.victims[0].names), (2, &named));
+    // The history keeps each kill's own names.
+    let recent = t.recent(2);
+    assert_eq!(recent[1].kill.names, named);
+    assert_eq!(recent[0].kill.names, Names::default());
+    let json = serde_json::to_value(&recent[1]).unwrap();
+    assert_eq!(
+        (&json["namespace"], &json["pod"], &json["container"]),
+        (
+            &serde_json::json!("shop"),
+            &serde_json::json!("cart-0"),
+            &serde_json::json!("app")
+        )
+    );
+}

@@ -139,3 +139,41 @@ fn input_errors_are_said_once_and_truly() {
     let (_, _, err) = kills(&["--input", &empty.display().to_string()], None);
     assert!(err.contains("it is empty"), "{err}");
 }
+
+#[test]
+fn a_pod_known_to_the_kubelets_log_directories_is_named() {
+    let log = sample("04-");
+    let varlog = format!(
+        "--path.varlog={}",
+        crate::support::repo()
+            .join("tests/fixtures/kubelet-logs")
+            .display()
+    );
+    let (code, out, err) = kills(&["--input", &log, &varlog], None);
+    assert_eq!(code, 0, "{err}");
+    let mut lines = out.lines();
+    assert!(lines.next().unwrap().contains("NAMESPACE/POD"), "{out}");
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .contains(" kube-system/coredns-5d78c9869d-8xk2p "),
+        "{out}"
+    );
+    let (_, out, _) = kills(&["--json", "--input", &log, &varlog], None);
+    let k: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (&k["namespace"], &k["pod"], &k["container"]),
+        (
+            &serde_json::json!("kube-system"),
+            &serde_json::json!("coredns-5d78c9869d-8xk2p"),
+            &serde_json::json!("coredns")
+        )
+    );
+    // Without the directories, the pod's UID.
+    let (_, out, _) = kills(&["--input", &log, "--path.varlog=/nonexistent"], None);
+    assert!(
+        out.contains(" 10d16a28-60ff-475f-a631-510d9792219f "),
+        "{out}"
+    );
+}

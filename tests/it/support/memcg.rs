@@ -17,7 +17,14 @@ pub struct MemCgroup {
 
 impl MemCgroup {
     pub fn new(tag: &str) -> Self {
-        let name = format!("/oomx-{tag}-{}", std::process::id());
+        Self::top(&format!("oomx-{tag}-{}", std::process::id()))
+    }
+
+    /// A cgroup `/<name>` at the top of the hierarchy, where only the
+    /// kubelet and the container runtime create theirs (e.g. `kubepods`);
+    /// fails if it exists.
+    pub fn top(name: &str) -> Self {
+        let name = format!("/{name}");
         let v2_root = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
             .into_iter()
             .map(Path::new)

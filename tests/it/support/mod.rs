@@ -15,6 +15,8 @@
 //!   sysctls set for a test and restored.
 //! - `memcg`: memory cgroups with small limits, for real OOM kills (also
 //!   used by the kill-latency benchmark).
+//! - `kubepod`: a Kubernetes pod's memory cgroups and the kubelet's log
+//!   directories, for real kills with names.
 //! - `prometheus`, `alertmanager`: the real peers, from Debian packages.
 
 pub mod alertmanager;
@@ -22,6 +24,7 @@ pub mod child;
 pub mod exporter;
 pub mod http;
 pub mod kernel;
+pub mod kubepod;
 pub mod memcg;
 pub mod prometheus;
 pub mod require;
@@ -33,6 +36,7 @@ pub use child::KillOnDrop;
 pub use exporter::{BIN, Exporter, copy_fixture, fixture, repo, sample};
 pub use http::{free_port, request};
 pub use kernel::{Sysctl, kernel_lock, write_kmsg};
+pub use kubepod::KubePod;
 pub use memcg::MemCgroup;
 pub use prometheus::Prometheus;
 pub use require::{need_tool, require_python_module, require_root, require_tool};

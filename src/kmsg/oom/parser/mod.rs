@@ -389,6 +389,7 @@ fn new_kill(
         oom_memcg: None,
         task_memcg: None,
         pod_uid: None,
+        names: crate::k8s::Names::default(),
         container_id: None,
         unit: None,
         total_vm_kb: k.kb("total-vm"),

@@ -1,0 +1,99 @@
+//! Kubernetes names end to end with a real kernel kill: a memory cgroup
+//! named like a pod's container (`/kubepods/burstable/pod<uid>/<id>`) and a
+//! matching tree of the kubelet's log directories ([`KubePod`]). The
+//! victim's series and the kill history carry the names, and keep them
+//! once the pod's directories are gone, as they are seconds after a pod is
+//! deleted.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::kubepod::{HOG_ID, NAMESPACE, POD, SIDECAR_ID, UID};
+use crate::support::{Exporter, KubePod, kernel_lock, require_root, sample};
+
+fn labels(cgroup: &str, id: &str, container: &str) -> String {
+    format!(
+        "cgroup=\"{cgroup}\",pod_uid=\"{UID}\",container_id=\"{id}\",unit=\"\",namespace=\"{NAMESPACE}\",pod=\"{POD}\",container=\"{container}\""
+    )
+}
+
+#[test]
+#[ignore = "needs root: memory cgroups at the top of the hierarchy and an OOM kill"]
+fn a_killed_containers_names_stay_with_the_kill_after_its_pod_is_gone() {
+    if !require_root("create /kubepods memory cgroups and cause an OOM kill") {
+        return;
+    }
+    let _kernel = kernel_lock();
+    let pod = KubePod::new();
+    let mut bystander = pod.sidecar.bystander();
+    let varlog = pod.varlog_flag();
+    let e = Exporter::start_reading_kmsg(&[&varlog]);
+
+    // The cgroups and the processes in them, named before any kill.
+    let m = e.metrics();
+    let usage = format!(
+        "oom_cgroup_memory_usage_bytes{{{}}}",
+        labels(&pod.sidecar.name, SIDECAR_ID, "sidecar")
+    );
+    assert!(sample(&m, &usage).is_some(), "{usage}\n{m}");
+    let next = format!(
+        "oom_process_next_victim_info{{pid=\"{}\",comm=\"sh\",{}}}",
+        bystander.id(),
+        labels(&pod.sidecar.name, SIDECAR_ID, "sidecar")
+    );
+    assert_eq!(sample(&m, &next), Some(1.0), "{next}\n{m}");
+
+    let (pid, status, _) = pod.hog.hog();
+    assert_eq!(status.code(), None, "the hog should be killed: {status}");
+    // The pod is deleted: its log directories go at once.
+    pod.delete_logs();
+    let victim = format!(
+        "oom_victim_kills_total{{comm=\"tail\",{}}}",
+        labels(&pod.hog.name, HOG_ID, "hog").replacen(
+            &format!("cgroup=\"{}\"", pod.hog.name),
+            &format!("cgroup=\"{}\",constraint=\"memcg\"", pod.hog.name),
+            1
+        )
+    );
+    let m = e.wait_metrics(Duration::from_secs(5), "kill not counted", |m| {
+        sample(m, "oom_kills_total") >= Some(1.0)
+    });
+    assert_eq!(sample(&m, &victim), Some(1.0), "{victim}\n{m}");
+    // Still named after the directories were gone, and in /kills.
+    std::thread::sleep(Duration::from_millis(1100));
+    let m = e.metrics();
+    assert_eq!(sample(&m, &victim), Some(1.0), "{victim}\n{m}");
+    let r = e.get("/kills", &[]);
+    let kills: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap();
+    let k = kills.iter().find(|k| k["pid"] == pid).expect("kill listed");
+    assert_eq!(
+        (&k["namespace"], &k["pod"], &k["container"]),
+        (
+            &serde_json::json!(NAMESPACE),
+            &serde_json::json!(POD),
+            &serde_json::json!("hog")
+        ),
+        "{k}"
+    );
+    let log = e.wait_log("OOM kill");
+    assert!(
+        log.contains(&format!("namespace={NAMESPACE} pod={POD} container=hog")),
+        "{log}"
+    );
+    // `oom_exporter kills` names pods as the node has them now: gone.
+    let out = Command::new(crate::support::BIN)
+        .args(["kills", "--json", &varlog])
+        .output()
+        .unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    let k: serde_json::Value = line
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|k| k["pid"] == pid)
+        .expect("kill in `kills` output");
+    assert_eq!(k["pod_uid"], UID);
+    assert!(k["pod"].is_null(), "{k}");
+
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+}
