@@ -169,6 +169,8 @@ pub fn kills_in_log(log: &str) -> Vec<Kill> {
 }
 
 #[cfg(test)]
+mod forms_tests;
+#[cfg(test)]
 mod report_tests;
 #[cfg(test)]
 mod spoofing_tests;

@@ -25,6 +25,30 @@ const DUMP_WINDOW_USEC: u64 = 60_000_000;
 /// holds endless kills without a new header.
 pub(super) const MAX_EVENT_VICTIMS: usize = 4096;
 
+/// A stamp this far before the event's last one is a new boot, not two
+/// CPUs' records reaching the log a little out of order.
+const BACKWARDS_USEC: u64 = 1_000_000;
+
+/// Whether a line stamped `now` is too far from the event's last line
+/// (`last`) to belong to it: more than `window` later, or earlier by more
+/// than [`BACKWARDS_USEC`] (the clock started again: a new boot).
+pub(super) fn stale(now: Option<u64>, last: Option<u64>, window: u64) -> bool {
+    match (now, last) {
+        (Some(now), Some(last)) => {
+            now.saturating_sub(last) > window || last.saturating_sub(now) > BACKWARDS_USEC
+        }
+        _ => false,
+    }
+}
+
+/// Whether `text` ends any event in progress: the kernel found nothing to
+/// kill (`Out of memory and no killable processes...`, then a panic for a
+/// global OOM), or a new boot's first line.
+fn ends_event(text: &str) -> bool {
+    text.starts_with("Out of memory and no killable processes")
+        || text.starts_with("Linux version ")
+}
+
 /// Lines of the current event seen so far.
 #[derive(Debug, Default)]
 struct Event {
@@ -117,6 +141,10 @@ impl Parser {
     /// Feeds one message line.
     pub fn feed(&mut self, line: &Line<'_>) -> Outcome {
         let text = line.text;
+        if ends_event(text.trim_start()) {
+            self.event = Event::default();
+            return Outcome::Nothing;
+        }
         if self.event.stats_open && self.stats_line(line) {
             return Outcome::Nothing;
         }
@@ -147,8 +175,7 @@ impl Parser {
         } else {
             EVENT_WINDOW_USEC
         };
-        let stale = matches!((line.usec, self.event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > window);
-        if stale {
+        if stale(line.usec, self.event.last_usec, window) {
             self.event = Event::default();
         }
         match (report, part) {

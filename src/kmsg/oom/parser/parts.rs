@@ -71,7 +71,7 @@ impl Parser {
     /// Adds `line` to the open `Memory cgroup stats for` block, if it is
     /// one of its `key value` lines of the same event.
     pub(super) fn stats_line(&mut self, line: &Line<'_>) -> bool {
-        let stale = matches!((line.usec, self.event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > EVENT_WINDOW_USEC);
+        let stale = stale(line.usec, self.event.last_usec, EVENT_WINDOW_USEC);
         let Some(pairs) = report::stat_lines(line.text).filter(|_| !stale) else {
             return false;
         };
@@ -93,7 +93,7 @@ impl Parser {
             return false;
         }
         let headed = event.invoked_by.is_some() && !event.closed;
-        let stale = matches!((line.usec, event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > EVENT_WINDOW_USEC);
+        let stale = stale(line.usec, event.last_usec, EVENT_WINDOW_USEC);
         let pairs = report::meminfo_pairs(line.text).filter(|_| headed && !stale);
         event.meminfo_open = pairs.is_some();
         let Some(pairs) = pairs else {
