@@ -102,3 +102,72 @@ fn records_a_little_out_of_order_stay_in_their_event() {
     assert_eq!(k.invoked_by.as_deref(), Some("make"));
     assert_eq!(k.report.memcg_limit_kb, Some(1024));
 }
+
+/// The raw records of `log` in another saved form: `stamp` gives each
+/// record's prefix from its boot time in microseconds, and a record's
+/// escaped newlines (`\x0a`) become what `newline` says.
+fn reshaped(log: &str, stamp: impl Fn(u64) -> String, newline: impl Fn(u64) -> String) -> String {
+    let mut out = String::new();
+    for record in log.lines() {
+        let (head, text) = record.split_once(';').unwrap();
+        let usec: u64 = head.split(',').nth(2).unwrap().parse().unwrap();
+        out.push_str(&stamp(usec));
+        out.push_str(&text.replace("\\x0a", &newline(usec)));
+        out.push('\n');
+    }
+    out
+}
+
+fn dmesg_stamp(usec: u64) -> String {
+    format!("[{:5}.{:06}] ", usec / 1_000_000, usec % 1_000_000)
+}
+
+/// The Mem-Info summary of the raw global report, in every form it is
+/// saved in: one record with `\x0a` (/dev/kmsg), one record per line
+/// (2.6.32, or records a tool split), `dmesg` with its continuation lines
+/// indented, `journalctl -k` likewise, and syslog's `#012`.
+#[test]
+fn meminfo_is_read_in_every_form_it_is_printed_in() {
+    let raw = form("raw-global-meminfo-one-record.kmsg");
+    let syslog = |_| "Nov 30 05:49:53 db7 kernel: ".to_owned();
+    let forms = [
+        ("raw", raw.clone()),
+        (
+            "one record per line",
+            reshaped(&raw, dmesg_stamp, |u| format!("\n{}", dmesg_stamp(u))),
+        ),
+        (
+            "dmesg",
+            reshaped(&raw, dmesg_stamp, |_| format!("\n{:15}", "")),
+        ),
+        (
+            "journal",
+            reshaped(&raw, syslog, |_| format!("\n{:28}", "")),
+        ),
+        ("syslog #012", reshaped(&raw, syslog, |_| "#012".to_owned())),
+    ];
+    for (name, log) in forms {
+        let k = one(&log);
+        let r = &k.report;
+        let m = r
+            .meminfo_pages
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no Mem-Info in {log}"));
+        assert_eq!(m.free, Some(21_000), "{name}");
+        assert_eq!(m.anon, Some(1_912_000), "{name}");
+        assert_eq!(m.page_cache, Some(5500), "{name}");
+        assert_eq!(
+            (m.slab_reclaimable, m.slab_unreclaimable),
+            (Some(4100), Some(38_000)),
+            "{name}"
+        );
+        assert_eq!((m.shmem, m.pagetables), (Some(800), Some(9100)), "{name}");
+        assert_eq!(r.ram_pages, Some(2_097_022), "{name}");
+        assert_eq!(
+            (r.swap_free_kb, r.swap_total_kb),
+            (Some(0), Some(0)),
+            "{name}"
+        );
+        assert_eq!(r.tasks_in_dump, Some(2), "{name}");
+    }
+}
