@@ -171,3 +171,52 @@ fn meminfo_is_read_in_every_form_it_is_printed_in() {
         assert_eq!(r.tasks_in_dump, Some(2), "{name}");
     }
 }
+
+/// The 4.10 to 4.18 header prints the nodemask between the mask and the
+/// order (`nodemask=(null)`, or the allowed nodes as a list); the mask is
+/// what comes before it, as printed.
+#[test]
+fn gfp_mask_of_the_header_with_a_nodemask() {
+    let cases = [
+        (
+            "0x14000c0(GFP_KERNEL), nodemask=(null), order=0, oom_score_adj=0",
+            "0x14000c0(GFP_KERNEL)",
+            0,
+        ),
+        (
+            "0x14280ca(GFP_HIGHUSER_MOVABLE|__GFP_ZERO), nodemask=0-1, order=2, oom_score_adj=-998",
+            "0x14280ca(GFP_HIGHUSER_MOVABLE|__GFP_ZERO)",
+            -998,
+        ),
+        (
+            "0x14200ca(GFP_HIGHUSER_MOVABLE), nodemask=0,2-3, order=2, oom_score_adj=5",
+            "0x14200ca(GFP_HIGHUSER_MOVABLE)",
+            5,
+        ),
+        ("0x201da, order=2, oom_adj=0, oom_score_adj=7", "0x201da", 7),
+    ];
+    for (rest, mask, adj) in cases {
+        let log = format!(
+            "[ 1.000000] app invoked oom-killer: gfp_mask={rest}\n\
+             [ 1.000100] Out of memory: Killed process 5 (app) total-vm:1000kB, anon-rss:500kB, file-rss:0kB, shmem-rss:0kB\n"
+        );
+        let r = one(&log).report;
+        assert_eq!(r.gfp_mask.as_deref(), Some(mask), "{rest}");
+        assert_eq!(r.trigger_oom_score_adj, Some(adj), "{rest}");
+        assert!(matches!(r.order, Some(0 | 2)), "{rest}");
+    }
+    // Ubuntu 18.04's 4.15 (a real report).
+    let path = format!(
+        "{}/tests/fixtures/kmsg/21-ubuntu-4.15-azure-docker-memcg-full-event.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let log: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let k = one(&log);
+    assert_eq!(k.report.gfp_mask.as_deref(), Some("0x14000c0(GFP_KERNEL)"));
+    assert_eq!(k.report.order, Some(0));
+}

@@ -110,27 +110,23 @@ pub struct Trigger {
     pub oom_score_adj: Option<i32>,
 }
 
-/// Reads `gfp_mask=0x...(...), order=N, [oom_adj=N, ]oom_score_adj=N`; a
-/// part cut off or unreadable is left out.
+/// Reads `gfp_mask=0x...(...), [nodemask=..., ]order=N, [oom_adj=N,
+/// ]oom_score_adj=N` (4.10 to 4.18 print the nodemask); a part cut off or
+/// unreadable is left out. The flag names are joined by `|` and a nodemask
+/// list by `,` without a space, so `, ` separates the fields.
 pub fn trigger(rest: &str) -> Trigger {
     let Some(rest) = rest.strip_prefix("gfp_mask=") else {
         return Trigger::default();
     };
-    let (mask, tail) = rest
-        .split_once(", order=")
-        .unwrap_or_else(|| (rest.split(", ").next().unwrap_or(rest), ""));
+    let mut fields = rest.split(", ");
+    let mask = fields.next().unwrap_or_default();
     let gfp_mask = whole_mask(mask).then(|| mask.to_owned());
     let mut order = None;
     let mut oom_score_adj = None;
-    for (i, field) in tail.split(", ").enumerate() {
-        let (name, value) = if i == 0 {
-            ("order", field)
-        } else {
-            field.split_once('=').unwrap_or(("", ""))
-        };
-        match name {
-            "order" => order = value.parse().ok(),
-            "oom_score_adj" => oom_score_adj = value.parse().ok(),
+    for field in fields {
+        match field.split_once('=') {
+            Some(("order", value)) => order = value.parse().ok(),
+            Some(("oom_score_adj", value)) => oom_score_adj = value.parse().ok(),
             _ => {}
         }
     }
