@@ -1,12 +1,13 @@
 //! `oom_exporter kills --detail`: one block per kill with the rest of the
 //! kernel's report: what triggered the OOM, the limit and its usage (memcg)
-//! or the machine's swap (global), and the task dump's top rows by RSS with
+//! or the machine's memory and swap (global), and the task dump's top rows by RSS with
 //! the victim marked `*`.
 //!
 //! Pure formatting: a [`Kill`] in, text out.
 
 use std::io::Write;
 
+use super::report::memory;
 use crate::kmsg::oom::{Constraint, Kill};
 
 /// Writes the block for `k`, ending with an empty line.
@@ -85,6 +86,35 @@ fn limits(k: &Kill) -> Vec<String> {
             line.push_str(" (no swap configured)");
         }
         lines.push(line);
+    }
+    if let Some(m) = memory::machine(r) {
+        let mut figures: Vec<String> = m
+            .ram
+            .map(|b| format!("RAM {}", bytes(b)))
+            .into_iter()
+            .collect();
+        figures.extend(
+            m.figures
+                .iter()
+                .map(|f| format!("{} {}", f.name, bytes(f.bytes))),
+        );
+        let assumed = if m.page_size_assumed {
+            " (4 KiB pages assumed)"
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "memory at the time: {}{assumed}",
+            figures.join(", ")
+        ));
+    }
+    let cg = memory::memcg(r);
+    if !cg.is_empty() {
+        let figures: Vec<String> = cg
+            .iter()
+            .map(|f| format!("{} {}", f.name, bytes(f.bytes)))
+            .collect();
+        lines.push(format!("memory.stat: {}", figures.join(", ")));
     }
     if lines.is_empty() {
         lines.push(match k.constraint {

@@ -5,12 +5,14 @@
 //! - [`render`]: the report itself, pure: kill, incident, facts in; text out
 //! - [`checklist`]: the checklist items that apply, filled in
 //! - [`live`]: what is true now on a live host, read once
+//! - [`memory`]: memory and swap at the time, from the kernel's report
 //!
 //! This file picks the kill ([`Pick`]) and the other kills of its incident
 //! ([`incident`]) and runs the command.
 
 pub mod checklist;
 pub mod live;
+pub mod memory;
 pub mod render;
 
 use std::collections::VecDeque;
@@ -182,5 +184,7 @@ impl Keeper {
     }
 }
 
+#[cfg(test)]
+mod forms_tests;
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,7 @@ pub fn render(kill: &Kill, others: &[&Kill], now: Option<&LiveFacts>) -> String 
     when(&mut md, kill, now);
     what(&mut md, kill);
     who(&mut md, kill);
-    swap(&mut md, kill);
+    super::memory::section(&mut md, kill);
     owner(&mut md, kill);
     incident(&mut md, others);
     if let Some(now) = now {
@@ -227,47 +227,6 @@ fn who(md: &mut String, kill: &Kill) {
             percent(held, limit * 1024),
             bytes(limit * 1024)
         );
-    }
-    md.push('\n');
-}
-
-fn swap(md: &mut String, kill: &Kill) {
-    md.push_str("## Swap at the time\n\n");
-    let r = &kill.report;
-    let mut any = false;
-    let mut line = |md: &mut String, name: &str, u: Option<u64>, l: Option<u64>| {
-        if let (Some(u), Some(l)) = (u, l) {
-            any = true;
-            let _ = writeln!(md, "- {name}: {} of {}", bytes(u * 1024), bytes(l * 1024));
-        }
-    };
-    line(
-        md,
-        "cgroup swap usage (v2)",
-        r.swap_usage_kb,
-        r.swap_limit_kb,
-    );
-    line(
-        md,
-        "cgroup memory+swap (v1)",
-        r.memsw_usage_kb,
-        r.memsw_limit_kb,
-    );
-    if let (Some(free), Some(total)) = (r.swap_free_kb, r.swap_total_kb) {
-        any = true;
-        if total == 0 {
-            md.push_str("- Machine: no swap configured\n");
-        } else {
-            let _ = writeln!(
-                md,
-                "- Machine: {} free of {}",
-                bytes(free * 1024),
-                bytes(total * 1024)
-            );
-        }
-    }
-    if !any {
-        md.push_str("- The log does not say.\n");
     }
     md.push('\n');
 }

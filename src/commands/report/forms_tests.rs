@@ -1,0 +1,80 @@
+//! The report and `kills --detail` on the hand-written saved-log forms
+//! (`tests/fixtures/kmsg/forms/`) and the real reports.
+
+use std::io::Cursor;
+
+use super::*;
+
+/// The kills in `tests/fixtures/<path>`.
+pub(crate) fn kills_at(path: &str) -> Vec<Kill> {
+    let path = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut kills = Vec::new();
+    crate::commands::kills::scan(Cursor::new(text), |k| {
+        kills.push(k);
+        Ok(())
+    })
+    .unwrap();
+    kills
+}
+
+pub(crate) fn has(md: &str, line: &str) {
+    assert!(md.lines().any(|l| l == line), "no line {line:?} in\n{md}");
+}
+
+/// `kills --detail` of `kill`.
+pub(crate) fn detail(kill: &Kill) -> String {
+    let heading = ["t", "pid", "comm", "uid", "c", "rss", "o", "cg"].map(str::to_owned);
+    let mut out = Vec::new();
+    crate::commands::kill_detail::write(kill, &heading, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn global_report_gives_the_machines_memory_at_the_time() {
+    let kills = kills_at("kmsg/forms/raw-global-meminfo-one-record.kmsg");
+    let md = render(&kills[0], &[], None);
+    for line in [
+        "## Memory and swap at the time",
+        "- RAM: 8 GiB",
+        "- Free: 82 MiB (1% of RAM)",
+        "- Anonymous: 7.3 GiB (91% of RAM)",
+        "- Page cache: 21.5 MiB (0% of RAM)",
+        "- Shmem: 3.1 MiB (0% of RAM)",
+        "- Slab: 164.5 MiB (2% of RAM)",
+        "- Reclaimable slab: 16 MiB (0% of RAM)",
+        "- Available (MemAvailable): not in the kernel's report",
+        "- Machine: no swap configured",
+    ] {
+        has(&md, line);
+    }
+    let text = detail(&kills[0]);
+    has(
+        &text,
+        "  memory at the time: RAM 8.0GiB, free 82.0MiB, anonymous 7.3GiB, page cache 21.5MiB, shmem 3.1MiB, slab 164.5MiB, reclaimable slab 16.0MiB, page tables 35.5MiB",
+    );
+}
+
+#[test]
+fn memcg_report_gives_the_cgroups_memory_stat() {
+    let kills = kills_at("reports/captured-6.18-memcg-victim-not-largest.kmsg");
+    let md = render(&kills[0], &[], None);
+    has(
+        &md,
+        "- The cgroup's memory.stat: anon 31.8 MiB, file 0 B, shmem 0 B, swap 0 B",
+    );
+    assert!(!md.contains("- RAM:"), "{md}");
+    has(
+        &detail(&kills[0]),
+        "  memory.stat: anon 31.8MiB, file 0B, shmem 0B, swap 0B",
+    );
+}
+
+#[test]
+fn a_real_global_report_names_ram_and_free_memory() {
+    // RHEL 8's #012 syslog: 1572729 pages RAM, free:23902.
+    let kills = kills_at("reports/02-rhel8.10-4.18-global-syslog-012.log");
+    let md = render(&kills[0], &[], None);
+    has(&md, "- RAM: 6 GiB");
+    has(&md, "- Free: 93.4 MiB (2% of RAM)");
+}
