@@ -220,3 +220,18 @@ fn gfp_mask_of_the_header_with_a_nodemask() {
     assert_eq!(k.report.gfp_mask.as_deref(), Some("0x14000c0(GFP_KERNEL)"));
     assert_eq!(k.report.order, Some(0));
 }
+
+/// A `Killed process` line cut mid-number (a syslog line limit, a pager)
+/// gives null for the cut field, not the smaller number left: the kernel
+/// always prints these fields with `kB`.
+#[test]
+fn a_kill_line_cut_mid_number_leaves_that_field_null() {
+    let log = "Sep 29 08:12:34 cache7 kernel: Out of memory: Killed process 41170 (varnishd) total-vm:9705436kB, anon-rss:61";
+    let k = one(log);
+    assert_eq!((k.pid, k.total_vm_kb), (41_170, Some(9_705_436)));
+    assert_eq!(k.anon_rss_kb, None);
+    let k = one(
+        "[ 9.5] Out of memory: Killed process 41170 (varnishd) total-vm:9705436kB, anon-rss:612>",
+    );
+    assert_eq!(k.anon_rss_kb, None);
+}
