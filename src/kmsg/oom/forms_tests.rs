@@ -235,3 +235,41 @@ fn a_kill_line_cut_mid_number_leaves_that_field_null() {
     );
     assert_eq!(k.anon_rss_kb, None);
 }
+
+/// A second event whose header was rate-limited away keeps its own
+/// counters, stats and dump: its `memory: usage` line starts it.
+#[test]
+fn a_second_event_without_its_header_keeps_its_counters() {
+    let log = form("memcg-two-events-second-header-missing.log");
+    for (form, log) in [("dmesg", log.clone()), ("no stamps", unstamped(&log))] {
+        let kills = kills_in_log(&log);
+        assert_eq!(kills.len(), 2, "{form}: {kills:#?}");
+        let (first, second) = (&kills[0].report, &kills[1].report);
+        assert_eq!(
+            (first.memcg_usage_kb, first.memcg_failcnt),
+            (Some(524_288), Some(310)),
+            "{form}"
+        );
+        assert_eq!(kills[1].invoked_by, None, "{form}");
+        assert_eq!(second.trigger_pid, None, "{form}");
+        assert_eq!(
+            (
+                second.memcg_usage_kb,
+                second.memcg_limit_kb,
+                second.memcg_failcnt
+            ),
+            (Some(524_200), Some(524_288), Some(402)),
+            "{form}"
+        );
+        assert_eq!(second.memsw_usage_kb, Some(524_200), "{form}");
+        assert_eq!(second.kmem_usage_kb, Some(5100), "{form}");
+        assert_eq!(
+            second.memcg_stats.as_ref().and_then(|s| s.anon),
+            Some(529_000_000),
+            "{form}"
+        );
+        assert_eq!(second.tasks_in_dump, Some(2), "{form}");
+        assert_eq!(second.top_tasks.as_ref().unwrap()[0].pid, 9200, "{form}");
+        assert_eq!(kills[1].oom_memcg.as_deref(), Some("/web"), "{form}");
+    }
+}

@@ -6,11 +6,21 @@ use super::*;
 
 impl Parser {
     /// Adds one of the report's other parts to the current, open event.
-    /// After the event's kill they wait for a new header: they are never
-    /// given to a kill of another event. The trigger's pid and the swap
-    /// lines (also printed outside OOM reports) count only after a header.
+    /// After the event's kill they are never given to a kill of another
+    /// event: they wait for a line that starts one, a header, or one only
+    /// an OOM report prints first in its part (the memcg's `memory: usage`,
+    /// the task dump's header; the header may have been rate-limited away).
+    /// The trigger's pid and the swap lines (also printed outside OOM
+    /// reports) count only after a header.
     pub(super) fn join_part(&mut self, line: &Line<'_>, part: Part<'_>) -> Outcome {
         let event = &mut self.event;
+        let starts = matches!(
+            part,
+            Part::Counter(Counter::Memory, _) | Part::TasksState | Part::DumpHeader(_)
+        );
+        if starts {
+            event.reopen_if_closed();
+        }
         if event.closed {
             return Outcome::Nothing;
         }
