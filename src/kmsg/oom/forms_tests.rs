@@ -273,3 +273,29 @@ fn a_second_event_without_its_header_keeps_its_counters() {
         assert_eq!(kills[1].oom_memcg.as_deref(), Some("/web"), "{form}");
     }
 }
+
+/// 6.4+ print the memory.stat block one record per line: in a saved
+/// `dmesg` or syslog, other lines (userspace, another CPU's records) may
+/// come between its lines, and the block goes on after them.
+#[test]
+fn the_stats_block_goes_on_after_interleaved_lines() {
+    let log = form("memcg-two-events-second-header-missing.log");
+    let noise = "[ 3000.100111] systemd[1]: Started session-9.scope - Session 9 of User deploy.\n\
+                 [ 3000.100111] audit: type=1400 audit(1700000000.1:42): apparmor=\"DENIED\" operation=\"open\" pid=77 comm=\"cat\"\n";
+    let mixed = log.replacen(
+        "[ 3000.100111] rss 530000000\n",
+        &format!("{noise}[ 3000.100111] rss 530000000\n{noise}"),
+        1,
+    );
+    assert_ne!(mixed, log);
+    for (form, log) in [("dmesg", mixed.clone()), ("no stamps", unstamped(&mixed))] {
+        let kills = kills_in_log(&log);
+        let stats = kills[0].report.memcg_stats.as_ref().unwrap();
+        assert_eq!(
+            (stats.anon, stats.file),
+            (Some(530_000_000), Some(4_000_000)),
+            "{form}"
+        );
+        assert_eq!(kills[0].report.tasks_in_dump, Some(2), "{form}");
+    }
+}

@@ -74,7 +74,8 @@ struct Event {
     /// The report's task dump.
     dump: Dump,
     /// A `Memory cgroup stats for <path>:` header was the last report
-    /// line: `key value` lines that follow are its block.
+    /// line: `key value` lines that follow are its block, until another
+    /// line of the report.
     stats_open: bool,
     /// The `Mem-Info:` summary's `key:N` lines are being read.
     meminfo_open: bool,
@@ -148,7 +149,6 @@ impl Parser {
         if self.event.stats_open && self.stats_line(line) {
             return Outcome::Nothing;
         }
-        self.event.stats_open = false;
         if self.meminfo_line(line) {
             return Outcome::Nothing;
         }
@@ -168,8 +168,11 @@ impl Parser {
             },
         };
         if report.is_none() && part.is_none() {
+            // Other lines (userspace, another CPU's records) may come
+            // between the stats block's lines: it stays open.
             return Outcome::Nothing;
         }
+        self.event.stats_open = false;
         let window = if self.event.dump.columns().is_some() && !self.event.closed {
             DUMP_WINDOW_USEC
         } else {
