@@ -134,6 +134,10 @@ fn tasks(k: &Kill, out: &mut dyn Write) -> std::io::Result<()> {
     let rows = r
         .tasks_in_dump
         .map_or(String::new(), |n| format!(" of {n} in the dump"));
+    let rows = match r.tasks_unreadable.filter(|n| *n > 0) {
+        Some(cut) => format!("{rows}, {cut} unreadable"),
+        None => rows,
+    };
     let assumed = if r.page_size_assumed == Some(true) {
         " (4 KiB pages assumed)"
     } else {

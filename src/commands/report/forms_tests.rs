@@ -78,3 +78,35 @@ fn a_real_global_report_names_ram_and_free_memory() {
     has(&md, "- RAM: 6 GiB");
     has(&md, "- Free: 93.4 MiB (2% of RAM)");
 }
+
+/// A dump row a pager cut cannot be read: the report says how many, and
+/// draws no conclusion the readable rows alone cannot carry.
+#[test]
+fn a_cut_dump_row_is_counted_and_no_conclusion_is_drawn_over_it() {
+    let kills = kills_at("kmsg/forms/memcg-dump-row-cut-by-pager.log");
+    let r = &kills[0].report;
+    assert_eq!((r.tasks_in_dump, r.tasks_unreadable), (Some(2), Some(1)));
+    let md = render(&kills[0], &[], None);
+    has(
+        &md,
+        "The task dump lists 2 processes, 1 of which could not be read (cut in the log); the largest readable ones by RSS (page size not in the log: 4 KiB assumed):",
+    );
+    has(
+        &md,
+        "- The victim was the largest of the readable rows; 1 row could not be read, so its place among all of them is not known.",
+    );
+    assert!(!md.contains("The victim was the largest process"), "{md}");
+    has(
+        &md,
+        "- The largest readable row, `sh` (pid 7290), held 8% of the limit 64 MiB.",
+    );
+}
+
+#[test]
+fn detail_counts_the_unreadable_rows() {
+    let kills = kills_at("kmsg/forms/memcg-dump-row-cut-by-pager.log");
+    has(
+        &detail(&kills[0]),
+        "  top processes by RSS (1 of 2 in the dump, 1 unreadable) (4 KiB pages assumed):",
+    );
+}

@@ -183,10 +183,17 @@ fn who(md: &mut String, kill: &Kill) {
         return;
     };
     let rows = r.tasks_in_dump.unwrap_or(tasks.len() as u64);
+    let cut = r.tasks_unreadable.unwrap_or(0);
     let _ = writeln!(
         md,
-        "The task dump lists {rows} process{}; the largest by RSS{}:\n",
+        "The task dump lists {rows} process{}{}; the largest {}by RSS{}:\n",
         if rows == 1 { "" } else { "es" },
+        if cut > 0 {
+            format!(", {cut} of which could not be read (cut in the log)")
+        } else {
+            String::new()
+        },
+        if cut > 0 { "readable ones " } else { "" },
         if r.page_size_assumed == Some(true) {
             " (page size not in the log: 4 KiB assumed)"
         } else {
@@ -221,7 +228,8 @@ fn who(md: &mut String, kill: &Kill) {
         let held = top.rss_bytes.unwrap_or(top.rss_pages * page);
         let _ = writeln!(
             md,
-            "- The largest, `{}` (pid {}), held {} of the limit {}",
+            "- The largest{}, `{}` (pid {}), held {} of the limit {}.",
+            if cut > 0 { " readable row" } else { "" },
             comm(&top.comm),
             top.pid,
             percent(held, limit * 1024),

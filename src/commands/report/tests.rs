@@ -40,7 +40,7 @@ fn memcg_report_names_the_limit_and_the_top_process() {
     has(&md, "- The victim was the largest process by RSS.");
     has(
         &md,
-        "- The largest, `php-fpm` (pid 3902942), held 41% of the limit 29.8 GiB",
+        "- The largest, `php-fpm` (pid 3902942), held 41% of the limit 29.8 GiB.",
     );
     has(&md, "- Cgroup whose limit was hit: `/lxc/39004`");
     has(

@@ -62,6 +62,9 @@ pub struct Report {
     pub swap_total_kb: Option<u64>,
     /// Rows in the event's task dump; null without a dump.
     pub tasks_in_dump: Option<u64>,
+    /// Rows of the dump that could not be read (cut short or garbled in
+    /// the log): counted in `tasks_in_dump`, missing from `top_tasks`.
+    pub tasks_unreadable: Option<u64>,
     /// The dump's largest rows by RSS, ties to the lower pid.
     pub top_tasks: Option<Vec<Task>>,
     /// Bytes per page, for the dump's page columns.
