@@ -180,6 +180,7 @@ impl Reader {
             usec: Some(rec.usec),
             facility: Some(rec.facility),
             stamp: Stamp::None,
+            host: None,
             text: rec.text,
         };
         match self.parser.feed(&line) {

@@ -46,7 +46,10 @@ fn report_of_a_saved_log() {
     let (code, md, err) = report(&["--input", path.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     memcg_report(&md);
-    has(&md, "- Host: not known (read from a saved log)");
+    has(
+        &md,
+        "- Host: not in the log, kernel 5.15.158-2-pve (as the saved log says)",
+    );
     assert!(!md.contains("## Now"), "{md}");
     let (code, md, err) = report(&["--input", path.to_str().unwrap(), "--seq", "5"]);
     assert_eq!((code, md.as_str()), (1, ""));

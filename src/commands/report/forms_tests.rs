@@ -110,3 +110,27 @@ fn detail_counts_the_unreadable_rows() {
         "  top processes by RSS (1 of 2 in the dump, 1 unreadable) (4 KiB pages assumed):",
     );
 }
+
+/// A saved log names its kernel in the report's `CPU:`/`Pid:` line, and
+/// a syslog its host, in every line.
+#[test]
+fn a_saved_log_gives_the_host_and_kernel_it_names() {
+    let kills = kills_at("reports/01-rhel6-2.6.32-global-bigtable-2events.log");
+    assert_eq!(kills[0].host.as_deref(), Some("new-db1"));
+    has(
+        &render(&kills[0], &[], None),
+        "- Host: new-db1, kernel 2.6.32-642.11.1.el6.x86_64 (as the saved log says)",
+    );
+    let kills = kills_at("reports/02-rhel8.10-4.18-global-syslog-012.log");
+    has(
+        &render(&kills[0], &[], None),
+        "- Host: hnsin-varnish, kernel 4.18.0-553.8.1.el8_10.x86_64 (as the saved log says)",
+    );
+    // dmesg names no host.
+    let kills = kills_at("kmsg/forms/raw-global-meminfo-one-record.kmsg");
+    assert_eq!(kills[0].host, None);
+    has(
+        &render(&kills[0], &[], None),
+        "- Host: not in the log, kernel 6.1.0-18-amd64 (as the saved log says)",
+    );
+}

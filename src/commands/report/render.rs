@@ -109,7 +109,17 @@ fn when(md: &mut String, kill: &Kill, now: Option<&LiveFacts>) {
                 now.kernel.as_deref().unwrap_or("unknown")
             );
         }
-        None => md.push_str("- Host: not known (read from a saved log)\n"),
+        None => match (kill.host.as_deref(), kill.report.kernel.as_deref()) {
+            (None, None) => md.push_str("- Host: not known (read from a saved log)\n"),
+            (host, kernel) => {
+                let _ = writeln!(
+                    md,
+                    "- Host: {}, kernel {} (as the saved log says)",
+                    host.map_or_else(|| "not in the log".to_owned(), comm),
+                    kernel.map_or_else(|| "not in the log".to_owned(), comm)
+                );
+            }
+        },
     }
     md.push('\n');
 }

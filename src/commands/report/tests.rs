@@ -51,7 +51,10 @@ fn memcg_report_names_the_limit_and_the_top_process() {
         &md,
         "- [ ] The cgroup may not use swap (memory.swap.max is 0).",
     );
-    has(&md, "- Host: not known (read from a saved log)");
+    has(
+        &md,
+        "- Host: not in the log, kernel 5.15.158-2-pve (as the saved log says)",
+    );
     assert!(!md.contains("## Now"), "{md}");
     assert!(!md.contains("not the largest"), "{md}");
 }

@@ -178,3 +178,21 @@ fn syslog_escaped_newlines_split_into_lines() {
         ["Out of memory: Killed process 5 (a#012b) total-vm:1kB"]
     );
 }
+
+#[test]
+fn syslog_and_journal_lines_name_their_host() {
+    fn host(l: &str) -> Option<&str> {
+        lines(l).first().and_then(|l| l.host)
+    }
+    assert_eq!(
+        host("Sep 29 08:12:34 hnsin-varnish kernel: Out of memory"),
+        Some("hnsin-varnish")
+    );
+    assert_eq!(
+        host("2025-06-24T18:49:43.123+00:00 db-2.example kernel: x"),
+        Some("db-2.example")
+    );
+    assert_eq!(host("[ 12.5] Out of memory"), None);
+    assert_eq!(host("6,575,730674821,-;Out of memory"), None);
+    assert_eq!(host("Sep 29 08:12:34 h systemd[1]: kernel: x"), None);
+}

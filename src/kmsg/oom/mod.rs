@@ -85,6 +85,8 @@ pub struct Kill {
     pub comm: String,
     /// Victim uid.
     pub uid: Option<u32>,
+    /// The host a syslog or journal line names (saved logs).
+    pub host: Option<String>,
     /// What ran out.
     pub constraint: Constraint,
     /// The memory cgroup whose limit was hit (memcg OOMs).

@@ -415,6 +415,7 @@ fn new_kill(
         pid: k.pid,
         comm: unescape(k.comm),
         uid: k.uid,
+        host: line.host.map(str::to_owned),
         constraint,
         oom_memcg: None,
         task_memcg: None,

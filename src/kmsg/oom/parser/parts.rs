@@ -27,10 +27,11 @@ impl Parser {
         let headed = event.invoked_by.is_some();
         let r = &mut event.report;
         match part {
-            Part::TriggerPid(pid)
+            Part::TriggerPid(pid, kernel)
                 if headed && r.trigger_pid.is_none() && event.dump.columns().is_none() =>
             {
                 r.trigger_pid = Some(pid);
+                r.kernel = kernel.map(str::to_owned);
             }
             Part::Counter(counter, u) => {
                 let (usage, limit, failcnt) = match counter {

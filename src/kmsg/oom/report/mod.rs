@@ -79,6 +79,8 @@ pub struct Report {
     pub meminfo_pages: Option<MemInfo>,
     /// `N pages RAM`: the machine's memory, in pages.
     pub ram_pages: Option<u64>,
+    /// The kernel release the report's `CPU:`/`Pid:` line names.
+    pub kernel: Option<String>,
 }
 
 mod dump;
@@ -171,8 +173,9 @@ pub struct Usage {
 /// A line of the report that [`super::lines`] does not read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Part<'a> {
-    /// `CPU: N PID: N Comm:` or `Pid: N, comm:`.
-    TriggerPid(u32),
+    /// `CPU: N PID: N Comm:` or `Pid: N, comm:`: the trigger's pid and
+    /// the kernel release the line names.
+    TriggerPid(u32, Option<&'a str>),
     Counter(Counter, Usage),
     FreeSwap(u64),
     TotalSwap(u64),
@@ -199,12 +202,12 @@ pub fn classify(text: &str) -> Option<Part<'_>> {
             .and_then(|r| r.split_once(" PID: "))
             .and_then(|(_, r)| r.split_once(" Comm: "))
             .and_then(|(pid, _)| pid.parse().ok())
-            .map(Part::TriggerPid),
+            .map(|pid| Part::TriggerPid(pid, kernel_release(trimmed))),
         b'P' => trimmed
             .strip_prefix("Pid: ")
             .and_then(|r| r.split_once(", comm: "))
             .and_then(|(pid, _)| pid.parse().ok())
-            .map(Part::TriggerPid),
+            .map(|pid| Part::TriggerPid(pid, kernel_release(trimmed))),
         b'F' => kb_after(trimmed, "Free swap  = ").map(Part::FreeSwap),
         b'0'..=b'9' => trimmed
             .strip_suffix(" pages RAM")
@@ -217,6 +220,19 @@ pub fn classify(text: &str) -> Option<Part<'_>> {
         b'm' | b'k' | b's' => counter(trimmed),
         _ => None,
     }
+}
+
+/// The kernel release a `CPU:`/`Pid:` line names: the word before its
+/// build number (`Not tainted 5.15.0-91-generic #101-Ubuntu`,
+/// `Tainted: G  OE  4.15.0-1037 #39-Ubuntu`).
+fn kernel_release(line: &str) -> Option<&str> {
+    let (before, _) = line.rsplit_once(" #")?;
+    let release = before.rsplit(' ').next()?;
+    let ok = release.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && release.contains('.')
+        && release.len() <= 64
+        && release.bytes().all(|b| b.is_ascii_graphic());
+    ok.then_some(release)
 }
 
 /// `NkB` after `prefix`.
