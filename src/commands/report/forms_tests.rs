@@ -134,3 +134,46 @@ fn a_saved_log_gives_the_host_and_kernel_it_names() {
         "- Host: not in the log, kernel 6.1.0-18-amd64 (as the saved log says)",
     );
 }
+
+/// `tests/fixtures/kmsg/forms/<name>` as a syslog would save it: each
+/// dmesg stamp replaced by the wall-clock time `clock(seconds)` and a host.
+fn as_syslog(name: &str, clock: impl Fn(u64) -> String) -> Vec<Kill> {
+    let log = crate::kmsg::oom::forms_tests::form(name);
+    let mut text = String::new();
+    for line in log.lines() {
+        let (stamp, rest) = line[1..].split_once("] ").unwrap();
+        let secs: f64 = stamp.trim().parse().unwrap();
+        text.push_str(&format!("{} web3 kernel: {rest}\n", clock(secs as u64)));
+    }
+    let mut kills = Vec::new();
+    crate::commands::kills::scan(Cursor::new(text), |k| {
+        kills.push(k);
+        Ok(())
+    })
+    .unwrap();
+    kills
+}
+
+/// Two kills of one cgroup a second apart in a log with wall-clock times
+/// only (syslog) are one incident, as they are with boot stamps.
+#[test]
+fn an_incident_is_found_by_wall_clock_time_too() {
+    let name = "memcg-two-events-second-header-missing.log";
+    let kills = as_syslog(name, |s| {
+        format!("Nov 30 05:{:02}:{:02}", s / 60 % 60, s % 60)
+    });
+    assert_eq!((kills.len(), kills[0].boot_usec), (2, None));
+    let others = incident(&kills[1], &kills);
+    assert_eq!(others.iter().map(|k| k.pid).collect::<Vec<_>>(), [9100]);
+    has(
+        &render(&kills[1], &others, None),
+        "2 kills in this incident, this one included.",
+    );
+    // A day apart at the same time of day: not one incident.
+    let kills = as_syslog(name, |s| format!("Nov {} 05:00:00", 26 + s % 3));
+    assert!(incident(&kills[1], &kills).is_empty());
+    // The same with boot stamps.
+    let log = crate::kmsg::oom::forms_tests::form(name);
+    let kills = crate::kmsg::oom::kills_in_log(&log);
+    assert_eq!(incident(&kills[1], &kills).len(), 1);
+}

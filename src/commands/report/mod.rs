@@ -7,10 +7,11 @@
 //! - [`live`]: what is true now on a live host, read once
 //! - [`memory`]: memory and swap at the time, from the kernel's report
 //!
-//! This file picks the kill ([`Pick`]) and the other kills of its incident
-//! ([`incident`]) and runs the command.
+//! This file picks the kill ([`Pick`]) and runs the command; the other
+//! kills of its incident are found by [`incident`].
 
 pub mod checklist;
+mod incident;
 pub mod live;
 pub mod memory;
 pub mod render;
@@ -26,6 +27,7 @@ use crate::kmsg::oom::Kill;
 use crate::kmsg::{device, logfile};
 use crate::timefmt::{self, BootTime};
 
+pub use incident::incident;
 pub use live::LiveFacts;
 pub use render::render;
 
@@ -54,22 +56,6 @@ pub struct Report {
     pub kmsg: PathBuf,
     pub procfs: PathBuf,
     pub sysfs: PathBuf,
-}
-
-/// The other kills of `kill`'s incident among `kills`: the same cgroup
-/// whose limit was hit (or both global), stamped within
-/// [`INCIDENT_USEC`] of it. Kills without a stamp are never joined.
-pub fn incident<'a>(kill: &Kill, kills: impl IntoIterator<Item = &'a Kill>) -> Vec<&'a Kill> {
-    let Some(at) = kill.boot_usec else {
-        return Vec::new();
-    };
-    kills
-        .into_iter()
-        .filter(|o| !std::ptr::eq(*o, kill) && (o.seq.is_none() || o.seq != kill.seq))
-        .filter(|o| o.constraint == kill.constraint && o.oom_memcg == kill.oom_memcg)
-        .filter(|o| o.boot_usec.is_some_and(|u| u.abs_diff(at) <= INCIDENT_USEC))
-        .filter(|o| !(o.pid == kill.pid && o.boot_usec == kill.boot_usec))
-        .collect()
 }
 
 /// The kill `pick` names among `kills` (in log order).

@@ -171,7 +171,7 @@ pub fn kills_in_log(log: &str) -> Vec<Kill> {
 }
 
 #[cfg(test)]
-mod forms_tests;
+pub(crate) mod forms_tests;
 #[cfg(test)]
 mod report_tests;
 #[cfg(test)]
