@@ -177,3 +177,21 @@ fn an_incident_is_found_by_wall_clock_time_too() {
     let kills = crate::kmsg::oom::kills_in_log(&log);
     assert_eq!(incident(&kills[1], &kills).len(), 1);
 }
+
+/// A saved log without record numbers numbers its kills 1, 2, ... so that
+/// `--seq` can pick any of them, not only the last.
+#[test]
+fn kills_of_a_log_without_record_numbers_are_numbered_in_order() {
+    let kills = kills_at("reports/01-rhel6-2.6.32-global-bigtable-2events.log");
+    let seqs: Vec<_> = kills.iter().map(|k| k.seq).collect();
+    assert_eq!(seqs, [Some(1), Some(2)]);
+    assert!(kills.iter().all(|k| k.seq_ordinal));
+    assert_eq!(pick(&kills, Pick::Seq(1)).map(|k| k.pid), Some(40_738));
+    has(
+        &render(&kills[0], &[], None),
+        "- Kill number 1 in the saved log (--seq 1; the log has no record numbers)",
+    );
+    // Raw records keep the kernel's numbers.
+    let kills = kills_at("kmsg/forms/raw-global-meminfo-one-record.kmsg");
+    assert_eq!((kills[0].seq, kills[0].seq_ordinal), (Some(2019), false));
+}

@@ -97,8 +97,17 @@ fn when(md: &mut String, kill: &Kill, now: Option<&LiveFacts>) {
         }
         None => md.push_str("- Uptime at the kill: not in the log (no stamp)\n"),
     }
-    if let Some(seq) = kill.seq {
-        let _ = writeln!(md, "- Kernel log record: seq {seq}");
+    match kill.seq {
+        Some(seq) if kill.seq_ordinal => {
+            let _ = writeln!(
+                md,
+                "- Kill number {seq} in the saved log (--seq {seq}; the log has no record numbers)"
+            );
+        }
+        Some(seq) => {
+            let _ = writeln!(md, "- Kernel log record: seq {seq}");
+        }
+        None => {}
     }
     match now {
         Some(now) => {

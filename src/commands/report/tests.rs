@@ -130,6 +130,7 @@ fn sysrq_is_said_and_not_called_a_shortage() {
 fn kill(pid: u32, usec: u64, memcg: &str) -> Kill {
     let mut k = kills_in("10-proxmox-5.15-pve-lxc-cgroupv2-dmesgT-de.log").remove(0);
     k.pid = pid;
+    k.seq = Some(u64::from(pid));
     k.boot_usec = Some(usec);
     k.log_time = None;
     k.oom_memcg = Some(memcg.to_owned());

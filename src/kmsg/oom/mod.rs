@@ -77,8 +77,13 @@ pub struct Kill {
     pub log_time: Option<String>,
     /// Microseconds since boot.
     pub boot_usec: Option<u64>,
-    /// kmsg sequence number of the `Killed process` record.
+    /// kmsg sequence number of the `Killed process` record; in a saved
+    /// log without record numbers, the kill's place among its kills.
     pub seq: Option<u64>,
+    /// `seq` is the kill's place in a saved log (1, 2, ...), not a kernel
+    /// record number.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub seq_ordinal: bool,
     /// Victim pid.
     pub pid: u32,
     /// Victim command name (unescaped).

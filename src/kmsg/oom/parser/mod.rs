@@ -412,6 +412,7 @@ fn new_kill(
         log_time,
         boot_usec: line.usec,
         seq: line.seq,
+        seq_ordinal: false,
         pid: k.pid,
         comm: unescape(k.comm),
         uid: k.uid,
