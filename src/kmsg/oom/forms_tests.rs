@@ -299,3 +299,35 @@ fn the_stats_block_goes_on_after_interleaved_lines() {
         assert_eq!(kills[0].report.tasks_in_dump, Some(2), "{form}");
     }
 }
+
+/// A pager cut the header before its order: whether SysRq forced the OOM
+/// is not known.
+#[test]
+fn sysrq_is_unknown_when_the_order_is_cut() {
+    let k = one(
+        "[ 1.0] app invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), or>\n\
+                 [ 1.1] Out of memory: Killed process 5 (app) total-vm:1000kB, anon-rss:500kB, file-rss:0kB, shmem-rss:0kB\n",
+    );
+    assert_eq!((k.report.order, k.report.sysrq), (None, None));
+    assert_eq!(k.invoked_by.as_deref(), Some("app"));
+}
+
+/// A dump header whose rows were grepped out of the log (real sample 28):
+/// the dump's size is not known, so its keys are null, not 0 and [].
+#[test]
+fn a_dump_header_without_rows_gives_no_dump() {
+    let path = format!(
+        "{}/tests/fixtures/kmsg/28-k8s-cgroupv2-container-limit-uid-12574-grep-tail.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let log: String = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(log.contains("[  pid  ]"));
+    for k in kills_in_log(&log) {
+        assert_eq!((k.report.tasks_in_dump, &k.report.top_tasks), (None, &None));
+    }
+}

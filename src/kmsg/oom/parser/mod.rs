@@ -206,7 +206,7 @@ impl Parser {
         match report {
             ReportLine::Invoked(invoked_by, trigger) => {
                 let report = Report {
-                    sysrq: Some(trigger.order == Some(-1)),
+                    sysrq: trigger.order.map(|order| order == -1),
                     gfp_mask: trigger.gfp_mask,
                     order: trigger.order,
                     trigger_oom_score_adj: trigger.oom_score_adj,

@@ -160,9 +160,12 @@ impl Dump {
     }
 
     /// Fills `report`'s dump fields for a victim `pid` whose `Killed
-    /// process` line gives `victim_kb` resident; nothing without a header.
+    /// process` line gives `victim_kb` resident; nothing without a header
+    /// or without rows.
     pub fn fill(&self, report: &mut Report, pid: u32, victim_kb: Option<u64>) {
-        if self.columns.is_none() {
+        // A header without rows: the rows were left out of the log (a
+        // grep, a cut excerpt); a real dump lists at least the victim.
+        if self.columns.is_none() || self.rows == 0 {
             return;
         }
         let told = self
