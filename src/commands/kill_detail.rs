@@ -8,6 +8,7 @@
 use std::io::Write;
 
 use super::report::memory;
+use crate::kmsg::oom::report::set_limit;
 use crate::kmsg::oom::{Constraint, Kill};
 
 /// Writes the block for `k`, ending with an empty line.
@@ -65,7 +66,13 @@ fn limits(k: &Kill) -> Vec<String> {
         if usage.is_none() && limit.is_none() {
             continue;
         }
-        let mut line = format!("{name}: usage {} of limit {}", kib(usage), kib(limit));
+        let no_limit = limit.is_some_and(|l| set_limit(l).is_none());
+        let limit = limit.and_then(set_limit);
+        let mut line = if no_limit {
+            format!("{name}: usage {}, no limit", kib(usage))
+        } else {
+            format!("{name}: usage {} of limit {}", kib(usage), kib(limit))
+        };
         if let (Some(u), Some(l)) = (usage, limit) {
             if l > 0 {
                 line.push_str(&format!(" ({:.0}%)", u as f64 * 100.0 / l as f64));

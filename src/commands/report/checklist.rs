@@ -3,7 +3,7 @@
 
 use super::live::LiveFacts;
 use super::render::{bytes, comm, percent};
-use crate::kmsg::oom::report::Task;
+use crate::kmsg::oom::report::{ASSUMED_PAGE_SIZE, Task, set_limit};
 use crate::kmsg::oom::{Constraint, Kill};
 
 /// Usage at or above this share of the limit counts as all of it.
@@ -65,7 +65,7 @@ pub fn items(kill: &Kill, others: &[&Kill], now: Option<&LiveFacts>) -> Vec<Stri
     if let Some(order) = r.order.filter(|o| *o > 0) {
         items.push(format!(
             "The allocation was of order {order} ({} contiguous): fragmentation, not only a lack of memory, may be the cause.",
-            bytes(4096 << order)
+            bytes(r.page_size_bytes.unwrap_or(ASSUMED_PAGE_SIZE) << order)
         ));
     }
     if !others.is_empty() {
@@ -83,7 +83,8 @@ pub fn items(kill: &Kill, others: &[&Kill], now: Option<&LiveFacts>) -> Vec<Stri
 
 fn limit(kill: &Kill, items: &mut Vec<String>) {
     let r = &kill.report;
-    let (Some(usage), Some(limit)) = (r.memcg_usage_kb, r.memcg_limit_kb) else {
+    let (Some(usage), Some(limit)) = (r.memcg_usage_kb, r.memcg_limit_kb.and_then(set_limit))
+    else {
         return;
     };
     let cg = kill
@@ -125,7 +126,7 @@ fn largest(kill: &Kill, items: &mut Vec<String>) {
             bytes(held)
         ));
     }
-    if let Some(limit) = r.memcg_limit_kb.filter(|l| *l > 0) {
+    if let Some(limit) = r.memcg_limit_kb.and_then(set_limit).filter(|l| *l > 0) {
         if held * 2 >= limit * 1024 {
             items.push(format!(
                 "`{}` alone held {} of the limit: look for a leak in it first.",

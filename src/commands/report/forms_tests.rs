@@ -195,3 +195,28 @@ fn kills_of_a_log_without_record_numbers_are_numbered_in_order() {
     let kills = kills_at("kmsg/forms/raw-global-meminfo-one-record.kmsg");
     assert_eq!((kills[0].seq, kills[0].seq_ordinal), (Some(2019), false));
 }
+
+/// cgroup v1 prints an unset memory+swap limit as the page counter's
+/// maximum (9007199254740988 kB): "no limit", not 8 EiB. An RSS above the
+/// limit is explained, and an order's size uses the report's page size.
+#[test]
+fn no_limit_is_said_and_odd_figures_are_explained() {
+    let mut kills = kills_at("kmsg/21-ubuntu-4.15-azure-docker-memcg-full-event.txt");
+    let md = render(&kills[0], &[], None);
+    has(&md, "- cgroup memory+swap (v1): 0 B (no limit)");
+    has(
+        &md,
+        "- The largest, `java` (pid 27281), held 103% of the limit 512 MiB (RSS counts file pages it maps, which may be charged to another cgroup).",
+    );
+    has(
+        &detail(&kills[0]),
+        "  memory+swap: usage 0B, no limit, failcnt 0",
+    );
+    assert!(!md.contains("EiB") && !md.contains("8589934592"), "{md}");
+    // A 64 KiB page kernel: order 2 is 256 KiB.
+    let r = &mut kills[0].report;
+    (r.page_size_bytes, r.order) = (Some(65_536), Some(2));
+    let md = render(&kills[0], &[], None);
+    assert!(md.contains(": 256 KiB contiguous (order 2)"), "{md}");
+    assert!(md.contains("of order 2 (256 KiB contiguous)"), "{md}");
+}

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::render::{bytes, percent};
 use crate::kmsg::oom::Kill;
-use crate::kmsg::oom::report::{ASSUMED_PAGE_SIZE, Report};
+use crate::kmsg::oom::report::{ASSUMED_PAGE_SIZE, Report, set_limit};
 
 /// One figure, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,10 +102,16 @@ pub fn section(md: &mut String, kill: &Kill) {
         let _ = writeln!(md, "- The cgroup's memory.stat: {}", figures.join(", "));
     }
     let mut line = |md: &mut String, name: &str, u: Option<u64>, l: Option<u64>| {
-        if let (Some(u), Some(l)) = (u, l) {
-            any = true;
-            let _ = writeln!(md, "- {name}: {} of {}", bytes(u * 1024), bytes(l * 1024));
+        match (u, l.map(set_limit)) {
+            (Some(u), Some(Some(l))) => {
+                let _ = writeln!(md, "- {name}: {} of {}", bytes(u * 1024), bytes(l * 1024));
+            }
+            (Some(u), Some(None)) => {
+                let _ = writeln!(md, "- {name}: {} (no limit)", bytes(u * 1024));
+            }
+            _ => return,
         }
+        any = true;
     };
     line(
         md,

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::checklist;
 use super::live::LiveFacts;
+use crate::kmsg::oom::report::{ASSUMED_PAGE_SIZE, set_limit};
 use crate::kmsg::oom::{Constraint, Kill};
 
 /// The whole report.
@@ -155,14 +156,20 @@ fn what(md: &mut String, kill: &Kill) {
                 md,
                 "- Constraint: memcg: the memory cgroup `{cg}` hit its limit"
             );
-            if let (Some(u), Some(l)) = (r.memcg_usage_kb, r.memcg_limit_kb) {
-                let _ = write!(
-                    md,
-                    ": usage {} of limit {} ({})",
-                    bytes(u * 1024),
-                    bytes(l * 1024),
-                    percent(u, l)
-                );
+            match (r.memcg_usage_kb, r.memcg_limit_kb.map(set_limit)) {
+                (Some(u), Some(Some(l))) => {
+                    let _ = write!(
+                        md,
+                        ": usage {} of limit {} ({})",
+                        bytes(u * 1024),
+                        bytes(l * 1024),
+                        percent(u, l)
+                    );
+                }
+                (Some(u), Some(None)) => {
+                    let _ = write!(md, ": usage {}, no memory limit set", bytes(u * 1024));
+                }
+                _ => {}
             }
             if let Some(f) = r.memcg_failcnt {
                 let _ = write!(md, ", failcnt {f}");
@@ -181,7 +188,8 @@ fn what(md: &mut String, kill: &Kill) {
         }
         md.push_str(" asked for memory");
         if let Some(order) = r.order.filter(|o| *o >= 0) {
-            let _ = write!(md, ": {} contiguous (order {order})", bytes(4096 << order));
+            let page = r.page_size_bytes.unwrap_or(ASSUMED_PAGE_SIZE);
+            let _ = write!(md, ": {} contiguous (order {order})", bytes(page << order));
         }
         if let Some(mask) = &r.gfp_mask {
             let _ = write!(md, ", gfp_mask {mask}");
@@ -242,17 +250,23 @@ fn who(md: &mut String, kill: &Kill) {
     let top = &tasks[0];
     if let Some(limit) = r
         .memcg_limit_kb
+        .and_then(set_limit)
         .filter(|_| kill.constraint == Constraint::Memcg)
     {
         let held = top.rss_bytes.unwrap_or(top.rss_pages * page);
         let _ = writeln!(
             md,
-            "- The largest{}, `{}` (pid {}), held {} of the limit {}.",
+            "- The largest{}, `{}` (pid {}), held {} of the limit {}{}.",
             if cut > 0 { " readable row" } else { "" },
             comm(&top.comm),
             top.pid,
             percent(held, limit * 1024),
-            bytes(limit * 1024)
+            bytes(limit * 1024),
+            if held > limit * 1024 {
+                " (RSS counts file pages it maps, which may be charged to another cgroup)"
+            } else {
+                ""
+            }
         );
     }
     md.push('\n');

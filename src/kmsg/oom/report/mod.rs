@@ -28,6 +28,16 @@ pub const MAX_INDEXED_ROWS: usize = 16_384;
 /// The page size taken when the report does not tell it.
 pub const ASSUMED_PAGE_SIZE: u64 = 4096;
 
+/// A memory cgroup limit printed at or above this many kB is "no limit":
+/// the kernel prints its page counter's maximum (9007199254740988 kB with
+/// 4 KiB pages, a little less with larger pages), never a real limit.
+pub const NO_LIMIT_KB: u64 = 1 << 52;
+
+/// A cgroup limit in kB, or `None` for "no limit".
+pub fn set_limit(kb: u64) -> Option<u64> {
+    (kb < NO_LIMIT_KB).then_some(kb)
+}
+
 /// Page sizes Linux runs with.
 const PAGE_SIZES: [u64; 4] = [4096, 8192, 16_384, 65_536];
 
