@@ -67,7 +67,7 @@ pub fn lines(log: &str) -> Vec<Line<'_>> {
 /// `kernel:` (bare message text, or another syslog tag, does not).
 pub fn physical_line<'a>(physical: &'a str, out: &mut Vec<Line<'a>>) -> bool {
     let physical = unquote(physical);
-    if let Ok(Some(r)) = record::parse(physical) {
+    if let Ok(Some(r)) = record::parse(physical.trim_start()) {
         out.push(Line {
             seq: Some(r.seq),
             usec: Some(r.usec),

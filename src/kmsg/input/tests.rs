@@ -215,3 +215,13 @@ fn syslog_and_journal_lines_name_their_host() {
     assert_eq!(host("6,575,730674821,-;Out of memory"), None);
     assert_eq!(host("Sep 29 08:12:34 h systemd[1]: kernel: x"), None);
 }
+
+#[test]
+fn indented_raw_records_are_records() {
+    let v =
+        lines("    6,575,730674821,-;Out of memory: Killed process 1 (x)\n\t4,576,730674900,-;y");
+    assert_eq!(v.len(), 2);
+    assert_eq!((v[0].seq, v[0].usec), (Some(575), Some(730_674_821)));
+    assert_eq!(v[0].text, "Out of memory: Killed process 1 (x)");
+    assert_eq!((v[1].seq, v[1].text), (Some(576), "y"));
+}
