@@ -76,7 +76,7 @@ fn report_of_stdin() {
 
 /// Fixture 10 as raw kmsg records from seq 500, stamps a second apart
 /// from 1000 s: the kill's record is the last.
-fn raw_records() -> (String, u64) {
+pub(crate) fn raw_records() -> (String, u64) {
     let text = std::fs::read_to_string(repo().join(MEMCG)).unwrap();
     let mut raw = String::new();
     let mut seq = 500;
