@@ -114,6 +114,14 @@ pub fn start_kmsg(config: &Config, names: Arc<Resolver>) -> Option<Arc<Tracker>>
     Some(tracker)
 }
 
+/// Whether the kmsg path is this host's ring buffer (a character device),
+/// not a saved file: only then does `/report` add what is true now on
+/// this host, whose name and kernel a saved log's kills need not share.
+fn live_kmsg(config: &Config) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(&config.kmsg).is_ok_and(|m| m.file_type().is_char_device())
+}
+
 /// Serves on `listener` until `shutdown` completes, then lets in-flight
 /// requests finish for at most [`SHUTDOWN_GRACE`].
 pub async fn serve(
@@ -134,7 +142,7 @@ pub async fn serve(
         telemetry_path: config.telemetry_path.clone(),
         tracker,
         scrapes: Arc::new(tokio::sync::Semaphore::new(config.max_requests)),
-        report_roots: Some(crate::web::report::Roots {
+        report_roots: live_kmsg(config).then(|| crate::web::report::Roots {
             procfs: config.procfs.clone(),
             sysfs: config.sysfs.clone(),
         }),

@@ -156,7 +156,9 @@ pub struct Scan {
     pub kills: u64,
 }
 
-/// Streams `log` through the OOM parser, handing each kill to `found`.
+/// Streams `log` through the OOM parser, handing each kill to `found`. A
+/// kill whose line has no record sequence number (every form but raw
+/// /dev/kmsg records) gets its place among the log's kills as `seq` (1, 2, ...).
 pub fn scan(
     log: impl BufRead,
     mut found: impl FnMut(Kill) -> std::io::Result<()>,
@@ -171,8 +173,14 @@ pub fn scan(
             result.kernel_lines += 1;
         }
         for line in pieces.iter().filter(|l| l.facility.is_none_or(|f| f == 0)) {
-            if let Outcome::Kill(kill) = parser.feed(line) {
+            if let Outcome::Kill(mut kill) = parser.feed(line) {
                 result.kills += 1;
+                // A log without record numbers (dmesg, syslog, journal):
+                // the kill's place in it, so `report --seq` can pick it.
+                if kill.seq.is_none() {
+                    kill.seq = Some(result.kills);
+                    kill.seq_ordinal = true;
+                }
                 found(*kill)?;
             }
         }

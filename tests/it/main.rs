@@ -39,6 +39,8 @@ mod prometheus;
 pub mod promtool;
 mod read_caps;
 mod report_cmd;
+mod report_links;
+mod report_rss;
 mod support;
 mod web;
 mod webconfig_fuzz;
