@@ -9,6 +9,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
+use crate::cgroup::userspace::history::History;
 use crate::collectors::{self, Exporter};
 use crate::config::Config;
 use crate::kmsg::reader;
@@ -67,8 +68,13 @@ impl prometheus_client::collector::Collector for Identity {
     }
 }
 
-/// Every enabled collector, run at each scrape under its deadline.
-pub fn exporter(config: &Config, tracker: Option<Arc<Tracker>>) -> Arc<Exporter> {
+/// Every enabled collector, run at each scrape under its deadline; the
+/// cgroup collector records the userspace kills it sees in `userspace`.
+pub fn exporter(
+    config: &Config,
+    tracker: Option<Arc<Tracker>>,
+    userspace: Arc<History>,
+) -> Arc<Exporter> {
     let procfs = ProcFs::new(&config.procfs);
     Exporter::new(collectors::build(
         &config.collectors,
@@ -77,6 +83,8 @@ pub fn exporter(config: &Config, tracker: Option<Arc<Tracker>>) -> Arc<Exporter>
         &crate::cgroup::CgroupSource {
             sysfs: config.sysfs.clone(),
             selection: config.cgroups.clone(),
+            procfs: config.procfs.clone(),
+            userspace_history: userspace,
         },
         tracker,
     ))
@@ -107,9 +115,11 @@ pub async fn serve(
     let tracker = start_kmsg(config);
     let mut registry = registry();
     registry.register_collector(Box::new(WebMetrics(Arc::clone(&web))));
+    let userspace = Arc::new(History::new(config.kill_limits.history));
     let state = Arc::new(AppState {
         registry,
-        exporter: exporter(config, tracker.clone()),
+        exporter: exporter(config, tracker.clone(), Arc::clone(&userspace)),
+        userspace,
         scrape_timeout: config.scrape_timeout,
         telemetry_path: config.telemetry_path.clone(),
         tracker,

@@ -28,6 +28,10 @@ pub struct CgroupSource {
     /// `--path.sysfs`: the hierarchy is found under `<sysfs>/fs/cgroup`.
     pub sysfs: PathBuf,
     pub selection: Selection,
+    /// `--path.procfs`: where systemd-oomd and oomd are looked for.
+    pub procfs: PathBuf,
+    /// Userspace kills seen, for `/kills`.
+    pub userspace_history: std::sync::Arc<crate::cgroup::userspace::history::History>,
 }
 
 /// What [`select`] found.

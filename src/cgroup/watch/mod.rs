@@ -5,7 +5,11 @@
 //!
 //! - v2: the kernel signals a change of `memory.events` (oom, oom_kill,
 //!   max, high) as an inotify modify event, at most one per 10 ms per
-//!   file (later changes are signalled when the 10 ms are up).
+//!   file (later changes are signalled when the 10 ms are up); a change of
+//!   the directory's extended attributes (systemd-oomd or oomd counting a
+//!   kill, [`crate::cgroup::userspace`]) as an attribute event. One watch
+//!   on the cgroup's directory sees both; the directory's other files
+//!   (`cgroup.events`, `memory.events.local`) are ignored.
 //! - v1: an eventfd registered in `cgroup.event_control` for
 //!   `memory.oom_control` is signalled when the cgroup, or one above it,
 //!   runs out of memory, and again when the cgroup is removed.
@@ -51,7 +55,7 @@ const FIRST_TOKEN: u64 = 2;
 
 /// How a cgroup is watched.
 enum Handle {
-    /// v2: inotify watch descriptor on `memory.events`.
+    /// v2: inotify watch descriptor on the cgroup's directory.
     Inotify(i32),
     /// v1: epoll token and the eventfd registered for `memory.oom_control`.
     Eventfd(u64, OwnedFd),
@@ -246,8 +250,10 @@ impl<T> Shared<T> {
             Hierarchy::V2(_) => {
                 let wd = inotify::add_watch(
                     &self.inotify,
-                    self.h.dir(path).join("memory.events"),
-                    inotify::WatchFlags::MODIFY,
+                    self.h.dir(path),
+                    inotify::WatchFlags::MODIFY
+                        | inotify::WatchFlags::ATTRIB
+                        | inotify::WatchFlags::ONLYDIR,
                 )?;
                 Ok(Handle::Inotify(wd))
             }
@@ -273,6 +279,15 @@ impl<T> Shared<T> {
             // Closing the eventfd ends the kernel's registration.
             Handle::Eventfd(_, efd) => drop(epoll::delete(&self.epoll, &efd)),
         }
+    }
+}
+
+/// Whether an event on a watched cgroup directory says what the reader
+/// reads: `memory.events` changed, or the directory's own attributes.
+fn relevant(e: &inotify::Event<'_>) -> bool {
+    match e.file_name().map(|n| n.to_bytes()) {
+        None | Some(b"") => e.events().contains(inotify::ReadFlags::ATTRIB),
+        Some(name) => name == b"memory.events" && e.events().contains(inotify::ReadFlags::MODIFY),
     }
 }
 
@@ -318,7 +333,9 @@ impl<T: Clone + PartialEq> Shared<T> {
     fn drain_inotify(&self, buf: &mut [MaybeUninit<u8>], out: &mut Vec<Observed<T>>) {
         let mut reader = inotify::Reader::new(&self.inotify, buf);
         // Ends with AGAIN once drained.
-        while let Ok((wd, flags)) = reader.next().map(|e| (e.wd(), e.events())) {
+        while let Ok((wd, flags, relevant)) =
+            reader.next().map(|e| (e.wd(), e.events(), relevant(&e)))
+        {
             let mut state = self.lock();
             if flags.contains(inotify::ReadFlags::QUEUE_OVERFLOW) {
                 // Events were lost: read every watched cgroup.
@@ -329,7 +346,9 @@ impl<T: Clone + PartialEq> Shared<T> {
                 // kernel, which on cgroupfs keeps it while the mark pins
                 // the inode). Forget the key; follow forgets the rest.
                 state.by_key.remove(&Key::Wd(wd));
-            } else if let Some(path) = state.by_key.get(&Key::Wd(wd)).cloned() {
+            } else if let Some(path) = state.by_key.get(&Key::Wd(wd)).cloned()
+                && relevant
+            {
                 out.extend(Self::signalled(&state, &path));
             }
         }
