@@ -115,6 +115,14 @@ impl CgroupDir {
         })
     }
 
+    /// Another handle on the same directory.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(Self {
+            fd: self.fd.try_clone()?,
+            too_large: RefCell::new(None),
+        })
+    }
+
     /// The directory's inode number.
     pub fn ino(&self) -> io::Result<u64> {
         Ok(fstat(&self.fd)?.st_ino)

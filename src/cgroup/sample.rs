@@ -198,9 +198,17 @@ pub fn read_events(h: &Hierarchy, dir: &CgroupDir) -> Option<Sample> {
     let mut s = Sample::default();
     match h {
         Hierarchy::V2(_) => {
-            let events = dir.read("memory.events", &mut buf).ok()?;
-            s.set_events(&parse::keyed(events).ok()?);
+            // A removed cgroup's directory, held open by the watch, has
+            // no files left but still its attributes.
+            let events = dir.read("memory.events", &mut buf).ok();
+            if let Some(events) = events {
+                s.set_events(&parse::keyed(events).ok()?);
+            }
             s.set_userspace(userspace::xattr::read(dir));
+            let nothing = s.userspace_kills.iter().all(Option::is_none);
+            if events.is_none() && nothing {
+                return None;
+            }
         }
         Hierarchy::V1(_) => {
             let control = dir.read("memory.oom_control", &mut buf).ok()?;

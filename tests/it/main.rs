@@ -38,5 +38,6 @@ pub mod promtool;
 mod read_caps;
 mod report_cmd;
 mod support;
+mod userspace_kills;
 mod web;
 mod webconfig_fuzz;
