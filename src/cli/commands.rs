@@ -194,6 +194,7 @@ impl Cli {
                 json: args.json,
                 detail: args.detail,
                 kmsg: self.kmsg,
+                sysfs: self.sysfs,
             }),
             Command::Top(args) => commands::Command::Top(commands::Top {
                 n: args.n,

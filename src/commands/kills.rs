@@ -1,5 +1,8 @@
 //! `oom_exporter kills`: the OOM kills in the live ring buffer or in a saved
-//! log, as a table or as JSON lines.
+//! log, as a table or as JSON lines; on a live host, also the cgroups that
+//! systemd-oomd or oomd killed and that still exist, from their attributes
+//! (every v2 cgroup under `--path.sysfs` is read once). A `killer` (column
+//! `KILLER`, key `killer`) tells `kernel`, `systemd-oomd` and `oomd` apart.
 //!
 //! A saved log is streamed: time is linear in its size and memory does not
 //! grow with it (JSON lines are written as kills are found; the table keeps
@@ -11,6 +14,10 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::cgroup::hierarchy::{self, Hierarchy};
+use crate::cgroup::owner;
+use crate::cgroup::userspace::history::UserspaceKill;
+use crate::cgroup::userspace::xattr;
 use crate::commands::{Kills, kill_detail};
 use crate::kmsg::device;
 use crate::kmsg::input::{self, Line};
@@ -50,9 +57,40 @@ pub fn run(
                 )?;
                 saved(kmsg, &mut sink, &mut out, err)
             }
-            _ => live(kmsg, &mut sink, &mut out, err),
+            _ => {
+                live(kmsg, &mut sink, &mut out, err)?;
+                for kill in userspace_kills(&args.sysfs) {
+                    sink.push_userspace(&kill, &mut out)?;
+                }
+                sink.finish(&mut out)?;
+                out.flush()?;
+                Ok(())
+            }
         },
     }
+}
+
+/// The kills systemd-oomd and oomd counted on the v2 cgroups still under
+/// `sysfs`, one per cgroup, without a time (the attributes keep none).
+pub fn userspace_kills(sysfs: &Path) -> Vec<UserspaceKill> {
+    let Some(h @ Hierarchy::V2(_)) = hierarchy::detect(sysfs) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    hierarchy::visit(&h, |c| {
+        if let Some(counts) = xattr::read(c.dir).attrs.counts() {
+            out.push(UserspaceKill {
+                time: None,
+                killer: counts.killer,
+                task_memcg: c.path.to_owned(),
+                kills: counts.kills,
+                processes: counts.processes,
+                owner: owner::owner(c.path),
+                before_start: false,
+            });
+        }
+    });
+    out
 }
 
 /// A saved log (`-` for stdin), streamed.
@@ -174,6 +212,14 @@ pub fn scan(
     Ok(result)
 }
 
+/// A kernel kill in `--json`: its killer, then its fields.
+#[derive(serde::Serialize)]
+struct KernelJson<'a> {
+    killer: &'static str,
+    #[serde(flatten)]
+    kill: &'a Kill,
+}
+
 /// Where kills go as they are found.
 enum Sink {
     Json,
@@ -186,11 +232,32 @@ impl Sink {
     fn push(&mut self, kill: Kill, out: &mut dyn Write) -> std::io::Result<()> {
         match self {
             Self::Json => {
-                serde_json::to_writer(&mut *out, &kill)?;
+                let json = KernelJson {
+                    killer: "kernel",
+                    kill: &kill,
+                };
+                serde_json::to_writer(&mut *out, &json)?;
                 writeln!(out)
             }
             Self::Detail => kill_detail::write(&kill, &row(&kill), out),
-            Self::Table(table) => table.push(&kill, out),
+            Self::Table(table) => table.push(with_killer("kernel", row(&kill)), out),
+        }
+    }
+
+    fn push_userspace(&mut self, kill: &UserspaceKill, out: &mut dyn Write) -> std::io::Result<()> {
+        match self {
+            Self::Json => {
+                serde_json::to_writer(&mut *out, kill)?;
+                writeln!(out)
+            }
+            Self::Detail => {
+                let [time, killer, _, comm, _, _, _, owner, cgroup] = user_row(kill);
+                writeln!(
+                    out,
+                    "{time}  {killer} killed cgroup {cgroup} {comm}  pod/unit {owner}\n  a userspace kill: no kernel report (see the killer's journal)\n"
+                )
+            }
+            Self::Table(table) => table.push(user_row(kill), out),
         }
     }
 
@@ -202,8 +269,9 @@ impl Sink {
     }
 }
 
-const HEADER: [&str; 8] = [
+const HEADER: [&str; 9] = [
     "TIME",
+    "KILLER",
     "PID",
     "COMM",
     "UID",
@@ -216,13 +284,12 @@ const HEADER: [&str; 8] = [
 /// A table printed as it goes: the first rows are held to size the columns.
 #[derive(Default)]
 struct Table {
-    pending: Vec<[String; 8]>,
-    widths: Option<[usize; 8]>,
+    pending: Vec<[String; 9]>,
+    widths: Option<[usize; 9]>,
 }
 
 impl Table {
-    fn push(&mut self, kill: &Kill, out: &mut dyn Write) -> std::io::Result<()> {
-        let row = row(kill);
+    fn push(&mut self, row: [String; 9], out: &mut dyn Write) -> std::io::Result<()> {
         if let Some(widths) = &mut self.widths {
             return write_row(&row, widths, out);
         }
@@ -254,8 +321,8 @@ impl Table {
 }
 
 fn write_row(
-    cells: &[String; 8],
-    widths: &mut [usize; 8],
+    cells: &[String; 9],
+    widths: &mut [usize; 9],
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let mut line = String::new();
@@ -283,6 +350,49 @@ fn row(k: &Kill) -> [String; 8] {
             .or_else(|| k.unit.clone())
             .unwrap_or_else(|| "-".to_owned()),
         k.task_memcg.clone().unwrap_or_else(|| "-".to_owned()),
+    ]
+}
+
+/// A kernel kill's row with the KILLER column after the time.
+fn with_killer(killer: &str, row: [String; 8]) -> [String; 9] {
+    let [time, rest @ ..] = row;
+    let [pid, comm, uid, constraint, rss, owner, cgroup] = rest;
+    [
+        time,
+        killer.to_owned(),
+        pid,
+        comm,
+        uid,
+        constraint,
+        rss,
+        owner,
+        cgroup,
+    ]
+}
+
+/// A userspace kill's row: no process, the number of processes killed in
+/// the COMM column.
+fn user_row(k: &UserspaceKill) -> [String; 9] {
+    let s = |n: u64| if n == 1 { "" } else { "es" };
+    let what = match k.kills {
+        1 => format!("({} process{})", k.processes, s(k.processes)),
+        n => format!("({n} kills, {} process{})", k.processes, s(k.processes)),
+    };
+    let dash = || "-".to_owned();
+    [
+        k.time.clone().unwrap_or_else(dash),
+        k.killer.as_str().to_owned(),
+        dash(),
+        what,
+        dash(),
+        dash(),
+        dash(),
+        k.owner
+            .pod_uid
+            .clone()
+            .or_else(|| k.owner.unit.clone())
+            .unwrap_or_else(dash),
+        k.task_memcg.clone(),
     ]
 }
 
@@ -344,7 +454,7 @@ mod tests {
         let (_, kills) = scan_str(&KILL.repeat(WIDTH_ROWS + 5));
         for (i, k) in kills.iter().enumerate() {
             let before = out.len();
-            table.push(k, &mut out).unwrap();
+            table.push(with_killer("kernel", row(k)), &mut out).unwrap();
             // Held until the columns are sized, then written as they come.
             assert_eq!(out.len() > before, i + 1 >= WIDTH_ROWS, "row {i}");
         }
@@ -360,11 +470,19 @@ mod tests {
         let mut out = Vec::new();
         let mut table = Table::default();
         let (_, kills) = scan_str(KILL);
-        table.push(&kills[0], &mut out).unwrap();
+        table
+            .push(with_killer("kernel", row(&kills[0])), &mut out)
+            .unwrap();
         assert!(out.is_empty());
         table.flush_pending(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.lines().count(), 2);
-        assert!(text.lines().nth(1).unwrap().starts_with("[100.000001]  7 "));
+        assert!(text.starts_with("TIME          KILLER  PID"), "{text}");
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("[100.000001]  kernel  7 ")
+        );
     }
 }

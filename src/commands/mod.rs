@@ -54,6 +54,9 @@ pub struct Kills {
     pub detail: bool,
     /// The kernel log device (or a saved raw log given in its place).
     pub kmsg: PathBuf,
+    /// Root of sysfs: the cgroups whose userspace kills are listed (live
+    /// only).
+    pub sysfs: PathBuf,
 }
 
 /// What `oom_exporter top` prints.

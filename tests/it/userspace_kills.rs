@@ -92,6 +92,9 @@ fn a_userspace_kill_is_counted_once_and_kept_after_its_cgroup_is_removed() {
     // killed, their count added; the empty cgroup removed at once.
     oomd_increment(&cg, userspace::USER_OOMS, 1);
     oomd_increment(&cg, userspace::USER_KILL, 3);
+    // Held open so that ext4 cannot give its inode number to the cgroup
+    // created again below (cgroupfs never reuses one).
+    let _old = std::fs::File::open(&cg).unwrap();
     std::fs::remove_dir_all(&cg).unwrap();
     let m = e.metrics();
     assert_eq!(value(&m, KILLS, &sd), Some(1.0), "the kill is lost: {m}");
@@ -305,4 +308,66 @@ fn v2_sysfs_copy() -> tempfile::TempDir {
         dir.path(),
     );
     dir
+}
+
+#[test]
+#[ignore = "needs root: reads the live ring buffer"]
+fn the_kills_command_lists_cgroups_killed_from_userspace_beside_kernel_kills() {
+    if !require_root("read /dev/kmsg") {
+        return;
+    }
+    let dir = v2_sysfs_copy();
+    let cg = dir.path().join("fs/cgroup").join(&CG[1..]);
+    if !require_user_xattrs(&cg) {
+        return;
+    }
+    oomd_increment(&cg, userspace::USER_OOMS, 1);
+    oomd_increment(&cg, userspace::USER_KILL, 3);
+    let run = |json: bool| {
+        let mut cmd = std::process::Command::new(crate::support::BIN);
+        cmd.args(["kills", &format!("--path.sysfs={}", dir.path().display())]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = run(false);
+    let mut lines = table.lines();
+    assert!(
+        lines.next().unwrap().starts_with("TIME") && table.contains(" KILLER "),
+        "{table}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.contains("systemd-oomd"))
+        .unwrap_or_else(|| panic!("no systemd-oomd row: {table}"));
+    for cell in ["(3 processes)", "postgresql.service", CG] {
+        assert!(row.contains(cell), "{cell} not in {row:?}");
+    }
+    assert!(
+        table
+            .lines()
+            .skip(1)
+            .filter(|l| !l.contains("systemd-oomd"))
+            .all(|l| l.contains(" kernel ")),
+        "{table}"
+    );
+    let json = run(true);
+    let userspace: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["killer"] != "kernel")
+        .collect();
+    assert_eq!(userspace.len(), 1, "{json}");
+    let v = &userspace[0];
+    assert_eq!(v["killer"], "systemd-oomd");
+    assert_eq!(v["task_memcg"], CG);
+    assert_eq!(
+        (v["kills"].as_u64(), v["processes"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(v["unit"], "postgresql.service");
+    assert!(json.lines().all(|l| l.contains("\"killer\":")), "{json}");
 }
