@@ -10,7 +10,8 @@
 //!   `/usr/lib`, `/lib` or `/etc` `systemd/system`, unless masked (a link to
 //!   `/dev/null` in `/etc/systemd/system`);
 //! - systemd-oomd's varlink socket `/run/systemd/oom/io.systemd.ManagedOOM`
-//!   (created by systemd while the unit is enabled);
+//!   (created by systemd while the unit is enabled), or oomd's default
+//!   stats socket `/run/oomd/oomd-stats.socket`;
 //! - a process named `systemd-oomd` or `oomd`.
 //!
 //! Once found, a killer stays found (its counter must not vanish). Until
@@ -33,8 +34,12 @@ const UNIT_DIRS: [&str; 3] = [
     "lib/systemd/system",
 ];
 
-/// systemd-oomd's varlink socket, below the host's root.
-const SOCKET: &str = "run/systemd/oom/io.systemd.ManagedOOM";
+/// Sockets below the host's root: systemd-oomd's varlink socket and
+/// oomd's default stats socket.
+const SOCKETS: [(Killer, &str); 2] = [
+    (Killer::SystemdOomd, "run/systemd/oom/io.systemd.ManagedOOM"),
+    (Killer::Oomd, "run/oomd/oomd-stats.socket"),
+];
 
 impl Killer {
     fn unit(self) -> &'static str {
@@ -68,7 +73,9 @@ impl Detector {
         let root = procfs.root().join("1/root");
         for k in Killer::ALL {
             self.found[k.index()] |= unit_installed(&root, k.unit())
-                || (k == Killer::SystemdOomd && root.join(SOCKET).exists());
+                || SOCKETS
+                    .iter()
+                    .any(|(s, path)| *s == k && root.join(path).exists());
         }
         let due = self
             .scanned
@@ -152,7 +159,7 @@ mod tests {
     }
 
     #[test]
-    fn the_socket_counts_for_systemd_oomd() {
+    fn each_killers_socket_counts_for_it() {
         let proc = tempfile::tempdir().unwrap();
         write(
             proc.path(),
@@ -163,6 +170,11 @@ mod tests {
         assert_eq!(
             d.check(&ProcFs::new(proc.path()), Instant::now()),
             [true, false]
+        );
+        write(proc.path(), "1/root/run/oomd/oomd-stats.socket", "");
+        assert_eq!(
+            d.check(&ProcFs::new(proc.path()), Instant::now()),
+            [true, true]
         );
     }
 
