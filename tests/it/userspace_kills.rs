@@ -92,11 +92,20 @@ fn a_userspace_kill_is_counted_once_and_kept_after_its_cgroup_is_removed() {
     // killed, their count added; the empty cgroup removed at once.
     oomd_increment(&cg, userspace::USER_OOMS, 1);
     oomd_increment(&cg, userspace::USER_KILL, 3);
-    // Held open so that ext4 cannot give its inode number to the cgroup
+    // Gone at once, as rmdir on cgroupfs (deleting the fixture's files one
+    // by one would show a cgroup without its files for a while); kept out
+    // of the tree so that ext4 cannot give its inode number to the cgroup
     // created again below (cgroupfs never reuses one).
-    let _old = std::fs::File::open(&cg).unwrap();
-    std::fs::remove_dir_all(&cg).unwrap();
-    let m = e.metrics();
+    std::fs::rename(&cg, dir.path().join("removed.service")).unwrap();
+    // A scrape that comes before the watch's read has it at the next one.
+    let m = wait::until_or_last(Duration::from_secs(3), Duration::from_millis(20), || {
+        let m = e.metrics();
+        if value(&m, KILLS, &sd).is_some() {
+            Ok(m)
+        } else {
+            Err(m)
+        }
+    });
     assert_eq!(value(&m, KILLS, &sd), Some(1.0), "the kill is lost: {m}");
     assert_eq!(value(&m, KILLED, &sd), Some(3.0), "{m}");
     assert!(
@@ -141,6 +150,56 @@ fn a_userspace_kill_is_counted_once_and_kept_after_its_cgroup_is_removed() {
         [("systemd-oomd", CG, 1, 2), ("systemd-oomd", CG, 1, 3)],
         "{kills}"
     );
+}
+
+#[test]
+fn counters_set_before_start_are_listed_as_such_and_not_alerted_on() {
+    let dir = v2_sysfs_copy();
+    let cg = dir.path().join("fs/cgroup").join(&CG[1..]);
+    if !require_user_xattrs(&cg) {
+        return;
+    }
+    oomd_increment(&cg, userspace::USER_OOMS, 2);
+    oomd_increment(&cg, userspace::USER_KILL, 7);
+    let kmsg = dir.path().join("kmsg-empty");
+    std::fs::write(&kmsg, "").unwrap();
+    let proc = tempfile::tempdir().unwrap();
+    let e = Exporter::start(&[
+        "--collector.disable-defaults",
+        "--collector.cgroup",
+        "--collector.kmsg",
+        &format!("--path.kmsg={}", kmsg.display()),
+        &format!("--path.sysfs={}", dir.path().display()),
+        &format!("--path.procfs={}", proc.path().display()),
+    ]);
+    e.wait_log("kmsg reader up");
+    let m = e.metrics();
+    // Served from the first scrape, so increase() sees no kill.
+    assert_eq!(
+        value(&m, HOST, &[("killer", "systemd-oomd")]),
+        Some(2.0),
+        "{m}"
+    );
+    let kills: serde_json::Value = serde_json::from_str(&e.get("/kills", &[]).body).unwrap();
+    let k = &kills[0];
+    assert_eq!(k["killer"], "systemd-oomd", "{kills}");
+    assert_eq!(k["before_start"], true, "{kills}");
+    assert_eq!(
+        (k["kills"].as_u64(), k["processes"].as_u64()),
+        (Some(2), Some(7))
+    );
+    // A later kill is not.
+    oomd_increment(&cg, userspace::USER_OOMS, 1);
+    let m = e.metrics();
+    assert_eq!(
+        value(&m, HOST, &[("killer", "systemd-oomd")]),
+        Some(3.0),
+        "{m}"
+    );
+    let kills: serde_json::Value = serde_json::from_str(&e.get("/kills", &[]).body).unwrap();
+    assert_eq!(kills.as_array().unwrap().len(), 2, "{kills}");
+    assert_eq!(kills[0]["before_start"], false, "{kills}");
+    assert_eq!(kills[0]["kills"], 1, "{kills}");
 }
 
 #[test]
