@@ -251,7 +251,7 @@ impl Sink {
                 writeln!(out)
             }
             Self::Detail => {
-                let [time, killer, _, comm, _, _, _, owner, cgroup] = user_row(kill);
+                let [time, _, comm, _, _, _, owner, killer, cgroup] = user_row(kill);
                 writeln!(
                     out,
                     "{time}  {killer} killed cgroup {cgroup} {comm}  pod/unit {owner}\n  a userspace kill: no kernel report (see the killer's journal)\n"
@@ -269,15 +269,16 @@ impl Sink {
     }
 }
 
+/// KILLER comes before the last column, so the others keep their places.
 const HEADER: [&str; 9] = [
     "TIME",
-    "KILLER",
     "PID",
     "COMM",
     "UID",
     "CONSTRAINT",
     "RSS",
     "POD/UNIT",
+    "KILLER",
     "CGROUP",
 ];
 
@@ -353,21 +354,11 @@ fn row(k: &Kill) -> [String; 8] {
     ]
 }
 
-/// A kernel kill's row with the KILLER column after the time.
+/// A kernel kill's row with the KILLER column before the cgroup.
 fn with_killer(killer: &str, row: [String; 8]) -> [String; 9] {
-    let [time, rest @ ..] = row;
-    let [pid, comm, uid, constraint, rss, owner, cgroup] = rest;
-    [
-        time,
-        killer.to_owned(),
-        pid,
-        comm,
-        uid,
-        constraint,
-        rss,
-        owner,
-        cgroup,
-    ]
+    let [time, pid, comm, uid, constraint, rss, owner, cgroup] = row;
+    let killer = killer.to_owned();
+    [time, pid, comm, uid, constraint, rss, owner, killer, cgroup]
 }
 
 /// A userspace kill's row: no process, the number of processes killed in
@@ -381,7 +372,6 @@ fn user_row(k: &UserspaceKill) -> [String; 9] {
     let dash = || "-".to_owned();
     [
         k.time.clone().unwrap_or_else(dash),
-        k.killer.as_str().to_owned(),
         dash(),
         what,
         dash(),
@@ -392,6 +382,7 @@ fn user_row(k: &UserspaceKill) -> [String; 9] {
             .clone()
             .or_else(|| k.owner.unit.clone())
             .unwrap_or_else(dash),
+        k.killer.as_str().to_owned(),
         k.task_memcg.clone(),
     ]
 }
@@ -477,12 +468,10 @@ mod tests {
         table.flush_pending(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.lines().count(), 2);
-        assert!(text.starts_with("TIME          KILLER  PID"), "{text}");
-        assert!(
-            text.lines()
-                .nth(1)
-                .unwrap()
-                .starts_with("[100.000001]  kernel  7 ")
-        );
+        assert!(text.starts_with("TIME          PID"), "{text}");
+        assert!(text.contains("  KILLER  CGROUP"), "{text}");
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.starts_with("[100.000001]  7 "), "{row}");
+        assert!(row.ends_with("  kernel  -"), "{row}");
     }
 }
