@@ -57,15 +57,13 @@ pub fn run(
                 )?;
                 saved(kmsg, &mut sink, &mut out, err)
             }
-            _ => {
-                live(kmsg, &mut sink, &mut out, err)?;
-                for kill in userspace_kills(&args.sysfs) {
-                    sink.push_userspace(&kill, &mut out)?;
-                }
-                sink.finish(&mut out)?;
-                out.flush()?;
-                Ok(())
-            }
+            _ => live(
+                kmsg,
+                &userspace_kills(&args.sysfs),
+                &mut sink,
+                &mut out,
+                err,
+            ),
         },
     }
 }
@@ -136,9 +134,10 @@ fn saved(
 }
 
 /// The ring buffer, read once through the kernel's log device: kills get
-/// this boot's wall-clock time.
+/// this boot's wall-clock time; then the `userspace` kills.
 fn live(
     kmsg: &Path,
+    userspace: &[UserspaceKill],
     sink: &mut Sink,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -156,6 +155,10 @@ fn live(
         }
         sink.push(kill, out)
     });
+    // After the kernel's, in the same table.
+    for kill in userspace {
+        sink.push_userspace(kill, out)?;
+    }
     sink.finish(out)?;
     out.flush()?;
     scanned.with_context(|| format!("read {}", kmsg.display()))?;
