@@ -430,3 +430,58 @@ fn the_kills_command_lists_cgroups_killed_from_userspace_beside_kernel_kills() {
     assert_eq!(v["unit"], "postgresql.service");
     assert!(json.lines().all(|l| l.contains("\"killer\":")), "{json}");
 }
+
+/// A ramfs mount (no extended attributes at all), unmounted when dropped.
+struct Ramfs(tempfile::TempDir);
+
+impl Drop for Ramfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[test]
+#[ignore = "needs root: mounts a ramfs"]
+fn without_user_attributes_nothing_is_counted_it_is_said_once_and_shown() {
+    if !require_root("mount a ramfs, a filesystem without extended attributes") {
+        return;
+    }
+    let ramfs = Ramfs(tempfile::tempdir().unwrap());
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "ramfs", "none"])
+        .arg(ramfs.0.path())
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    copy(
+        &crate::support::repo().join("tests/fixtures/sys-cgroup-v2/fs"),
+        ramfs.0.path(),
+    );
+    let proc = tempfile::tempdir().unwrap();
+    let e = Exporter::start(&[
+        "--collector.disable-defaults",
+        "--collector.cgroup",
+        &format!("--path.sysfs={}", ramfs.0.path().display()),
+        &format!("--path.procfs={}", proc.path().display()),
+    ]);
+    for _ in 0..3 {
+        let m = e.metrics();
+        assert_eq!(sample(&m, "oom_userspace_kills_readable"), Some(0.0), "{m}");
+        assert_eq!(
+            sample(&m, "oom_cgroups_userspace_attributes_unreadable"),
+            Some(0.0),
+            "{m}"
+        );
+        assert_eq!(
+            sample(&m, "oom_scrape_collector_success{collector=\"cgroup\"}"),
+            Some(1.0),
+            "{m}"
+        );
+        assert!(!m.contains("oom_cgroup_userspace"), "{m}");
+    }
+    let said = "cgroupfs has no user.* extended attributes here";
+    e.wait_log(said);
+    assert_eq!(e.log().matches(said).count(), 1, "{}", e.log());
+}
