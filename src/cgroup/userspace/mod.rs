@@ -13,10 +13,12 @@
 //! - [`xattr`]: reads them from an open cgroup directory, one `getxattr` each
 //! - [`detect`]: whether systemd-oomd or oomd is installed or running
 //! - [`history`]: the userspace kills the live exporter saw, for `/kills`
+//! - [`present`]: the kills still on record in the cgroup tree, for the `kills` command
 //! - [`tally`]: the host-wide counters and each rise, every incarnation counted once
 
 pub mod detect;
 pub mod history;
+pub mod present;
 pub mod tally;
 pub mod xattr;
 

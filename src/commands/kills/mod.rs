@@ -14,10 +14,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::cgroup::hierarchy::{self, Hierarchy};
-use crate::cgroup::owner;
 use crate::cgroup::userspace::history::UserspaceKill;
-use crate::cgroup::userspace::xattr;
+use crate::cgroup::userspace::present;
 use crate::commands::{Kills, kill_detail};
 use crate::kmsg::device;
 use crate::kmsg::input::{self, Line};
@@ -57,38 +55,9 @@ pub fn run(
                 )?;
                 saved(kmsg, &mut sink, &mut out, err)
             }
-            _ => live(
-                kmsg,
-                &userspace_kills(&args.sysfs),
-                &mut sink,
-                &mut out,
-                err,
-            ),
+            _ => live(kmsg, &present::kills(&args.sysfs), &mut sink, &mut out, err),
         },
     }
-}
-
-/// The kills systemd-oomd and oomd counted on the v2 cgroups still under
-/// `sysfs`, one per cgroup, without a time (the attributes keep none).
-pub fn userspace_kills(sysfs: &Path) -> Vec<UserspaceKill> {
-    let Some(h @ Hierarchy::V2(_)) = hierarchy::detect(sysfs) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    hierarchy::visit(&h, |c| {
-        if let Some(counts) = xattr::read(c.dir).attrs.counts() {
-            out.push(UserspaceKill {
-                time: None,
-                killer: counts.killer,
-                task_memcg: c.path.to_owned(),
-                kills: counts.kills,
-                processes: counts.processes,
-                owner: owner::owner(c.path),
-                before_start: false,
-            });
-        }
-    });
-    out
 }
 
 /// A saved log (`-` for stdin), streamed.
@@ -410,71 +379,4 @@ fn rss(k: &Kill) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KILL: &str = "[  100.000001] Out of memory: Killed process 7 (app) total-vm:10kB, anon-rss:5kB, file-rss:1kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n";
-
-    fn scan_str(log: &str) -> (Scan, Vec<Kill>) {
-        let mut kills = Vec::new();
-        let scan = scan(Cursor::new(log.as_bytes()), |k| {
-            kills.push(k);
-            Ok(())
-        })
-        .unwrap();
-        (scan, kills)
-    }
-
-    #[test]
-    fn kernel_lines_are_told_from_other_text() {
-        let (s, kills) = scan_str(KILL);
-        assert_eq!((s.lines, s.kernel_lines, s.kills), (1, 1, 1));
-        assert_eq!(kills[0].pid, 7);
-        let (s, _) = scan_str("hello\n[not a stamp] x\nJun 24 18:49:43 host sshd[1]: x\n");
-        assert_eq!((s.lines, s.kernel_lines, s.kills), (3, 0, 0));
-        let (s, _) = scan_str("Jun 24 18:49:43 host kernel: eth0: link up\n");
-        assert_eq!(s.kernel_lines, 1);
-        let (s, _) = scan_str("6,1,100,-;eth0: link up\n[Tue Sep  3 05:57:48 2024] x\n");
-        assert_eq!(s.kernel_lines, 2);
-        // Bare message text is not a form, but a kill in it still is a log.
-        let (s, _) = scan_str("Out of memory: Killed process 4100 (x) total-vm:1kB\n");
-        assert_eq!((s.kernel_lines, s.kills), (0, 1));
-    }
-
-    #[test]
-    fn table_streams_past_the_width_rows() {
-        let mut out = Vec::new();
-        let mut table = Table::default();
-        let (_, kills) = scan_str(&KILL.repeat(WIDTH_ROWS + 5));
-        for (i, k) in kills.iter().enumerate() {
-            let before = out.len();
-            table.push(with_killer("kernel", row(k)), &mut out).unwrap();
-            // Held until the columns are sized, then written as they come.
-            assert_eq!(out.len() > before, i + 1 >= WIDTH_ROWS, "row {i}");
-        }
-        table.flush_pending(&mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.lines().count(), WIDTH_ROWS + 6);
-        assert!(text.starts_with("TIME "));
-        assert_eq!(text.lines().filter(|l| l.starts_with("TIME")).count(), 1);
-    }
-
-    #[test]
-    fn a_short_table_is_printed_at_the_end() {
-        let mut out = Vec::new();
-        let mut table = Table::default();
-        let (_, kills) = scan_str(KILL);
-        table
-            .push(with_killer("kernel", row(&kills[0])), &mut out)
-            .unwrap();
-        assert!(out.is_empty());
-        table.flush_pending(&mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.lines().count(), 2);
-        assert!(text.starts_with("TIME          PID"), "{text}");
-        assert!(text.contains("  KILLER  CGROUP"), "{text}");
-        let row = text.lines().nth(1).unwrap();
-        assert!(row.starts_with("[100.000001]  7 "), "{row}");
-        assert!(row.ends_with("  kernel  -"), "{row}");
-    }
-}
+mod tests;
