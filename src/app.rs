@@ -9,6 +9,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
+use crate::cgroup::userspace::history::History;
 use crate::collectors::{self, Exporter};
 use crate::config::Config;
 use crate::k8s::Resolver;
@@ -74,11 +75,13 @@ pub fn names(config: &Config) -> Arc<Resolver> {
     Arc::new(Resolver::new(Some(config.varlog.clone())))
 }
 
-/// Every enabled collector, run at each scrape under its deadline.
+/// Every enabled collector, run at each scrape under its deadline; the
+/// cgroup collector records the userspace kills it sees in `userspace`.
 pub fn exporter(
     config: &Config,
     tracker: Option<Arc<Tracker>>,
     names: Arc<Resolver>,
+    userspace: Arc<History>,
 ) -> Arc<Exporter> {
     let procfs = ProcFs::new(&config.procfs);
     Exporter::new(collectors::build(
@@ -88,6 +91,8 @@ pub fn exporter(
         &crate::cgroup::CgroupSource {
             sysfs: config.sysfs.clone(),
             selection: config.cgroups.clone(),
+            procfs: config.procfs.clone(),
+            userspace_history: userspace,
         },
         tracker,
         names,
@@ -135,9 +140,11 @@ pub async fn serve(
     let mut registry = registry();
     registry.register_collector(Box::new(WebMetrics(Arc::clone(&web))));
     registry.register_collector(Box::new(NameMetrics(Arc::clone(&names))));
+    let userspace = Arc::new(History::new(config.kill_limits.history));
     let state = Arc::new(AppState {
         registry,
-        exporter: exporter(config, tracker.clone(), names),
+        exporter: exporter(config, tracker.clone(), names, Arc::clone(&userspace)),
+        userspace,
         scrape_timeout: config.scrape_timeout,
         telemetry_path: config.telemetry_path.clone(),
         tracker,

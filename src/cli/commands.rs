@@ -221,6 +221,7 @@ impl Cli {
                 detail: args.detail,
                 kmsg: self.kmsg,
                 varlog: self.varlog,
+                sysfs: self.sysfs,
             }),
             Command::Top(args) => commands::Command::Top(commands::Top {
                 n: args.n,

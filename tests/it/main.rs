@@ -42,5 +42,6 @@ mod report_cmd;
 mod report_links;
 mod report_rss;
 mod support;
+mod userspace_kills;
 mod web;
 mod webconfig_fuzz;
