@@ -16,6 +16,7 @@ mod cgroup;
 mod cgroup_depth;
 mod cgroup_v2_capture;
 mod cgroupns;
+mod completions;
 pub mod dashboards;
 mod deploy;
 mod doctor_cmd;
