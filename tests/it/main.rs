@@ -33,6 +33,7 @@ mod kmsg_samples;
 mod liveness;
 mod oom_kill;
 mod oom_report;
+mod packages;
 mod process;
 mod prometheus;
 pub mod promtool;
