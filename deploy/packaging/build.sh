@@ -14,8 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-formats=("${@:-deb}")
-[ $# -eq 0 ] && formats=(deb rpm)
+if [ $# -eq 0 ]; then formats=(deb rpm); else formats=("$@"); fi
 for format in "${formats[@]}"; do
   case $format in
     deb) need=cargo-deb ;;
@@ -29,6 +28,7 @@ for format in "${formats[@]}"; do
 done
 
 target=${CARGO_TARGET_DIR:-target}
+case $target in /*) ;; *) target=$PWD/$target ;; esac
 cargo build --release --locked
 bin=$target/release/oom_exporter
 out=$target/release/packaging
@@ -45,6 +45,10 @@ gzip -9n "$out"/man/*.1
 for format in "${formats[@]}"; do
   case $format in
     deb) cargo deb --no-build --locked --quiet ;;
-    rpm) cargo generate-rpm ;;
+    rpm)
+      cargo generate-rpm
+      # The newest .rpm, the one just written (cargo deb prints its own).
+      ls -t "$target"/generate-rpm/*.rpm 2>/dev/null | head -n 1
+      ;;
   esac
 done
