@@ -8,11 +8,19 @@ use std::process::Command;
 use super::{VERSION, build, common_files, output, stdout};
 use crate::support::{repo, require_root, require_tool};
 
-/// Purges the package, when the test installed it, and the user it
-/// created: on success or failure, nothing stays behind.
+/// Purges the package, when the test installed it, and removes the user
+/// and the man-db cached page (see [`CAT_PAGE`]) it made:
+/// on success or failure, nothing stays behind.
 struct Installed {
     user_existed: bool,
+    cat_page_existed: bool,
 }
+
+/// Where man-db caches the formatted main page when something reads it:
+/// `systemd-analyze verify` does, to check the unit's `Documentation=`.
+/// man-db's file, not the package's (its nightly mandb prunes it); the
+/// guard removes it when the test made it.
+const CAT_PAGE: &str = "/var/cache/man/cat1/oom_exporter.1.gz";
 
 impl Installed {
     fn is_installed() -> bool {
@@ -33,6 +41,9 @@ impl Drop for Installed {
     fn drop(&mut self) {
         if Self::is_installed() {
             let _ = Command::new("dpkg").args(["-P", "oom-exporter"]).output();
+        }
+        if !self.cat_page_existed {
+            let _ = std::fs::remove_file(CAT_PAGE);
         }
         if !self.user_existed && Self::user_exists() {
             let _ = Command::new("userdel").arg("oom_exporter").output();
@@ -78,6 +89,7 @@ fn deb_installs_verifies_and_purges_cleanly() {
     );
     let _guard = Installed {
         user_existed: Installed::user_exists(),
+        cat_page_existed: Path::new(CAT_PAGE).exists(),
     };
     let (ok, out) = output(Command::new("dpkg").arg("-i").arg(&deb));
     assert!(ok, "dpkg -i:\n{out}");
