@@ -63,7 +63,14 @@ fn help_flags(args: &[&str]) -> BTreeSet<String> {
     let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
     assert!(out.status.success(), "{args:?}");
     for line in String::from_utf8(out.stdout).unwrap().lines() {
-        let line = line.trim_start();
+        // A flag's line is indented 2 (`-h, --help`) or 6 spaces; deeper
+        // lines are wrapped descriptions, which may start with a flag's name
+        // (`--seq): ...` in the list of subcommands).
+        let trimmed = line.trim_start();
+        if line.len() - trimmed.len() > 6 {
+            continue;
+        }
+        let line = trimmed;
         let line = match line.split_once(", ") {
             Some((short, rest)) if short.len() == 2 && short.starts_with('-') => rest,
             _ => line,
