@@ -152,6 +152,7 @@ fn measure(name: &str, mix: &[String], distinct: usize) {
                     usec: Some(rec.usec),
                     facility: Some(0),
                     stamp: Stamp::None,
+                    host: None,
                     text: rec.text,
                 };
                 if let Outcome::Kill(k) = parser.feed(&line) {

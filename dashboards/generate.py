@@ -170,7 +170,10 @@ def host_panels():
         graph("OOM kills", "OOM kills per interval (every kill the kernel made since the exporter started; unattributed ones are those only the kernel's counter saw).", "short", [
             (f"increase({m('oom_kills_total')}[$__rate_interval])", "{{instance}} kills"),
             (f"increase({m('oom_kills_unattributed_total')}[$__rate_interval])", "{{instance}} unattributed"),
-        ], (0, 25, 12, 8), bars=True),
+        ], (0, 25, 6, 8), bars=True),
+        graph("Userspace OOM kills", "Cgroups killed per interval by systemd-oomd or oomd (memory pressure or swap use), which leave no kernel OOM kill; the series exists at 0 where the killer is installed. The cgroups: oom_cgroup_userspace_kills_total.",
+              "short", [(f"increase({m('oom_userspace_kills_total')}[$__rate_interval])", "{{instance}} {{killer}}")],
+              (6, 25, 6, 8), bars=True),
         grid("Recent OOM victims", "Victims since the exporter started: command, Kubernetes namespace, pod and container (when the exporter can read the kubelet's log directories), memory cgroup, and the time of their last kill. Click a command for the incident report of its last kill (the exporter's /report, at the instance's address).",
              "dateTimeAsIso", [
                  (f"{m('oom_victim_last_kill_timestamp_seconds')} * 1000", ""),

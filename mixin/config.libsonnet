@@ -57,6 +57,9 @@
     // CgroupOOMKill: a kill within the window (also the grace period after
     // the exporter's start for cgroups first seen with kills counted).
     cgroupOOMKillWindow: '15m',
+    // UserspaceOOMKill: a kill by systemd-oomd or oomd within the window
+    // (also the grace period after the exporter's start).
+    userspaceOOMKillWindow: '15m',
 
     // ProcessMemoryLeakSuspect: grew by more than the bytes over the window
     // and still growing over the second window.

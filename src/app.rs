@@ -9,6 +9,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
+use crate::cgroup::userspace::history::History;
 use crate::collectors::{self, Exporter};
 use crate::config::Config;
 use crate::k8s::Resolver;
@@ -74,11 +75,13 @@ pub fn names(config: &Config) -> Arc<Resolver> {
     Arc::new(Resolver::new(Some(config.varlog.clone())))
 }
 
-/// Every enabled collector, run at each scrape under its deadline.
+/// Every enabled collector, run at each scrape under its deadline; the
+/// cgroup collector records the userspace kills it sees in `userspace`.
 pub fn exporter(
     config: &Config,
     tracker: Option<Arc<Tracker>>,
     names: Arc<Resolver>,
+    userspace: Arc<History>,
 ) -> Arc<Exporter> {
     let procfs = ProcFs::new(&config.procfs);
     Exporter::new(collectors::build(
@@ -88,6 +91,8 @@ pub fn exporter(
         &crate::cgroup::CgroupSource {
             sysfs: config.sysfs.clone(),
             selection: config.cgroups.clone(),
+            procfs: config.procfs.clone(),
+            userspace_history: userspace,
         },
         tracker,
         names,
@@ -114,6 +119,14 @@ pub fn start_kmsg(config: &Config, names: Arc<Resolver>) -> Option<Arc<Tracker>>
     Some(tracker)
 }
 
+/// Whether the kmsg path is this host's ring buffer (a character device),
+/// not a saved file: only then does `/report` add what is true now on
+/// this host, whose name and kernel a saved log's kills need not share.
+fn live_kmsg(config: &Config) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(&config.kmsg).is_ok_and(|m| m.file_type().is_char_device())
+}
+
 /// Serves on `listener` until `shutdown` completes, then lets in-flight
 /// requests finish for at most [`SHUTDOWN_GRACE`].
 pub async fn serve(
@@ -127,14 +140,16 @@ pub async fn serve(
     let mut registry = registry();
     registry.register_collector(Box::new(WebMetrics(Arc::clone(&web))));
     registry.register_collector(Box::new(NameMetrics(Arc::clone(&names))));
+    let userspace = Arc::new(History::new(config.kill_limits.history));
     let state = Arc::new(AppState {
         registry,
-        exporter: exporter(config, tracker.clone(), names),
+        exporter: exporter(config, tracker.clone(), names, Arc::clone(&userspace)),
+        userspace,
         scrape_timeout: config.scrape_timeout,
         telemetry_path: config.telemetry_path.clone(),
         tracker,
         scrapes: Arc::new(tokio::sync::Semaphore::new(config.max_requests)),
-        report_roots: Some(crate::web::report::Roots {
+        report_roots: live_kmsg(config).then(|| crate::web::report::Roots {
             procfs: config.procfs.clone(),
             sysfs: config.sysfs.clone(),
         }),

@@ -16,7 +16,7 @@
 //! | [`parse`] | pure parsers for the kernel's text formats (`meminfo`, `vmstat`, PSI, sysctl values) |
 //! | [`metrics`] | small helpers that write constant gauges and counters through prometheus-client's encoder |
 //! | [`collectors`] | one file per collector; [`collectors::Exporter`] runs them at scrape time and reports their health |
-//! | [`cgroup`] | memory cgroups: the hierarchy under `--path.sysfs`, one cgroup's sample, the event watch, the namespace resolver, the owner of a path |
+//! | [`cgroup`] | memory cgroups: the hierarchy under `--path.sysfs`, one cgroup's sample, the event watch, the namespace resolver, the owner of a path, kills by systemd-oomd and oomd |
 //! | [`k8s`] | namespace, pod and container names of a pod UID and container ID, from the kubelet's log directories (`--path.varlog`) |
 //! | [`kmsg`] | OOM kills from /dev/kmsg: record and log parsers, the kill tracker and the reader thread |
 //! | [`timefmt`] | RFC 3339 formatting of wall-clock times, and the boot time that turns a kernel log stamp into one |

@@ -10,6 +10,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return cli::exit_for(&error),
     };
+    if let Some(code) = cli.generated() {
+        return code;
+    }
     if cli.command.is_some() {
         return cli.into_command().map_or(ExitCode::SUCCESS, commands::run);
     }

@@ -197,6 +197,25 @@ local f = import '../lib/format.libsonnet';
             + '(pod {{ $labels.pod_uid }}, container {{ $labels.container_id }}, unit {{ $labels.unit }}) on '
             + '{{ $labels.instance }} in the last ' + f.words(c.cgroupOOMKillWindow) + ': it hit its memory limit.',
           ),
+          // systemd-oomd or oomd killed a cgroup from userspace: no kernel
+          // OOM, no "Killed process" line. From the host-wide counter, at 0
+          // where the killer is installed, so the first kill is an increase;
+          // the second part catches a counter first seen above 0 (a killer
+          // not detected), except within one window of the exporter's start.
+          alert(
+            'UserspaceOOMKill', 'warning',
+            |||
+              increase(oom_userspace_kills_total%(s)s[%(window)s]) > 0
+              or (
+                (oom_userspace_kills_total%(s)s > 0 unless oom_userspace_kills_total%(s)s offset %(window)s)
+                and on (instance, job) (time() - oom_exporter_start_time_seconds%(s)s > %(grace)d)
+              )
+            ||| % { s: s(), window: c.userspaceOOMKillWindow, grace: f.seconds(c.userspaceOOMKillWindow) },
+            '{{ $labels.killer }} killed processes on {{ $labels.instance }}',
+            '{{ $labels.killer }} killed {{ $value | printf "%.0f" }} cgroup(s) on {{ $labels.instance }} in the last '
+            + f.words(c.userspaceOOMKillWindow) + ' for memory pressure or swap use: their processes are gone without '
+            + 'a kernel OOM kill or a "Killed process" line. oom_cgroup_userspace_kills_total and `oom_exporter kills` name the cgroups.',
+          ),
         ],
       },
       {

@@ -85,6 +85,12 @@ pub struct CgroupDir {
     too_large: RefCell<Option<String>>,
 }
 
+impl AsFd for CgroupDir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// Deepest cgroup level walked (systemd and Kubernetes nest 4 to 6 deep):
 /// the root's children are level 0, cgroups below level 32 are not walked
 /// ([`Walk::depth_limited`]).
@@ -105,6 +111,14 @@ impl CgroupDir {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         Ok(Self {
             fd: openat(dir, name, flags, Mode::empty())?,
+            too_large: RefCell::new(None),
+        })
+    }
+
+    /// Another handle on the same directory.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(Self {
+            fd: self.fd.try_clone()?,
             too_large: RefCell::new(None),
         })
     }

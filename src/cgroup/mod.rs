@@ -9,6 +9,7 @@
 //! - [`retention`]: what is kept between scrapes: counters across incarnations, vanished cgroups within retention, eviction under the cap
 //! - [`monitor`]: the above put together at each scrape, for the cgroup collector
 //! - [`ns`]: resolves process cgroup paths read inside a cgroup namespace against the host hierarchy
+//! - [`userspace`]: kills by systemd-oomd and oomd, from the attributes they leave on a cgroup, and whether they are installed
 //! - [`owner`]: pod UID, container ID and systemd unit derived from a cgroup path
 
 pub mod hierarchy;
@@ -19,6 +20,7 @@ pub mod parse;
 pub mod retention;
 pub mod sample;
 pub mod select;
+pub mod userspace;
 pub mod watch;
 
 pub use select::{CgroupSource, Selection};

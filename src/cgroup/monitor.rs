@@ -10,10 +10,14 @@
 //! a kill in a cgroup removed before the next scrape is kept too; a cgroup
 //! created again under the same path continues the counters of the one
 //! before.
+//!
+//! The same goes for the userspace kill counters of v2 cgroups
+//! ([`super::userspace`]); their host-wide totals and the history of their
+//! rises are kept here too.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::cgroup::hierarchy::{self, Hierarchy};
@@ -21,8 +25,13 @@ use crate::cgroup::owner::{self, Owner};
 use crate::cgroup::retention::{Ledger, Limits};
 use crate::cgroup::sample::{self, Sample};
 use crate::cgroup::select::{self, CgroupSource, Selected, Selection};
+use crate::cgroup::userspace::detect::Detector;
+use crate::cgroup::userspace::history::{History, UserspaceKill};
+use crate::cgroup::userspace::tally::{PerKiller, Rise, Tally};
+use crate::cgroup::userspace::xattr::Problem;
 use crate::cgroup::watch::{Unwatched, Watcher};
 use crate::logonce::LogOnce;
+use crate::proc::fs::ProcFs;
 
 /// The event watch.
 enum WatchState {
@@ -36,6 +45,10 @@ enum WatchState {
 struct State {
     ledger: Ledger,
     watch: WatchState,
+    tally: Tally,
+    detector: Detector,
+    /// No scrape yet: counters found now were set before start.
+    first: bool,
 }
 
 /// One reported cgroup.
@@ -63,14 +76,34 @@ pub struct Report {
     pub depth_limited: usize,
     /// Files that could not be read in cgroups that still exist.
     pub problems: Vec<String>,
+    /// Userspace OOM kills.
+    pub userspace: Userspace,
+}
+
+/// What a scrape says of userspace OOM kills.
+#[derive(Debug, Clone, Default)]
+pub struct Userspace {
+    /// Host-wide kill actions and processes killed, by killer.
+    pub host: PerKiller,
+    /// Killers found installed or running, by killer.
+    pub present: [bool; 2],
+    /// Whether the attributes can be read here (v2 with `user.*`
+    /// attributes on cgroupfs).
+    pub readable: bool,
+    /// Reported cgroups whose attributes could not be read now.
+    pub unreadable: usize,
 }
 
 /// The memory cgroups under `<sysfs>/fs/cgroup`, read at each scrape.
 pub struct Monitor {
     sysfs: PathBuf,
+    procfs: ProcFs,
+    history: Arc<History>,
     selection: Selection,
     state: Mutex<State>,
-    /// What was said once: `"none"`, `"unwatched"`, `"deep"`.
+    /// What was said once: `"none"`, `"unwatched"`, `"deep"`, and the
+    /// userspace attributes' `"v1"`, `"unsupported"`, `"trusted"`,
+    /// `"attr"`.
     said: LogOnce<&'static str>,
 }
 
@@ -80,18 +113,24 @@ impl Monitor {
     pub fn new(source: CgroupSource) -> Self {
         Self {
             sysfs: source.sysfs,
+            procfs: ProcFs::new(source.procfs),
+            history: source.userspace_history,
             selection: source.selection,
             state: Mutex::new(State {
                 ledger: Ledger::default(),
                 watch: WatchState::NotStarted,
+                tally: Tally::default(),
+                detector: Detector::default(),
+                first: true,
             }),
             said: LogOnce::new(),
         }
     }
 
-    /// Walks the hierarchy at `now` and reports the cgroups to serve;
-    /// `None` when there is no memory cgroup hierarchy.
-    pub fn scrape(&self, now: Instant) -> Option<Report> {
+    /// Walks the hierarchy at `now` (`epoch`: the wall clock, for the
+    /// history) and reports the cgroups to serve; `None` when there is no
+    /// memory cgroup hierarchy.
+    pub fn scrape(&self, now: Instant, epoch: f64) -> Option<Report> {
         let Some(h) = hierarchy::detect(&self.sysfs) else {
             if self.said.first("none") {
                 tracing::info!(sysfs = %self.sysfs.display(), "no memory cgroup hierarchy found; cgroup series are absent");
@@ -99,14 +138,27 @@ impl Monitor {
             return None;
         };
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let State { ledger, watch } = &mut *state;
-        let selected = select::select(&h, &self.selection, &ledger.paths());
+        let State {
+            ledger,
+            watch,
+            tally,
+            detector,
+            first,
+        } = &mut *state;
+        let mut known = ledger.paths();
+        known.extend(tally.paths().map(str::to_owned));
+        let selected = select::select(&h, &self.selection, &known);
         self.warn_deep(&selected.depth_limited);
         let watcher = watcher(watch, &h, ledger);
         // Counters the watch read between scrapes: the last word of a
         // cgroup removed since (or of an incarnation since replaced).
         let updates = watcher.map(Watcher::take).unwrap_or_default();
         ledger.merge(&updates, &selected.chosen, now);
+        let reads = updates
+            .iter()
+            .chain(selected.chosen.iter().map(|o| (&o.cgroup, &o.value)));
+        let rises = tally.observe(reads);
+        self.record(rises, epoch, std::mem::take(first));
         if let Some(w) = watcher {
             self.say_unwatched(&w.follow(&selected.chosen));
         }
@@ -121,6 +173,14 @@ impl Monitor {
             max: self.selection.max,
         };
         ledger.expire(&chosen, &selected.existing, limits, now);
+        tally.forget_gone(|p| selected.existing.contains(p) || chosen.contains(p));
+        let userspace = Userspace {
+            host: tally.host(),
+            present: detector.check(&self.procfs, now),
+            readable: matches!(h, Hierarchy::V2(_)),
+            unreadable: 0,
+        };
+        let userspace = self.userspace_problems(&h, &selected.chosen, userspace);
         let cgroups = ledger
             .served()
             .into_iter()
@@ -145,7 +205,69 @@ impl Monitor {
             dropped,
             depth_limited: depth_limited.len(),
             problems,
+            userspace,
         })
+    }
+
+    /// Puts the rises of userspace kill counters in the history.
+    fn record(&self, rises: Vec<Rise>, epoch: f64, before_start: bool) {
+        for Rise {
+            cgroup,
+            killer,
+            kills,
+            processes,
+        } in rises
+        {
+            self.history.record(UserspaceKill {
+                time: Some(crate::timefmt::rfc3339(epoch)),
+                killer,
+                owner: owner::owner(&cgroup),
+                task_memcg: cgroup,
+                kills,
+                processes,
+                before_start,
+            });
+        }
+    }
+
+    /// Says once what keeps the userspace kill attributes from being read,
+    /// and counts the cgroups where reading failed.
+    fn userspace_problems(
+        &self,
+        h: &Hierarchy,
+        chosen: &[crate::cgroup::hierarchy::Observed<Sample>],
+        mut u: Userspace,
+    ) -> Userspace {
+        if !u.readable {
+            if self.said.first("v1") {
+                tracing::info!(hierarchy = %h.root().display(), "the memory controller is on cgroup v1, where systemd-oomd and oomd cannot run; userspace OOM kill attributes are not read");
+            }
+            return u;
+        }
+        for o in chosen {
+            match &o.value.userspace_problem {
+                None => {}
+                Some(Problem::Unsupported) => {
+                    u.readable = false;
+                    if self.said.first("unsupported") {
+                        tracing::info!(cgroup = %o.cgroup.path, "cgroupfs has no user.* extended attributes here (Linux before 5.7?); userspace OOM kills by systemd-oomd are not counted");
+                    }
+                }
+                Some(Problem::TrustedDenied) if self.said.first("trusted") => {
+                    tracing::info!(cgroup = %o.cgroup.path, "trusted.* attributes need CAP_SYS_ADMIN; oomd kills are counted from its user.* attributes only");
+                }
+                Some(Problem::TrustedDenied) => {}
+                Some(Problem::Failed { attr, error }) => {
+                    u.unreadable += 1;
+                    if self.said.problem("attr", error) {
+                        tracing::warn!(cgroup = %o.cgroup.path, attr, %error, "cannot read a userspace OOM kill attribute; see oom_cgroups_userspace_attributes_unreadable");
+                    } else {
+                        tracing::debug!(cgroup = %o.cgroup.path, attr, %error, "cannot read a userspace OOM kill attribute");
+                    }
+                }
+            }
+        }
+        u
     }
 
     fn warn_deep(&self, depth_limited: &[String]) {

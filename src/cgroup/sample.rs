@@ -4,6 +4,7 @@
 
 use crate::cgroup::hierarchy::{CgroupDir, Hierarchy};
 use crate::cgroup::parse;
+use crate::cgroup::userspace::{self, xattr};
 use crate::parse::pressure::{self, Totals};
 
 /// Values of one cgroup; `None` where the hierarchy has no such file.
@@ -26,6 +27,13 @@ pub struct Sample {
     pub memsw_limit_hits: Option<u64>,
     /// v2 `memory.pressure` stall totals.
     pub pressure: Option<Totals>,
+    /// Userspace OOM kill actions by [`userspace::Killer::index`], from the
+    /// cgroup's attributes (v2; absent where none is set).
+    pub userspace_kills: [Option<u64>; 2],
+    /// Processes those kills killed, by killer.
+    pub userspace_killed: [Option<u64>; 2],
+    /// Why the attributes could not all be read (not a counter).
+    pub userspace_problem: Option<xattr::Problem>,
 }
 
 impl Sample {
@@ -44,8 +52,19 @@ impl Sample {
         self.under_oom = c.get("under_oom");
     }
 
+    /// The userspace-kill counters of the cgroup's attributes.
+    fn set_userspace(&mut self, read: xattr::Read) {
+        if let Some(c) = read.attrs.counts() {
+            self.userspace_kills[c.killer.index()] = Some(c.kills);
+            self.userspace_killed[c.killer.index()] = Some(c.processes);
+        }
+        self.userspace_problem = read.problem;
+    }
+
     /// The event counters, which add up across a path's incarnations.
-    pub(crate) fn counters_mut(&mut self) -> [&mut Option<u64>; 6] {
+    pub(crate) fn counters_mut(&mut self) -> [&mut Option<u64>; 10] {
+        let [kills_systemd, kills_oomd] = &mut self.userspace_kills;
+        let [killed_systemd, killed_oomd] = &mut self.userspace_killed;
         [
             &mut self.limit_hits,
             &mut self.high_events,
@@ -53,6 +72,10 @@ impl Sample {
             &mut self.oom_kill,
             &mut self.oom_group_kill,
             &mut self.memsw_limit_hits,
+            kills_systemd,
+            kills_oomd,
+            killed_systemd,
+            killed_oomd,
         ]
     }
 
@@ -150,6 +173,7 @@ fn read_v2(dir: &CgroupDir, buf: &mut Vec<u8>, s: &mut Sample) -> Option<()> {
         s.set_events(&parse::keyed(events).unwrap_or_default());
     }
     s.pressure = dir.read("memory.pressure", buf).ok().map(pressure::totals);
+    s.set_userspace(userspace::xattr::read(dir));
     Some(())
 }
 
@@ -168,14 +192,23 @@ fn read_v1(dir: &CgroupDir, buf: &mut Vec<u8>, s: &mut Sample) -> Option<()> {
 }
 
 /// The event counters alone, read by the watch when the kernel signals
-/// a change (v2 `memory.events`, v1 an OOM).
+/// a change (v2 `memory.events` or the directory's attributes, v1 an OOM).
 pub fn read_events(h: &Hierarchy, dir: &CgroupDir) -> Option<Sample> {
     let mut buf = Vec::with_capacity(1024);
     let mut s = Sample::default();
     match h {
         Hierarchy::V2(_) => {
-            let events = dir.read("memory.events", &mut buf).ok()?;
-            s.set_events(&parse::keyed(events).ok()?);
+            // A removed cgroup's directory, held open by the watch, has
+            // no files left but still its attributes.
+            let events = dir.read("memory.events", &mut buf).ok();
+            if let Some(events) = events {
+                s.set_events(&parse::keyed(events).ok()?);
+            }
+            s.set_userspace(userspace::xattr::read(dir));
+            let nothing = s.userspace_kills.iter().all(Option::is_none);
+            if events.is_none() && nothing {
+                return None;
+            }
         }
         Hierarchy::V1(_) => {
             let control = dir.read("memory.oom_control", &mut buf).ok()?;

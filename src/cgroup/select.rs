@@ -28,6 +28,10 @@ pub struct CgroupSource {
     /// `--path.sysfs`: the hierarchy is found under `<sysfs>/fs/cgroup`.
     pub sysfs: PathBuf,
     pub selection: Selection,
+    /// `--path.procfs`: where systemd-oomd and oomd are looked for.
+    pub procfs: PathBuf,
+    /// Userspace kills seen, for `/kills`.
+    pub userspace_history: std::sync::Arc<crate::cgroup::userspace::history::History>,
 }
 
 /// What [`select`] found.
@@ -77,12 +81,17 @@ struct Candidate {
     sample: Read,
 }
 
-/// Whether `path` is worth a series without a limit of its own.
+/// Whether `path` is worth a series without a limit of its own: pods,
+/// containers, services, and the scopes of user sessions and desktop apps
+/// (what systemd-oomd kills on a desktop: a browser is an app scope).
 fn notable(path: &str) -> bool {
     let o = owner::owner(path);
+    let user_scope = |u: &str| u.ends_with(".scope") && path.starts_with("/user.slice/");
     o.pod_uid.is_some()
         || o.container_id.is_some()
-        || o.unit.as_deref().is_some_and(|u| u.ends_with(".service"))
+        || o.unit
+            .as_deref()
+            .is_some_and(|u| u.ends_with(".service") || user_scope(u))
 }
 
 /// The walk's state.
@@ -243,4 +252,21 @@ pub fn select(h: &Hierarchy, sel: &Selection, known: &HashSet<String>) -> Select
             .map(|e| format!("cgroup {e} (not walked)")),
     );
     selected
+}
+
+#[cfg(test)]
+mod tests {
+    use super::notable;
+
+    #[test]
+    fn services_pods_containers_and_user_scopes_are_notable() {
+        assert!(notable("/system.slice/cron.service"));
+        assert!(notable(
+            "/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-firefox-4242.scope"
+        ));
+        assert!(notable("/user.slice/user-1000.slice/session-2.scope"));
+        assert!(!notable("/init.scope"));
+        assert!(!notable("/system.slice/run-r1.scope"));
+        assert!(!notable("/user.slice/user-1000.slice"));
+    }
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::Cli;
+use super::generate::{CompletionsArgs, ManArgs};
 pub use super::report_args::ReportArgs;
 use super::values::parse_regex;
 use crate::commands;
@@ -27,6 +28,20 @@ pub enum Command {
     /// memory, swap, the cgroup and its owner, the other kills of the
     /// incident, what is true now on a live host, and a checklist.
     Report(ReportArgs),
+    /// Print the completion script of a shell (bash, zsh, fish, elvish or
+    /// powershell).
+    ///
+    /// Install it where the shell looks: for bash
+    /// `oom_exporter completions bash > /etc/bash_completion.d/oom_exporter`;
+    /// for zsh as `_oom_exporter` in a directory of $fpath; for fish as
+    /// ~/.config/fish/completions/oom_exporter.fish. The packages install
+    /// all three.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write every page with --out-dir.
+    ///
+    /// Read it with `oom_exporter man | man -l -`.
+    #[command(hide = true)]
+    Man(ManArgs),
 }
 
 /// Arguments of `oom_exporter doctor`.
@@ -194,6 +209,7 @@ impl Cli {
                 }
                 &mut args.paths
             }
+            Command::Completions(_) | Command::Man(_) => return Some(command),
         };
         if let Some(procfs) = paths.procfs.take() {
             self.procfs = procfs;
@@ -212,7 +228,9 @@ impl Cli {
     }
 
     /// Takes the subcommand, if any, with its settings: the flags given
-    /// before it, overridden by those given after it.
+    /// before it, overridden by those given after it. `completions` and
+    /// `man` are no command of the library: [`super::generate`] runs them
+    /// (see [`Cli::generated`]), and here they give `None`.
     pub fn into_command(mut self) -> Option<commands::Command> {
         Some(match self.take_command()? {
             Command::Kills(args) => commands::Command::Kills(commands::Kills {
@@ -221,6 +239,7 @@ impl Cli {
                 detail: args.detail,
                 kmsg: self.kmsg,
                 varlog: self.varlog,
+                sysfs: self.sysfs,
             }),
             Command::Top(args) => commands::Command::Top(commands::Top {
                 n: args.n,
@@ -248,6 +267,7 @@ impl Cli {
                 kmsg: self.kmsg,
                 include: self.include,
             }),
+            Command::Completions(_) | Command::Man(_) => return None,
         })
     }
 }

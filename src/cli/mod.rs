@@ -7,9 +7,11 @@
 //! - [`report_args`]: the flags of `report`
 //! - [`collector_flags`]: `--[no-]collector.<name>` for every collector
 //! - [`values`]: parsers of flag values (durations, regexes, addresses) and the log settings' names
+//! - [`generate`]: shell completions and man pages made from these definitions
 
 mod collector_flags;
 mod commands;
+mod generate;
 mod report_args;
 mod values;
 

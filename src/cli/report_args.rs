@@ -12,7 +12,8 @@ pub struct ReportArgs {
     pub input: Option<PathBuf>,
 
     /// Report the kill with this kernel log sequence number (`seq` in
-    /// `kills --json` and /kills).
+    /// `kills --json` and /kills); in a saved log without record numbers,
+    /// the Nth kill.
     #[arg(long, value_name = "N", conflicts_with = "last")]
     pub seq: Option<u64>,
 

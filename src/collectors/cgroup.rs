@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cgroup::CgroupSource;
-use crate::cgroup::monitor::{Monitor, Report, Reported};
+use crate::cgroup::monitor::{Monitor, Report, Reported, Userspace};
 use crate::cgroup::sample::Sample;
+use crate::cgroup::userspace::Killer;
 use crate::k8s::{Names, Resolver, Urgency};
 use crate::metrics::{self, Counter, Gauge, IfEmpty, Labels, MetricWriter};
 
@@ -222,6 +223,77 @@ fn write_cgroups(
         metrics::seconds(),
         &stalls, IfEmpty::Skip,
     )?;
+    write_userspace_cgroups(out, cgroups, &labels)?;
+    Ok(())
+}
+
+/// The per-cgroup userspace kill families: the owner labels plus `killer`.
+fn write_userspace_cgroups(
+    out: &mut MetricWriter<'_, '_>,
+    cgroups: &[Reported],
+    labels: &[Vec<(&str, &str)>],
+) -> Result<(), CollectError> {
+    let killer_labels: Vec<Vec<Vec<(&str, &str)>>> = labels
+        .iter()
+        .map(|l| {
+            Killer::ALL
+                .map(|k| l.iter().copied().chain([("killer", k.as_str())]).collect())
+                .into()
+        })
+        .collect();
+    let values = |value: fn(&Sample) -> [Option<u64>; 2]| -> Vec<(Labels<'_>, u64)> {
+        cgroups
+            .iter()
+            .zip(&killer_labels)
+            .flat_map(|(c, l)| value(&c.sample).into_iter().zip(l))
+            .filter_map(|(v, l)| v.map(|v| (&l[..], v)))
+            .collect()
+    };
+    out.family::<Counter, _>(
+        "cgroup_userspace_kills",
+        "Kills of the cgroup by a userspace OOM killer (systemd-oomd, oomd), from its user.oomd_ooms or trusted.oomd_ooms attribute (v2)",
+        None,
+        &values(|s| s.userspace_kills),
+        IfEmpty::Skip,
+    )?;
+    out.family::<Counter, _>(
+        "cgroup_userspace_killed_processes",
+        "Processes killed in the cgroup by a userspace OOM killer, from its user.oomd_kill or trusted.oomd_kill attribute (v2)",
+        None,
+        &values(|s| s.userspace_killed),
+        IfEmpty::Skip,
+    )?;
+    Ok(())
+}
+
+/// The host-wide userspace kill counter, at 0 where a killer is installed,
+/// and whether the attributes can be read.
+fn write_userspace(out: &mut MetricWriter<'_, '_>, u: &Userspace) -> Result<(), CollectError> {
+    let labels: Vec<[(&str, &str); 1]> = Killer::ALL.map(|k| [("killer", k.as_str())]).into();
+    let host: Vec<(Labels<'_>, u64)> = Killer::ALL
+        .into_iter()
+        .filter(|k| u.present[k.index()] || u.host.kills[k.index()] > 0)
+        .map(|k| (&labels[k.index()][..], u.host.kills[k.index()]))
+        .collect();
+    out.family::<Counter, _>(
+        "userspace_kills",
+        "Kills by a userspace OOM killer (systemd-oomd, oomd) on the host, counted from the reported cgroups' attributes; at 0 from the first scrape where the killer is installed or running",
+        None,
+        &host,
+        IfEmpty::Skip,
+    )?;
+    out.gauge(
+        "userspace_kills_readable",
+        "1 when userspace OOM kills can be counted here (memory controller on cgroup v2, whose cgroupfs has user.* attributes, Linux 5.7+)",
+        None,
+        i64::from(u.readable),
+    )?;
+    out.gauge(
+        "cgroups_userspace_attributes_unreadable",
+        "Reported cgroups whose userspace OOM kill attributes could not be read at this scrape (not counting absent ones)",
+        None,
+        u.unreadable as i64,
+    )?;
     Ok(())
 }
 
@@ -264,7 +336,7 @@ impl Source for Cgroup {
 
     fn collect(&self, out: &mut MetricWriter<'_, '_>) -> Result<(), CollectError> {
         let now = Instant::now();
-        let Some(report) = self.monitor.scrape(now) else {
+        let Some(report) = self.monitor.scrape(now, crate::timefmt::now_epoch()) else {
             let (name, help) = HIERARCHY_VERSION;
             out.gauge(name, help, None, 0)?;
             return Ok(());
@@ -276,6 +348,7 @@ impl Source for Cgroup {
             .collect();
         write_cgroups(out, &report.cgroups, &names)?;
         write_summary(out, &report)?;
+        write_userspace(out, &report.userspace)?;
         if report.problems.is_empty() {
             Ok(())
         } else {

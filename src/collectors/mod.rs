@@ -76,7 +76,7 @@ pub const ALL: &[Known] = &[
     Known {
         name: Cgroup::NAME,
         default: true,
-        what: "usage, limits, pressure and OOM events of limited, Kubernetes and systemd memory cgroups (see --collector.cgroup.*)",
+        what: "usage, limits, pressure, OOM events and systemd-oomd/oomd kills of limited, Kubernetes and systemd memory cgroups (see --collector.cgroup.*)",
     },
     Known {
         name: Kmsg::NAME,

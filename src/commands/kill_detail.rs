@@ -1,13 +1,14 @@
 //! `oom_exporter kills --detail`: one block per kill with the rest of the
 //! kernel's report: what triggered the OOM, the limit and its usage (memcg)
-//! or the machine's swap (global), and the task dump's top rows by RSS with
+//! or the machine's memory and swap (global), and the task dump's top rows by RSS with
 //! the victim marked `*`.
 //!
 //! Pure formatting: a [`Kill`] in, text out.
 
 use std::io::Write;
 
-use crate::kmsg::oom::report::unlimited;
+use super::report::memory;
+use crate::kmsg::oom::report::set_limit;
 use crate::kmsg::oom::{Constraint, Kill};
 
 /// Writes the block for `k`, ending with an empty line.
@@ -70,12 +71,15 @@ fn limits(k: &Kill) -> Vec<String> {
         if usage.is_none() && limit.is_none() {
             continue;
         }
-        let mut line = match limit {
-            Some(l) if unlimited(l) => format!("{name}: usage {}, no limit", kib(usage)),
-            _ => format!("{name}: usage {} of limit {}", kib(usage), kib(limit)),
+        let no_limit = limit.is_some_and(|l| set_limit(l).is_none());
+        let limit = limit.and_then(set_limit);
+        let mut line = if no_limit {
+            format!("{name}: usage {}, no limit", kib(usage))
+        } else {
+            format!("{name}: usage {} of limit {}", kib(usage), kib(limit))
         };
         if let (Some(u), Some(l)) = (usage, limit) {
-            if l > 0 && !unlimited(l) {
+            if l > 0 {
                 line.push_str(&format!(" ({:.0}%)", u as f64 * 100.0 / l as f64));
             }
         }
@@ -95,6 +99,35 @@ fn limits(k: &Kill) -> Vec<String> {
         }
         lines.push(line);
     }
+    if let Some(m) = memory::machine(r) {
+        let mut figures: Vec<String> = m
+            .ram
+            .map(|b| format!("RAM {}", bytes(b)))
+            .into_iter()
+            .collect();
+        figures.extend(
+            m.figures
+                .iter()
+                .map(|f| format!("{} {}", f.name, bytes(f.bytes))),
+        );
+        let assumed = if m.page_size_assumed {
+            " (4 KiB pages assumed)"
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "memory at the time: {}{assumed}",
+            figures.join(", ")
+        ));
+    }
+    let cg = memory::memcg(r);
+    if !cg.is_empty() {
+        let figures: Vec<String> = cg
+            .iter()
+            .map(|f| format!("{} {}", f.name, bytes(f.bytes)))
+            .collect();
+        lines.push(format!("memory.stat: {}", figures.join(", ")));
+    }
     if lines.is_empty() {
         lines.push(match k.constraint {
             Constraint::Memcg => "memory: the report gives no usage or limit".to_owned(),
@@ -113,6 +146,10 @@ fn tasks(k: &Kill, out: &mut dyn Write) -> std::io::Result<()> {
     let rows = r
         .tasks_in_dump
         .map_or(String::new(), |n| format!(" of {n} in the dump"));
+    let rows = match r.tasks_unreadable.filter(|n| *n > 0) {
+        Some(cut) => format!("{rows}, {cut} unreadable"),
+        None => rows,
+    };
     let assumed = if r.page_size_assumed == Some(true) {
         " (4 KiB pages assumed)"
     } else {

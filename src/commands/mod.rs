@@ -56,6 +56,9 @@ pub struct Kills {
     pub kmsg: PathBuf,
     /// The host's /var/log (`--path.varlog`), for pod and container names.
     pub varlog: PathBuf,
+    /// Root of sysfs: the cgroups whose userspace kills are listed (live
+    /// only).
+    pub sysfs: PathBuf,
 }
 
 /// What `oom_exporter top` prints.

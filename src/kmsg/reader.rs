@@ -188,6 +188,7 @@ impl Reader {
             usec: Some(rec.usec),
             facility: Some(rec.facility),
             stamp: Stamp::None,
+            host: None,
             text: rec.text,
         };
         match self.parser.feed(&line) {

@@ -19,8 +19,9 @@ use axum::routing::get;
 use prometheus_client::encoding::{prometheus_text, text};
 use prometheus_client::registry::Registry;
 
+use crate::cgroup::userspace::history::{History, UserspaceKill};
 use crate::collectors::Exporter;
-use crate::kmsg::tracker::Tracker;
+use crate::kmsg::tracker::{Entry, Tracker};
 
 /// Part of Prometheus' scrape timeout left unused, so the answer (with the
 /// late collectors failed) arrives before Prometheus gives up: the 0.5 s
@@ -56,6 +57,8 @@ pub struct AppState {
     pub telemetry_path: String,
     /// The kmsg reader's state, for `/kills` (None when kmsg is disabled).
     pub tracker: Option<Arc<Tracker>>,
+    /// The userspace kills the cgroup collector saw, for `/kills`.
+    pub userspace: Arc<History>,
     /// Scrapes allowed at once (`--web.max-requests`); more get 503.
     pub scrapes: Arc<tokio::sync::Semaphore>,
     /// Where `/report` reads what is true now (None: it says nothing of now).
@@ -119,13 +122,46 @@ struct KillsQuery {
     limit: Option<usize>,
 }
 
-/// The last kills (newest first, bounded by `--collector.kmsg.history`),
-/// including those from before start, flagged `before_start`.
+/// A kernel or a userspace kill in `/kills`.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum AnyKill {
+    Kernel(Box<Entry>),
+    Userspace(UserspaceKill),
+}
+
+impl AnyKill {
+    fn time(&self) -> Option<&str> {
+        match self {
+            Self::Kernel(e) => e.kill.time.as_deref(),
+            Self::Userspace(k) => k.time.as_deref(),
+        }
+    }
+}
+
+/// The last kills (newest first, bounded by `--collector.kmsg.history` for
+/// each of the kernel's and the userspace killers'), including those from
+/// before start, flagged `before_start`; `killer` tells whose.
 async fn kills(State(state): State<Arc<AppState>>, Query(q): Query<KillsQuery>) -> Response {
     let Some(tracker) = &state.tracker else {
         return (StatusCode::NOT_FOUND, "the kmsg collector is disabled\n").into_response();
     };
-    let entries = tracker.recent(q.limit.unwrap_or(usize::MAX));
+    let limit = q.limit.unwrap_or(usize::MAX);
+    let mut entries: Vec<AnyKill> = tracker
+        .recent(limit)
+        .into_iter()
+        .map(|e| AnyKill::Kernel(Box::new(e)))
+        .chain(
+            state
+                .userspace
+                .recent(limit)
+                .into_iter()
+                .map(AnyKill::Userspace),
+        )
+        .collect();
+    // Newest first: RFC 3339 UTC times sort as text.
+    entries.sort_by(|a, b| b.time().cmp(&a.time()));
+    entries.truncate(limit);
     match serde_json::to_string(&entries) {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(error) => {
@@ -256,6 +292,7 @@ mod tests {
             scrape_timeout: Duration::from_secs(10),
             telemetry_path: "/metrics".to_owned(),
             tracker: None,
+            userspace: Arc::new(History::new(0)),
             scrapes: Arc::new(tokio::sync::Semaphore::new(40)),
             report_roots: None,
         }))

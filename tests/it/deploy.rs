@@ -78,16 +78,32 @@ fn systemd_unit_verifies() {
     if require_tool("systemd-analyze", "verify the systemd unit").is_none() {
         return;
     }
-    let unit = systemd_unit();
-    // verify needs ExecStart to exist: point it at the binary under test.
-    let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("oom_exporter.service");
-    std::fs::write(&copy, unit.replace("/usr/local/bin/oom_exporter", BIN)).unwrap();
-    let (ok, text) = output(Command::new("systemd-analyze").arg("verify").arg(&copy));
-    assert!(
-        ok && text.trim().is_empty(),
-        "systemd-analyze verify:\n{text}"
-    );
+    // The hand-install unit and the packages' copy (tests/it/packages.rs
+    // installs and verifies the packaged one in place).
+    for (unit, path) in [
+        (systemd_unit(), "/usr/local/bin/oom_exporter"),
+        (
+            std::fs::read_to_string(repo().join("deploy/packaging/systemd/oom_exporter.service"))
+                .unwrap(),
+            "/usr/bin/oom_exporter",
+        ),
+    ] {
+        // verify needs ExecStart to exist: point it at the binary under test.
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("oom_exporter.service");
+        std::fs::write(&copy, unit.replace(path, BIN)).unwrap();
+        // --man=no: the man page of Documentation= is not installed here;
+        // the package test verifies the installed unit with it.
+        let (ok, text) = output(
+            Command::new("systemd-analyze")
+                .args(["verify", "--man=no"])
+                .arg(&copy),
+        );
+        assert!(
+            ok && text.trim().is_empty(),
+            "systemd-analyze verify ({path}):\n{text}"
+        );
+    }
 }
 
 /// The kustomization rendered the way `kubectl kustomize` does for

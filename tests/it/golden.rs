@@ -199,6 +199,28 @@ fn golden_cgroup_v2_hierarchy() {
     );
 }
 
+/// systemd-oomd installed: the host's userspace kill counter at 0 before
+/// any kill (the per-cgroup attribute series need attributes, which git
+/// cannot store: userspace_kills.rs).
+#[test]
+fn golden_cgroup_v2_systemd_oomd() {
+    let sysfs = format!(
+        "--path.sysfs={}",
+        repo().join("tests/fixtures/sys-cgroup-v2").display()
+    );
+    check_as(
+        "systemd-oomd-host",
+        "cgroup-v2-systemd-oomd",
+        &[
+            "--collector.disable-defaults",
+            "--collector.cgroup",
+            &sysfs,
+            "--collector.cgroup.max=1",
+        ],
+        &[],
+    );
+}
+
 #[test]
 fn golden_cgroup_v2_capped() {
     let sysfs = format!(

@@ -5,7 +5,14 @@
 //!
 //! - v2: the kernel signals a change of `memory.events` (oom, oom_kill,
 //!   max, high) as an inotify modify event, at most one per 10 ms per
-//!   file (later changes are signalled when the 10 ms are up).
+//!   file (later changes are signalled when the 10 ms are up); a change of
+//!   the directory's extended attributes (systemd-oomd or oomd counting a
+//!   kill, [`crate::cgroup::userspace`]) as an attribute event. One watch
+//!   on the cgroup's directory sees both; the directory's other files
+//!   (`cgroup.events`, `memory.events.local`) are ignored. The directory
+//!   is held open while watched (one descriptor per v2 cgroup), so its
+//!   attributes are read even when the cgroup was removed right after
+//!   the killer counted its kill.
 //! - v1: an eventfd registered in `cgroup.event_control` for
 //!   `memory.oom_control` is signalled when the cgroup, or one above it,
 //!   runs out of memory, and again when the cgroup is removed.
@@ -36,6 +43,9 @@ mod settle;
 
 pub use settle::SETTLE;
 
+/// A signalled cgroup, with its directory when the watch holds it open.
+type Signalled<T> = (Observed<T>, Option<CgroupDir>);
+
 /// Reads what the collector wants of a cgroup after a signal.
 pub type Reader<T> = fn(&Hierarchy, &CgroupDir) -> Option<T>;
 
@@ -51,8 +61,10 @@ const FIRST_TOKEN: u64 = 2;
 
 /// How a cgroup is watched.
 enum Handle {
-    /// v2: inotify watch descriptor on `memory.events`.
-    Inotify(i32),
+    /// v2: inotify watch descriptor on the cgroup's directory, and the
+    /// directory held open: its attributes can still be read after the
+    /// cgroup is removed (a kill's count set just before).
+    Inotify(i32, CgroupDir),
     /// v1: epoll token and the eventfd registered for `memory.oom_control`.
     Eventfd(u64, OwnedFd),
 }
@@ -60,7 +72,7 @@ enum Handle {
 impl Handle {
     fn key(&self) -> Key {
         match self {
-            Self::Inotify(wd) => Key::Wd(*wd),
+            Self::Inotify(wd, _) => Key::Wd(*wd),
             Self::Eventfd(token, _) => Key::Token(*token),
         }
     }
@@ -244,12 +256,15 @@ impl<T> Shared<T> {
     fn watch(&self, path: &str) -> io::Result<Handle> {
         match self.h {
             Hierarchy::V2(_) => {
+                let dir = CgroupDir::open(&self.h.dir(path))?;
                 let wd = inotify::add_watch(
                     &self.inotify,
-                    self.h.dir(path).join("memory.events"),
-                    inotify::WatchFlags::MODIFY,
+                    self.h.dir(path),
+                    inotify::WatchFlags::MODIFY
+                        | inotify::WatchFlags::ATTRIB
+                        | inotify::WatchFlags::ONLYDIR,
                 )?;
-                Ok(Handle::Inotify(wd))
+                Ok(Handle::Inotify(wd, dir))
             }
             Hierarchy::V1(_) => {
                 let efd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
@@ -269,10 +284,19 @@ impl<T> Shared<T> {
     fn release(&self, handle: Handle) {
         match handle {
             // Fails if the kernel dropped it already; nothing to do then.
-            Handle::Inotify(wd) => drop(inotify::remove_watch(&self.inotify, wd)),
+            Handle::Inotify(wd, _) => drop(inotify::remove_watch(&self.inotify, wd)),
             // Closing the eventfd ends the kernel's registration.
             Handle::Eventfd(_, efd) => drop(epoll::delete(&self.epoll, &efd)),
         }
+    }
+}
+
+/// Whether an event on a watched cgroup directory says what the reader
+/// reads: `memory.events` changed, or the directory's own attributes.
+fn relevant(e: &inotify::Event<'_>) -> bool {
+    match e.file_name().map(|n| n.to_bytes()) {
+        None | Some(b"") => e.events().contains(inotify::ReadFlags::ATTRIB),
+        Some(name) => name == b"memory.events" && e.events().contains(inotify::ReadFlags::MODIFY),
     }
 }
 
@@ -289,7 +313,7 @@ impl<T: Clone + PartialEq> Shared<T> {
                     return;
                 }
             }
-            let mut signalled: Vec<Observed<T>> = Vec::new();
+            let mut signalled: Vec<Signalled<T>> = Vec::new();
             for ev in &events {
                 match ev.data.u64() {
                     STOP => return,
@@ -297,28 +321,36 @@ impl<T: Clone + PartialEq> Shared<T> {
                     token => self.drain_eventfd(token, &mut signalled),
                 }
             }
-            signalled.sort_by(|a, b| a.cgroup.path.cmp(&b.cgroup.path));
-            signalled.dedup_by(|a, b| a.cgroup.path == b.cgroup.path);
+            signalled.sort_by(|a, b| a.0.cgroup.path.cmp(&b.0.cgroup.path));
+            signalled.dedup_by(|a, b| a.0.cgroup.path == b.0.cgroup.path);
             self.read_until_settled(signalled);
         }
     }
 
-    /// The watched cgroup `path` with its inode and last value.
-    fn signalled(state: &State<T>, path: &str) -> Option<Observed<T>> {
+    /// The watched cgroup `path` with its inode and last value, and its
+    /// directory when held open.
+    fn signalled(state: &State<T>, path: &str) -> Option<Signalled<T>> {
         let w = state.watches.get(path)?;
-        Some(Observed {
+        let dir = match &w.handle {
+            Handle::Inotify(_, dir) => dir.try_clone().ok(),
+            Handle::Eventfd(..) => None,
+        };
+        let observed = Observed {
             cgroup: Incarnation {
                 path: path.to_owned(),
                 ino: w.ino,
             },
             value: w.last.clone(),
-        })
+        };
+        Some((observed, dir))
     }
 
-    fn drain_inotify(&self, buf: &mut [MaybeUninit<u8>], out: &mut Vec<Observed<T>>) {
+    fn drain_inotify(&self, buf: &mut [MaybeUninit<u8>], out: &mut Vec<Signalled<T>>) {
         let mut reader = inotify::Reader::new(&self.inotify, buf);
         // Ends with AGAIN once drained.
-        while let Ok((wd, flags)) = reader.next().map(|e| (e.wd(), e.events())) {
+        while let Ok((wd, flags, relevant)) =
+            reader.next().map(|e| (e.wd(), e.events(), relevant(&e)))
+        {
             let mut state = self.lock();
             if flags.contains(inotify::ReadFlags::QUEUE_OVERFLOW) {
                 // Events were lost: read every watched cgroup.
@@ -329,13 +361,15 @@ impl<T: Clone + PartialEq> Shared<T> {
                 // kernel, which on cgroupfs keeps it while the mark pins
                 // the inode). Forget the key; follow forgets the rest.
                 state.by_key.remove(&Key::Wd(wd));
-            } else if let Some(path) = state.by_key.get(&Key::Wd(wd)).cloned() {
+            } else if let Some(path) = state.by_key.get(&Key::Wd(wd)).cloned()
+                && relevant
+            {
                 out.extend(Self::signalled(&state, &path));
             }
         }
     }
 
-    fn drain_eventfd(&self, token: u64, out: &mut Vec<Observed<T>>) {
+    fn drain_eventfd(&self, token: u64, out: &mut Vec<Signalled<T>>) {
         let state = self.lock();
         let Some(path) = state.by_key.get(&Key::Token(token)) else {
             return;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::cgroup::hierarchy::{CgroupDir, Incarnation, Observed};
 
-use super::Shared;
+use super::{Shared, Signalled};
 
 /// How long signalled cgroups are read until they show the outcome ...
 pub const SETTLE: Duration = Duration::from_millis(100);
@@ -37,13 +37,17 @@ impl<T: Clone + PartialEq> Shared<T> {
 
     /// Reads the signalled cgroups, and again and again until each shows
     /// the outcome, for at most [`SETTLE`], publishing every change at once.
-    pub(super) fn read_until_settled(&self, signalled: Vec<Observed<T>>) {
+    pub(super) fn read_until_settled(&self, signalled: Vec<Signalled<T>>) {
         let start = Instant::now();
         let mut pending: Vec<Pending<T>> = signalled
             .into_iter()
-            .filter_map(|Observed { cgroup, value }| {
-                let dir = CgroupDir::open(&self.h.dir(&cgroup.path)).ok()?;
-                // Removed, or replaced by another cgroup: not this watch's.
+            .filter_map(|(Observed { cgroup, value }, held)| {
+                // The directory held open is this incarnation's, removed
+                // or not; one opened by path may be another's.
+                let dir = match held {
+                    Some(dir) => dir,
+                    None => CgroupDir::open(&self.h.dir(&cgroup.path)).ok()?,
+                };
                 (dir.ino().ok()? == cgroup.ino).then(|| Pending {
                     cgroup,
                     dir,

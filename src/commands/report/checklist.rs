@@ -3,7 +3,7 @@
 
 use super::live::LiveFacts;
 use super::render::{bytes, comm, percent};
-use crate::kmsg::oom::report::Task;
+use crate::kmsg::oom::report::{Task, set_limit};
 use crate::kmsg::oom::{Constraint, Kill};
 
 /// Usage at or above this share of the limit counts as all of it.
@@ -12,8 +12,26 @@ const FULL: f64 = 0.98;
 /// Swap with less than this share free counts as full.
 const SWAP_FULL: f64 = 0.05;
 
-/// Where the victim stood among the dump's largest rows.
+/// Where the victim stood among the dump's largest rows; when rows could
+/// not be read, only among the readable ones.
 pub fn victim_place(kill: &Kill, tasks: &[Task]) -> String {
+    let cut = kill.report.tasks_unreadable.unwrap_or(0);
+    if cut > 0 {
+        let rows = if cut == 1 { "row" } else { "rows" };
+        let unknown =
+            format!("{cut} {rows} could not be read, so its place among all of them is not known");
+        return match tasks.iter().position(|t| t.pid == kill.pid) {
+            Some(0) => format!("The victim was the largest of the readable rows; {unknown}."),
+            Some(i) => format!(
+                "The victim was number {} by RSS of the readable rows; {unknown}.",
+                i + 1
+            ),
+            None => format!(
+                "The victim was not among the {} largest readable rows; {unknown}.",
+                tasks.len()
+            ),
+        };
+    }
     match tasks.iter().position(|t| t.pid == kill.pid) {
         Some(0) => "The victim was the largest process by RSS.".to_owned(),
         Some(i) => format!("The victim was number {} by RSS.", i + 1),
@@ -65,7 +83,8 @@ pub fn items(kill: &Kill, others: &[&Kill], now: Option<&LiveFacts>) -> Vec<Stri
 
 fn limit(kill: &Kill, items: &mut Vec<String>) {
     let r = &kill.report;
-    let (Some(usage), Some(limit)) = (r.memcg_usage_kb, r.memcg_limit_kb) else {
+    let (Some(usage), Some(limit)) = (r.memcg_usage_kb, r.memcg_limit_kb.and_then(set_limit))
+    else {
         return;
     };
     let cg = kill
@@ -95,7 +114,11 @@ fn largest(kill: &Kill, items: &mut Vec<String>) {
     let held = top
         .rss_bytes
         .unwrap_or(top.rss_pages * r.page_size_bytes.unwrap_or(4096));
-    if top.pid != kill.pid {
+    // With unreadable rows the victim's own may be one of them: it was
+    // not the largest only if its kill line says it held less.
+    let unreadable = r.tasks_unreadable.unwrap_or(0) > 0;
+    let smaller = super::render::victim_rss(kill).is_some_and(|v| v < held);
+    if top.pid != kill.pid && (!unreadable || smaller) {
         items.push(format!(
             "The victim was not the largest process: `{}` (pid {}) held {}.",
             comm(&top.comm),
@@ -103,7 +126,7 @@ fn largest(kill: &Kill, items: &mut Vec<String>) {
             bytes(held)
         ));
     }
-    if let Some(limit) = r.memcg_limit_kb.filter(|l| *l > 0) {
+    if let Some(limit) = r.memcg_limit_kb.and_then(set_limit).filter(|l| *l > 0) {
         if held * 2 >= limit * 1024 {
             items.push(format!(
                 "`{}` alone held {} of the limit: look for a leak in it first.",

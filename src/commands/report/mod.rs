@@ -5,12 +5,15 @@
 //! - [`render`]: the report itself, pure: kill, incident, facts in; text out
 //! - [`checklist`]: the checklist items that apply, filled in
 //! - [`live`]: what is true now on a live host, read once
+//! - [`memory`]: memory and swap at the time, from the kernel's report
 //!
-//! This file picks the kill ([`Pick`]) and the other kills of its incident
-//! ([`incident`]) and runs the command.
+//! This file picks the kill ([`Pick`]) and runs the command; the other
+//! kills of its incident are found by [`incident`].
 
 pub mod checklist;
+mod incident;
 pub mod live;
+pub mod memory;
 pub mod render;
 
 use std::collections::VecDeque;
@@ -24,6 +27,7 @@ use crate::kmsg::oom::Kill;
 use crate::kmsg::{device, logfile};
 use crate::timefmt::{self, BootTime};
 
+pub use incident::incident;
 pub use live::LiveFacts;
 pub use render::render;
 
@@ -54,22 +58,6 @@ pub struct Report {
     pub sysfs: PathBuf,
     /// The host's /var/log (`--path.varlog`), for the victim's names.
     pub varlog: PathBuf,
-}
-
-/// The other kills of `kill`'s incident among `kills`: the same cgroup
-/// whose limit was hit (or both global), stamped within
-/// [`INCIDENT_USEC`] of it. Kills without a stamp are never joined.
-pub fn incident<'a>(kill: &Kill, kills: impl IntoIterator<Item = &'a Kill>) -> Vec<&'a Kill> {
-    let Some(at) = kill.boot_usec else {
-        return Vec::new();
-    };
-    kills
-        .into_iter()
-        .filter(|o| !std::ptr::eq(*o, kill) && (o.seq.is_none() || o.seq != kill.seq))
-        .filter(|o| o.constraint == kill.constraint && o.oom_memcg == kill.oom_memcg)
-        .filter(|o| o.boot_usec.is_some_and(|u| u.abs_diff(at) <= INCIDENT_USEC))
-        .filter(|o| !(o.pid == kill.pid && o.boot_usec == kill.boot_usec))
-        .collect()
 }
 
 /// The kill `pick` names among `kills` (in log order).
@@ -193,5 +181,7 @@ impl Keeper {
     }
 }
 
+#[cfg(test)]
+mod forms_tests;
 #[cfg(test)]
 mod tests;

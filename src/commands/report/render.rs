@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::checklist;
 use super::live::LiveFacts;
-use crate::kmsg::oom::report::unlimited;
+use crate::kmsg::oom::report::set_limit;
 use crate::kmsg::oom::{Constraint, Kill};
 
 /// The whole report.
@@ -20,7 +20,7 @@ pub fn render(kill: &Kill, others: &[&Kill], now: Option<&LiveFacts>) -> String 
     when(&mut md, kill, now);
     what(&mut md, kill);
     who(&mut md, kill);
-    swap(&mut md, kill);
+    super::memory::section(&mut md, kill);
     owner(&mut md, kill);
     incident(&mut md, others);
     if let Some(now) = now {
@@ -98,8 +98,17 @@ fn when(md: &mut String, kill: &Kill, now: Option<&LiveFacts>) {
         }
         None => md.push_str("- Uptime at the kill: not in the log (no stamp)\n"),
     }
-    if let Some(seq) = kill.seq {
-        let _ = writeln!(md, "- Kernel log record: seq {seq}");
+    match kill.seq {
+        Some(seq) if kill.seq_ordinal => {
+            let _ = writeln!(
+                md,
+                "- Kill number {seq} in the saved log (--seq {seq}; the log has no record numbers)"
+            );
+        }
+        Some(seq) => {
+            let _ = writeln!(md, "- Kernel log record: seq {seq}");
+        }
+        None => {}
     }
     match now {
         Some(now) => {
@@ -110,7 +119,17 @@ fn when(md: &mut String, kill: &Kill, now: Option<&LiveFacts>) {
                 now.kernel.as_deref().unwrap_or("unknown")
             );
         }
-        None => md.push_str("- Host: not known (read from a saved log)\n"),
+        None => match (kill.host.as_deref(), kill.report.kernel.as_deref()) {
+            (None, None) => md.push_str("- Host: not known (read from a saved log)\n"),
+            (host, kernel) => {
+                let _ = writeln!(
+                    md,
+                    "- Host: {}, kernel {} (as the saved log says)",
+                    host.map_or_else(|| "not in the log".to_owned(), comm),
+                    kernel.map_or_else(|| "not in the log".to_owned(), comm)
+                );
+            }
+        },
     }
     md.push('\n');
 }
@@ -137,14 +156,20 @@ fn what(md: &mut String, kill: &Kill) {
                 md,
                 "- Constraint: memcg: the memory cgroup `{cg}` hit its limit"
             );
-            if let (Some(u), Some(l)) = (r.memcg_usage_kb, r.memcg_limit_kb) {
-                let _ = write!(
-                    md,
-                    ": usage {} of limit {} ({})",
-                    bytes(u * 1024),
-                    bytes(l * 1024),
-                    percent(u, l)
-                );
+            match (r.memcg_usage_kb, r.memcg_limit_kb.map(set_limit)) {
+                (Some(u), Some(Some(l))) => {
+                    let _ = write!(
+                        md,
+                        ": usage {} of limit {} ({})",
+                        bytes(u * 1024),
+                        bytes(l * 1024),
+                        percent(u, l)
+                    );
+                }
+                (Some(u), Some(None)) => {
+                    let _ = write!(md, ": usage {}, no memory limit set", bytes(u * 1024));
+                }
+                _ => {}
             }
             if let Some(f) = r.memcg_failcnt {
                 let _ = write!(md, ", failcnt {f}");
@@ -184,10 +209,17 @@ fn who(md: &mut String, kill: &Kill) {
         return;
     };
     let rows = r.tasks_in_dump.unwrap_or(tasks.len() as u64);
+    let cut = r.tasks_unreadable.unwrap_or(0);
     let _ = writeln!(
         md,
-        "The task dump lists {rows} process{}; the largest by RSS{}:\n",
+        "The task dump lists {rows} process{}{}; the largest {}by RSS{}:\n",
         if rows == 1 { "" } else { "es" },
+        if cut > 0 {
+            format!(", {cut} of which could not be read (cut in the log)")
+        } else {
+            String::new()
+        },
+        if cut > 0 { "readable ones " } else { "" },
         if r.page_size_assumed == Some(true) {
             " (page size not in the log: 4 KiB assumed)"
         } else {
@@ -217,62 +249,24 @@ fn who(md: &mut String, kill: &Kill) {
     let top = &tasks[0];
     if let Some(limit) = r
         .memcg_limit_kb
+        .and_then(set_limit)
         .filter(|_| kill.constraint == Constraint::Memcg)
     {
         let held = top.rss_bytes.unwrap_or(top.rss_pages * page);
         let _ = writeln!(
             md,
-            "- The largest, `{}` (pid {}), held {} of the limit {}",
+            "- The largest{}, `{}` (pid {}), held {} of the limit {}{}.",
+            if cut > 0 { " readable row" } else { "" },
             comm(&top.comm),
             top.pid,
             percent(held, limit * 1024),
-            bytes(limit * 1024)
-        );
-    }
-    md.push('\n');
-}
-
-fn swap(md: &mut String, kill: &Kill) {
-    md.push_str("## Swap at the time\n\n");
-    let r = &kill.report;
-    let mut any = false;
-    let mut line = |md: &mut String, name: &str, u: Option<u64>, l: Option<u64>| {
-        if let (Some(u), Some(l)) = (u, l) {
-            any = true;
-            if unlimited(l) {
-                let _ = writeln!(md, "- {name}: {}, no limit", bytes(u * 1024));
+            bytes(limit * 1024),
+            if held > limit * 1024 {
+                " (RSS counts file pages it maps, which may be charged to another cgroup)"
             } else {
-                let _ = writeln!(md, "- {name}: {} of {}", bytes(u * 1024), bytes(l * 1024));
+                ""
             }
-        }
-    };
-    line(
-        md,
-        "cgroup swap usage (v2)",
-        r.swap_usage_kb,
-        r.swap_limit_kb,
-    );
-    line(
-        md,
-        "cgroup memory+swap (v1)",
-        r.memsw_usage_kb,
-        r.memsw_limit_kb,
-    );
-    if let (Some(free), Some(total)) = (r.swap_free_kb, r.swap_total_kb) {
-        any = true;
-        if total == 0 {
-            md.push_str("- Machine: no swap configured\n");
-        } else {
-            let _ = writeln!(
-                md,
-                "- Machine: {} free of {}",
-                bytes(free * 1024),
-                bytes(total * 1024)
-            );
-        }
-    }
-    if !any {
-        md.push_str("- The log does not say.\n");
+        );
     }
     md.push('\n');
 }

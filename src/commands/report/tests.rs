@@ -40,7 +40,7 @@ fn memcg_report_names_the_limit_and_the_top_process() {
     has(&md, "- The victim was the largest process by RSS.");
     has(
         &md,
-        "- The largest, `php-fpm` (pid 3902942), held 41% of the limit 29.8 GiB",
+        "- The largest, `php-fpm` (pid 3902942), held 41% of the limit 29.8 GiB.",
     );
     has(&md, "- Cgroup whose limit was hit: `/lxc/39004`");
     has(
@@ -51,7 +51,10 @@ fn memcg_report_names_the_limit_and_the_top_process() {
         &md,
         "- [ ] The cgroup may not use swap (memory.swap.max is 0).",
     );
-    has(&md, "- Host: not known (read from a saved log)");
+    has(
+        &md,
+        "- Host: not in the log, kernel 5.15.158-2-pve (as the saved log says)",
+    );
     assert!(!md.contains("## Now"), "{md}");
     assert!(!md.contains("not the largest"), "{md}");
 }
@@ -127,6 +130,7 @@ fn sysrq_is_said_and_not_called_a_shortage() {
 fn kill(pid: u32, usec: u64, memcg: &str) -> Kill {
     let mut k = kills_in("10-proxmox-5.15-pve-lxc-cgroupv2-dmesgT-de.log").remove(0);
     k.pid = pid;
+    k.seq = Some(u64::from(pid));
     k.boot_usec = Some(usec);
     k.log_time = None;
     k.oom_memcg = Some(memcg.to_owned());
@@ -317,7 +321,7 @@ fn written_3_10_ppc64le_64k_memcg() {
         &md,
         "- Trigger: `java` (pid 40211) asked for memory: 64 KiB contiguous (order 0), gfp_mask 0xd0",
     );
-    has(&md, "- cgroup memory+swap (v1): 4 GiB, no limit");
+    has(&md, "- cgroup memory+swap (v1): 4 GiB (no limit)");
 }
 
 #[test]

@@ -41,6 +41,9 @@ pub struct Line<'a> {
     pub facility: Option<u8>,
     /// Wall-clock time, if any.
     pub stamp: Stamp,
+    /// The host a syslog or journal line names (`Jun 24 18:49:43 db7
+    /// kernel: ...`); `None` in other forms.
+    pub host: Option<&'a str>,
     /// The kernel's message, still `\x`-escaped where the form escapes.
     pub text: &'a str,
 }
@@ -64,22 +67,27 @@ pub fn lines(log: &str) -> Vec<Line<'_>> {
 /// `kernel:` (bare message text, or another syslog tag, does not).
 pub fn physical_line<'a>(physical: &'a str, out: &mut Vec<Line<'a>>) -> bool {
     let physical = unquote(physical);
-    if let Ok(Some(r)) = record::parse(physical) {
+    if let Ok(Some(r)) = record::parse(physical.trim_start()) {
         out.push(Line {
             seq: Some(r.seq),
             usec: Some(r.usec),
             facility: Some(r.facility),
             stamp: Stamp::None,
+            host: None,
             text: r.text,
         });
         return true;
     }
     let (stamp, rest, facility, tagged_kernel) = strip_syslog(physical.trim_start());
+    let host = tagged_kernel
+        .then(|| syslog_host(physical.trim_start(), rest))
+        .flatten();
     let first = out.len();
     for piece in split_joined(rest) {
         for part in syslog_newlines(piece) {
             out.push(Line {
                 facility,
+                host,
                 ..dmesg_line(part, stamp.clone())
             });
         }
@@ -129,6 +137,25 @@ fn strip_syslog(line: &str) -> (Stamp, &str, Option<u8>, bool) {
         Stamp::None
     };
     (stamp, text, None, true)
+}
+
+/// The host of a syslog or journal line whose message is `text`: the word
+/// before `kernel: `, after a BSD stamp (`Jun 24 18:49:43 host`) or an
+/// ISO 8601 one (`2025-06-24T18:49:43+00:00 host`).
+fn syslog_host<'a>(line: &'a str, text: &str) -> Option<&'a str> {
+    let prefix = line
+        .get(..line.len() - text.len())?
+        .strip_suffix("kernel: ")?;
+    let words: Vec<&str> = prefix.split_whitespace().collect();
+    let host = match words.as_slice() {
+        [stamp, host] if iso_to_rfc3339(stamp).is_some() => host,
+        [_, _, time, host] if time.len() == 8 && time.as_bytes()[2] == b':' => host,
+        _ => return None,
+    };
+    let ok = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    ok.then_some(*host)
 }
 
 /// `2025-06-24T18:49:43.123456+00:00` or journalctl's `...+0000` as RFC 3339.
@@ -254,6 +281,7 @@ fn dmesg_line(piece: &str, stamp: Stamp) -> Line<'_> {
             usec,
             facility: None,
             stamp,
+            host: None,
             text: strip_caller(&piece[len..]),
         };
     }
@@ -272,6 +300,7 @@ fn dmesg_line(piece: &str, stamp: Stamp) -> Line<'_> {
                 usec: None,
                 facility: None,
                 stamp: Stamp::Raw(inner.to_owned()),
+                host: None,
                 text: &piece[end + 2..],
             };
         }
@@ -281,6 +310,7 @@ fn dmesg_line(piece: &str, stamp: Stamp) -> Line<'_> {
         usec: None,
         facility: None,
         stamp,
+        host: None,
         text: piece,
     }
 }

@@ -152,10 +152,11 @@ pub struct Killed<'a> {
 }
 
 impl Killed<'_> {
-    /// A `key:NkB` field, in kB.
+    /// A `key:NkB` field, in kB. Every kernel prints the unit: a value
+    /// without it was cut (a syslog line limit, a pager) and is null.
     pub fn kb(&self, key: &str) -> Option<u64> {
         let (_, v) = self.fields.iter().find(|(k, _)| *k == key)?;
-        v.trim_end_matches("kB").parse().ok()
+        v.strip_suffix("kB")?.parse().ok()
     }
 
     /// The `oom_score_adj:` field (5.4+).

@@ -78,14 +78,21 @@ pub struct Kill {
     pub log_time: Option<String>,
     /// Microseconds since boot.
     pub boot_usec: Option<u64>,
-    /// kmsg sequence number of the `Killed process` record.
+    /// kmsg sequence number of the `Killed process` record; in a saved
+    /// log without record numbers, the kill's place among its kills.
     pub seq: Option<u64>,
+    /// `seq` is the kill's place in a saved log (1, 2, ...), not a kernel
+    /// record number.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub seq_ordinal: bool,
     /// Victim pid.
     pub pid: u32,
     /// Victim command name (unescaped).
     pub comm: String,
     /// Victim uid.
     pub uid: Option<u32>,
+    /// The host a syslog or journal line names (saved logs).
+    pub host: Option<String>,
     /// What ran out.
     pub constraint: Constraint,
     /// The memory cgroup whose limit was hit (memcg OOMs).
@@ -182,6 +189,8 @@ pub fn kills_in_log(log: &str) -> Vec<Kill> {
         .collect()
 }
 
+#[cfg(test)]
+pub(crate) mod forms_tests;
 #[cfg(test)]
 mod report_tests;
 #[cfg(test)]

@@ -122,15 +122,27 @@ fn a_sacrificed_child_gets_its_events_cgroup_and_report() {
 }
 
 #[test]
-fn parts_after_a_kill_wait_for_a_new_header() {
-    let kills = kills_in_log(&format!(
-        "{MEMCG_V1}\
-         4,120,1000200,-;memory: usage 1kB, limit 2kB, failcnt 3\n\
+fn parts_after_a_kill_wait_for_a_line_that_starts_an_event() {
+    let peer = "\
          6,121,1000210,-;[   4244]     0  4244     3000     1000      950       50        0    40960        0             0 peer\n\
-         3,122,1000220,-;Memory cgroup out of memory: Killed process 4244 (peer) total-vm:12000kB, anon-rss:3800kB, file-rss:200kB, shmem-rss:0kB, UID:0 pgtables:40kB oom_score_adj:0\n"
-    ));
+         3,122,1000220,-;Memory cgroup out of memory: Killed process 4244 (peer) total-vm:12000kB, anon-rss:3800kB, file-rss:200kB, shmem-rss:0kB, UID:0 pgtables:40kB oom_score_adj:0\n";
+    // A stray dump row is not given to the next kill.
+    let kills = kills_in_log(&format!("{MEMCG_V1}{peer}"));
     assert_eq!(kills.len(), 2);
     assert_eq!(kills[1].report, report::Report::default());
+    // `memory: usage` is the first line of a memcg report's counters: a
+    // new event whose header was rate-limited away, with only its own parts.
+    let kills = kills_in_log(&format!(
+        "{MEMCG_V1}4,120,1000200,-;memory: usage 1kB, limit 2kB, failcnt 3\n{peer}"
+    ));
+    assert_eq!(kills.len(), 2);
+    let want = report::Report {
+        memcg_usage_kb: Some(1),
+        memcg_limit_kb: Some(2),
+        memcg_failcnt: Some(3),
+        ..report::Report::default()
+    };
+    assert_eq!(kills[1].report, want);
 }
 
 #[test]

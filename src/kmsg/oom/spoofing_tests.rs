@@ -188,6 +188,7 @@ fn a_segfault_of_a_process_named_killed_process_is_not_an_oom_record() {
             usec: Some(1),
             facility: Some(0),
             stamp: Stamp::None,
+            host: None,
             text,
         };
         assert_eq!(p.feed(&line), Outcome::Nothing, "{text}");
@@ -259,6 +260,7 @@ fn malformed_kill_line_is_reported() {
         usec: None,
         facility: Some(0),
         stamp: Stamp::None,
+        host: None,
         text: "Out of memory: Killed process x (y)",
     };
     assert!(matches!(p.feed(&line), Outcome::Malformed(_)));

@@ -148,6 +148,7 @@ fn endless_kills_without_a_header_keep_memory_bounded() {
             usec: None,
             facility: None,
             stamp: Stamp::None,
+            host: None,
             text: &text,
         };
         assert!(matches!(p.feed(&line), Outcome::Kill(_)));

@@ -97,6 +97,8 @@ pub struct Victim {
 /// A kill as served by `/kills`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
+    /// Always `kernel` (userspace killers' kills are listed beside).
+    pub killer: &'static str,
     #[serde(flatten)]
     pub kill: Kill,
     /// The kill was already in the ring buffer when the exporter started.
@@ -306,6 +308,7 @@ impl Tracker {
                 s.history.pop_front();
             }
             s.history.push_back(Entry {
+                killer: "kernel",
                 kill,
                 before_start: !counted,
             });

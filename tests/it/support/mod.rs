@@ -39,5 +39,7 @@ pub use kernel::{Sysctl, kernel_lock, write_kmsg};
 pub use kubepod::KubePod;
 pub use memcg::MemCgroup;
 pub use prometheus::Prometheus;
-pub use require::{need_tool, require_python_module, require_root, require_tool};
+pub use require::{
+    need_tool, require_python_module, require_root, require_tool, require_user_xattrs,
+};
 pub use user::{as_nobody, unprivileged};

@@ -77,3 +77,21 @@ pub fn require_python_module(module: &str, why: &str) -> bool {
     }
     found
 }
+
+/// True when the filesystem of `dir` takes `user.*` extended attributes
+/// (ext4, xfs, btrfs; tmpfs from Linux 6.6; cgroup v2 from 5.7);
+/// otherwise says why the test skips, or fails under CI.
+pub fn require_user_xattrs(dir: &std::path::Path) -> bool {
+    let probe = rustix::fs::setxattr(dir, "user.probe", b"1", rustix::fs::XattrFlags::empty())
+        .and_then(|()| rustix::fs::removexattr(dir, "user.probe"));
+    if let Err(e) = probe {
+        let msg = format!(
+            "SKIP: {} takes no user.* extended attributes ({e}); set TMPDIR to a directory on ext4, xfs or tmpfs (Linux 6.6+)",
+            dir.display()
+        );
+        assert!(!in_ci(), "{msg} (CI=true: failing instead of skipping)");
+        eprintln!("{msg}");
+        return false;
+    }
+    true
+}

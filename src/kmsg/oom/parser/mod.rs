@@ -25,6 +25,30 @@ const DUMP_WINDOW_USEC: u64 = 60_000_000;
 /// holds endless kills without a new header.
 pub(super) const MAX_EVENT_VICTIMS: usize = 4096;
 
+/// A stamp this far before the event's last one is a new boot, not two
+/// CPUs' records reaching the log a little out of order.
+const BACKWARDS_USEC: u64 = 1_000_000;
+
+/// Whether a line stamped `now` is too far from the event's last line
+/// (`last`) to belong to it: more than `window` later, or earlier by more
+/// than [`BACKWARDS_USEC`] (the clock started again: a new boot).
+pub(super) fn stale(now: Option<u64>, last: Option<u64>, window: u64) -> bool {
+    match (now, last) {
+        (Some(now), Some(last)) => {
+            now.saturating_sub(last) > window || last.saturating_sub(now) > BACKWARDS_USEC
+        }
+        _ => false,
+    }
+}
+
+/// Whether `text` ends any event in progress: the kernel found nothing to
+/// kill (`Out of memory and no killable processes...`, then a panic for a
+/// global OOM), or a new boot's first line.
+fn ends_event(text: &str) -> bool {
+    text.starts_with("Out of memory and no killable processes")
+        || text.starts_with("Linux version ")
+}
+
 /// Lines of the current event seen so far.
 #[derive(Debug, Default)]
 struct Event {
@@ -50,7 +74,8 @@ struct Event {
     /// The report's task dump.
     dump: Dump,
     /// A `Memory cgroup stats for <path>:` header was the last report
-    /// line: `key value` lines that follow are its block.
+    /// line: `key value` lines that follow are its block, until another
+    /// line of the report.
     stats_open: bool,
     /// The `Mem-Info:` summary's `key:N` lines are being read.
     meminfo_open: bool,
@@ -117,10 +142,13 @@ impl Parser {
     /// Feeds one message line.
     pub fn feed(&mut self, line: &Line<'_>) -> Outcome {
         let text = line.text;
+        if ends_event(text.trim_start()) {
+            self.event = Event::default();
+            return Outcome::Nothing;
+        }
         if self.event.stats_open && self.stats_line(line) {
             return Outcome::Nothing;
         }
-        self.event.stats_open = false;
         if self.meminfo_line(line) {
             return Outcome::Nothing;
         }
@@ -140,15 +168,17 @@ impl Parser {
             },
         };
         if report.is_none() && part.is_none() {
+            // Other lines (userspace, another CPU's records) may come
+            // between the stats block's lines: it stays open.
             return Outcome::Nothing;
         }
+        self.event.stats_open = false;
         let window = if self.event.dump.columns().is_some() && !self.event.closed {
             DUMP_WINDOW_USEC
         } else {
             EVENT_WINDOW_USEC
         };
-        let stale = matches!((line.usec, self.event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > window);
-        if stale {
+        if stale(line.usec, self.event.last_usec, window) {
             self.event = Event::default();
         }
         match (report, part) {
@@ -176,7 +206,7 @@ impl Parser {
         match report {
             ReportLine::Invoked(invoked_by, trigger) => {
                 let report = Report {
-                    sysrq: Some(trigger.order == Some(-1)),
+                    sysrq: trigger.order.map(|order| order == -1),
                     gfp_mask: trigger.gfp_mask,
                     order: trigger.order,
                     trigger_oom_score_adj: trigger.oom_score_adj,
@@ -382,9 +412,11 @@ fn new_kill(
         log_time,
         boot_usec: line.usec,
         seq: line.seq,
+        seq_ordinal: false,
         pid: k.pid,
         comm: unescape(k.comm),
         uid: k.uid,
+        host: line.host.map(str::to_owned),
         constraint,
         oom_memcg: None,
         task_memcg: None,

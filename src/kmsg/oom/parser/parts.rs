@@ -6,21 +6,32 @@ use super::*;
 
 impl Parser {
     /// Adds one of the report's other parts to the current, open event.
-    /// After the event's kill they wait for a new header: they are never
-    /// given to a kill of another event. The trigger's pid and the swap
-    /// lines (also printed outside OOM reports) count only after a header.
+    /// After the event's kill they are never given to a kill of another
+    /// event: they wait for a line that starts one, a header, or one only
+    /// an OOM report prints first in its part (the memcg's `memory: usage`,
+    /// the task dump's header; the header may have been rate-limited away).
+    /// The trigger's pid and the swap lines (also printed outside OOM
+    /// reports) count only after a header.
     pub(super) fn join_part(&mut self, line: &Line<'_>, part: Part<'_>) -> Outcome {
         let event = &mut self.event;
+        let starts = matches!(
+            part,
+            Part::Counter(Counter::Memory, _) | Part::TasksState | Part::DumpHeader(_)
+        );
+        if starts {
+            event.reopen_if_closed();
+        }
         if event.closed {
             return Outcome::Nothing;
         }
         let headed = event.invoked_by.is_some();
         let r = &mut event.report;
         match part {
-            Part::TriggerPid(pid)
+            Part::TriggerPid(pid, kernel)
                 if headed && r.trigger_pid.is_none() && event.dump.columns().is_none() =>
             {
                 r.trigger_pid = Some(pid);
+                r.kernel = kernel.map(str::to_owned);
             }
             Part::Counter(counter, u) => {
                 let (usage, limit, failcnt) = match counter {
@@ -71,7 +82,7 @@ impl Parser {
     /// Adds `line` to the open `Memory cgroup stats for` block, if it is
     /// one of its `key value` lines of the same event.
     pub(super) fn stats_line(&mut self, line: &Line<'_>) -> bool {
-        let stale = matches!((line.usec, self.event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > EVENT_WINDOW_USEC);
+        let stale = stale(line.usec, self.event.last_usec, EVENT_WINDOW_USEC);
         let Some(pairs) = report::stat_lines(line.text).filter(|_| !stale) else {
             return false;
         };
@@ -93,7 +104,7 @@ impl Parser {
             return false;
         }
         let headed = event.invoked_by.is_some() && !event.closed;
-        let stale = matches!((line.usec, event.last_usec), (Some(now), Some(last)) if now.saturating_sub(last) > EVENT_WINDOW_USEC);
+        let stale = stale(line.usec, event.last_usec, EVENT_WINDOW_USEC);
         let pairs = report::meminfo_pairs(line.text).filter(|_| headed && !stale);
         event.meminfo_open = pairs.is_some();
         let Some(pairs) = pairs else {

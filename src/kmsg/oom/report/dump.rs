@@ -110,6 +110,8 @@ pub(super) fn whole_row(pid: u32, mut rest: &str, columns: &Columns) -> Option<T
 pub struct Dump {
     columns: Option<Columns>,
     rows: u64,
+    /// Rows that could not be read.
+    cut: u64,
     pub(super) top: Vec<Task>,
     pub(super) index: Vec<(u32, u64)>,
 }
@@ -131,6 +133,7 @@ impl Dump {
     /// Counts a row that could not be read.
     pub fn push_cut(&mut self) {
         self.rows += 1;
+        self.cut += 1;
     }
 
     /// Adds a row, keeping the `keep` largest by RSS (ties to the lower pid).
@@ -157,9 +160,12 @@ impl Dump {
     }
 
     /// Fills `report`'s dump fields for a victim `pid` whose `Killed
-    /// process` line gives `victim_kb` resident; nothing without a header.
+    /// process` line gives `victim_kb` resident; nothing without a header
+    /// or without rows.
     pub fn fill(&self, report: &mut Report, pid: u32, victim_kb: Option<u64>) {
-        if self.columns.is_none() {
+        // A header without rows: the rows were left out of the log (a
+        // grep, a cut excerpt); a real dump lists at least the victim.
+        if self.columns.is_none() || self.rows == 0 {
             return;
         }
         let told = self
@@ -172,6 +178,7 @@ impl Dump {
             t.rss_bytes = t.rss_pages.checked_mul(page);
         }
         report.tasks_in_dump = Some(self.rows);
+        report.tasks_unreadable = Some(self.cut);
         report.top_tasks = Some(top);
         report.page_size_bytes = Some(page);
         report.page_size_assumed = Some(told.is_none());

@@ -28,20 +28,20 @@ pub const MAX_INDEXED_ROWS: usize = 16_384;
 /// The page size taken when the report does not tell it.
 pub const ASSUMED_PAGE_SIZE: u64 = 4096;
 
-/// Page sizes Linux runs with.
-const PAGE_SIZES: [u64; 4] = [4096, 8192, 16_384, 65_536];
-
-/// A memory cgroup limit of this many kB or more is no limit: the kernel
-/// prints an unlimited counter as its largest value, about 8 EiB
+/// A memory cgroup limit printed at or above this many kB is "no limit":
+/// the kernel prints an unlimited counter as its largest value, about 8 EiB
 /// (`PAGE_COUNTER_MAX` pages: 9007199254740988 kB with 4 KiB pages,
 /// 9007199254740928 kB with 64 KiB; the older `res_counter`'s `LLONG_MAX >>
-/// 10`: 9007199254740991 kB).
-pub const UNLIMITED_KB: u64 = 1 << 52;
+/// 10`: 9007199254740991 kB), never a real limit.
+pub const NO_LIMIT_KB: u64 = 1 << 52;
 
-/// Whether a counter's limit (kB, as printed) is the kernel's "no limit".
-pub fn unlimited(limit_kb: u64) -> bool {
-    limit_kb >= UNLIMITED_KB
+/// A cgroup limit in kB, or `None` for "no limit".
+pub fn set_limit(kb: u64) -> Option<u64> {
+    (kb < NO_LIMIT_KB).then_some(kb)
 }
+
+/// Page sizes Linux runs with.
+const PAGE_SIZES: [u64; 4] = [4096, 8192, 16_384, 65_536];
 
 /// What the report says besides the victim's own line; every field null
 /// where the log does not say.
@@ -74,6 +74,9 @@ pub struct Report {
     pub swap_total_kb: Option<u64>,
     /// Rows in the event's task dump; null without a dump.
     pub tasks_in_dump: Option<u64>,
+    /// Rows of the dump that could not be read (cut short or garbled in
+    /// the log): counted in `tasks_in_dump`, missing from `top_tasks`.
+    pub tasks_unreadable: Option<u64>,
     /// The dump's largest rows by RSS, ties to the lower pid.
     pub top_tasks: Option<Vec<Task>>,
     /// Bytes per page, for the dump's page columns.
@@ -88,6 +91,8 @@ pub struct Report {
     pub meminfo_pages: Option<MemInfo>,
     /// `N pages RAM`: the machine's memory, in pages.
     pub ram_pages: Option<u64>,
+    /// The kernel release the report's `CPU:`/`Pid:` line names.
+    pub kernel: Option<String>,
 }
 
 impl Report {
@@ -134,27 +139,23 @@ pub struct Trigger {
     pub oom_score_adj: Option<i32>,
 }
 
-/// Reads `gfp_mask=0x...(...), order=N, [oom_adj=N, ]oom_score_adj=N`; a
-/// part cut off or unreadable is left out.
+/// Reads `gfp_mask=0x...(...), [nodemask=..., ]order=N, [oom_adj=N,
+/// ]oom_score_adj=N` (4.10 to 4.18 print the nodemask); a part cut off or
+/// unreadable is left out. The flag names are joined by `|` and a nodemask
+/// list by `,` without a space, so `, ` separates the fields.
 pub fn trigger(rest: &str) -> Trigger {
     let Some(rest) = rest.strip_prefix("gfp_mask=") else {
         return Trigger::default();
     };
-    let (mask, tail) = rest
-        .split_once(", order=")
-        .unwrap_or_else(|| (rest.split(", ").next().unwrap_or(rest), ""));
+    let mut fields = rest.split(", ");
+    let mask = fields.next().unwrap_or_default();
     let gfp_mask = whole_mask(mask).then(|| mask.to_owned());
     let mut order = None;
     let mut oom_score_adj = None;
-    for (i, field) in tail.split(", ").enumerate() {
-        let (name, value) = if i == 0 {
-            ("order", field)
-        } else {
-            field.split_once('=').unwrap_or(("", ""))
-        };
-        match name {
-            "order" => order = value.parse().ok(),
-            "oom_score_adj" => oom_score_adj = value.parse().ok(),
+    for field in fields {
+        match field.split_once('=') {
+            Some(("order", value)) => order = value.parse().ok(),
+            Some(("oom_score_adj", value)) => oom_score_adj = value.parse().ok(),
             _ => {}
         }
     }
@@ -196,8 +197,9 @@ pub struct Usage {
 /// A line of the report that [`super::lines`] does not read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Part<'a> {
-    /// `CPU: N PID: N Comm:` or `Pid: N, comm:`.
-    TriggerPid(u32),
+    /// `CPU: N PID: N Comm:` or `Pid: N, comm:`: the trigger's pid and
+    /// the kernel release the line names.
+    TriggerPid(u32, Option<&'a str>),
     Counter(Counter, Usage),
     FreeSwap(u64),
     TotalSwap(u64),
@@ -224,12 +226,12 @@ pub fn classify(text: &str) -> Option<Part<'_>> {
             .and_then(|r| r.split_once(" PID: "))
             .and_then(|(_, r)| r.split_once(" Comm: "))
             .and_then(|(pid, _)| pid.parse().ok())
-            .map(Part::TriggerPid),
+            .map(|pid| Part::TriggerPid(pid, kernel_release(trimmed))),
         b'P' => trimmed
             .strip_prefix("Pid: ")
             .and_then(|r| r.split_once(", comm: "))
             .and_then(|(pid, _)| pid.parse().ok())
-            .map(Part::TriggerPid),
+            .map(|pid| Part::TriggerPid(pid, kernel_release(trimmed))),
         b'F' => kb_after(trimmed, "Free swap  = ").map(Part::FreeSwap),
         b'0'..=b'9' => trimmed
             .strip_suffix(" pages RAM")
@@ -242,6 +244,19 @@ pub fn classify(text: &str) -> Option<Part<'_>> {
         b'm' | b'k' | b's' => counter(trimmed),
         _ => None,
     }
+}
+
+/// The kernel release a `CPU:`/`Pid:` line names: the word before its
+/// build number (`Not tainted 5.15.0-91-generic #101-Ubuntu`,
+/// `Tainted: G  OE  4.15.0-1037 #39-Ubuntu`).
+fn kernel_release(line: &str) -> Option<&str> {
+    let (before, _) = line.rsplit_once(" #")?;
+    let release = before.rsplit(' ').next()?;
+    let ok = release.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && release.contains('.')
+        && release.len() <= 64
+        && release.bytes().all(|b| b.is_ascii_graphic());
+    ok.then_some(release)
 }
 
 /// `NkB` after `prefix`.

@@ -54,11 +54,14 @@ impl MemInfo {
 
 /// The `key:N` pairs of a `Mem-Info:` summary line (its first line starts
 /// with `active_anon:`), or `None` when the line is not one: every word
-/// `key:N`, a number of pages without a unit. Syslog's `#012` (a newline
-/// it escaped) separates words too.
+/// `key:N`, a number of pages without a unit. The kernel prints the summary
+/// in one `printk` with newlines in it: /dev/kmsg escapes them (`\x0a`),
+/// syslog writes `#012`, `dmesg` and the journal print them (then each
+/// line comes on its own); both escapes separate words too.
 pub fn meminfo_pairs(text: &str) -> Option<Vec<(&str, u64)>> {
     let mut pairs = Vec::new();
-    for word in text.split("#012").flat_map(str::split_whitespace) {
+    let lines = text.split("#012").flat_map(|l| l.split("\\x0a"));
+    for word in lines.flat_map(str::split_whitespace) {
         let (key, value) = word.split_once(':')?;
         let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
         if !key_ok {

@@ -30,11 +30,11 @@ fn trigger_of_every_header_form() {
 fn parts_are_recognised_as_the_kernel_prints_them() {
     assert_eq!(
         classify("CPU: 4 PID: 29481 Comm: sed Not tainted 3.10.0 #1"),
-        Some(Part::TriggerPid(29481))
+        Some(Part::TriggerPid(29481, Some("3.10.0")))
     );
     assert_eq!(
         classify("Pid: 23212, comm: php-fpm Not tainted 2.6.32"),
-        Some(Part::TriggerPid(23212))
+        Some(Part::TriggerPid(23212, None))
     );
     assert_eq!(classify("Free swap  = 84kB"), Some(Part::FreeSwap(84)));
     assert_eq!(

@@ -1,5 +1,8 @@
 //! `oom_exporter kills`: the OOM kills in the live ring buffer or in a saved
-//! log, as a table or as JSON lines.
+//! log, as a table or as JSON lines; on a live host, also the cgroups that
+//! systemd-oomd or oomd killed and that still exist, from their attributes
+//! (every v2 cgroup under `--path.sysfs` is read once). A `killer` (column
+//! `KILLER`, key `killer`) tells `kernel`, `systemd-oomd` and `oomd` apart.
 //!
 //! A saved log is streamed: time is linear in its size and memory does not
 //! grow with it (JSON lines are written as kills are found; the table keeps
@@ -11,8 +14,10 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::cgroup::userspace::history::UserspaceKill;
+use crate::cgroup::userspace::present;
 use crate::commands::{Kills, kill_detail};
-use crate::k8s::{Resolver, Urgency};
+use crate::k8s::{Names, Resolver, Urgency};
 use crate::kmsg::device;
 use crate::kmsg::input::{self, Line};
 use crate::kmsg::logfile::{self, Lines};
@@ -57,7 +62,7 @@ pub fn run(
                 )?;
                 saved(kmsg, &mut sink, &mut out, err)
             }
-            _ => live(kmsg, &mut sink, &mut out, err),
+            _ => live(kmsg, &present::kills(&args.sysfs), &mut sink, &mut out, err),
         },
     }
 }
@@ -105,9 +110,10 @@ fn saved(
 }
 
 /// The ring buffer, read once through the kernel's log device: kills get
-/// this boot's wall-clock time.
+/// this boot's wall-clock time; then the `userspace` kills.
 fn live(
     kmsg: &Path,
+    userspace: &[UserspaceKill],
     sink: &mut Sink,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -125,6 +131,10 @@ fn live(
         }
         sink.push(kill, out)
     });
+    // After the kernel's, in the same table.
+    for kill in userspace {
+        sink.push_userspace(kill, out)?;
+    }
     sink.finish(out)?;
     out.flush()?;
     scanned.with_context(|| format!("read {}", kmsg.display()))?;
@@ -156,7 +166,9 @@ pub struct Scan {
     pub kills: u64,
 }
 
-/// Streams `log` through the OOM parser, handing each kill to `found`.
+/// Streams `log` through the OOM parser, handing each kill to `found`. A
+/// kill whose line has no record sequence number (every form but raw
+/// /dev/kmsg records) gets its place among the log's kills as `seq` (1, 2, ...).
 pub fn scan(
     log: impl BufRead,
     mut found: impl FnMut(Kill) -> std::io::Result<()>,
@@ -171,14 +183,28 @@ pub fn scan(
             result.kernel_lines += 1;
         }
         for line in pieces.iter().filter(|l| l.facility.is_none_or(|f| f == 0)) {
-            if let Outcome::Kill(kill) = parser.feed(line) {
+            if let Outcome::Kill(mut kill) = parser.feed(line) {
                 result.kills += 1;
+                // A log without record numbers (dmesg, syslog, journal):
+                // the kill's place in it, so `report --seq` can pick it.
+                if kill.seq.is_none() {
+                    kill.seq = Some(result.kills);
+                    kill.seq_ordinal = true;
+                }
                 found(*kill)?;
             }
         }
     }
     result.overlong = lines.overlong();
     Ok(result)
+}
+
+/// A kernel kill in `--json`: its killer, then its fields.
+#[derive(serde::Serialize)]
+struct KernelJson<'a> {
+    killer: &'static str,
+    #[serde(flatten)]
+    kill: &'a Kill,
 }
 
 /// Where kills go as they are found, named first.
@@ -202,11 +228,35 @@ impl Sink {
             .names(&kill.owner(), std::time::Instant::now(), Urgency::Kill);
         match &mut self.kind {
             Kind::Json => {
-                serde_json::to_writer(&mut *out, &kill)?;
+                let json = KernelJson {
+                    killer: "kernel",
+                    kill: &kill,
+                };
+                serde_json::to_writer(&mut *out, &json)?;
                 writeln!(out)
             }
             Kind::Detail => kill_detail::write(&kill, &row(&kill), out),
-            Kind::Table(table) => table.push(&kill, out),
+            Kind::Table(table) => table.push(with_killer("kernel", row(&kill)), out),
+        }
+    }
+
+    fn push_userspace(&mut self, kill: &UserspaceKill, out: &mut dyn Write) -> std::io::Result<()> {
+        let names = self
+            .names
+            .names(&kill.owner, std::time::Instant::now(), Urgency::Kill);
+        match &mut self.kind {
+            Kind::Json => {
+                serde_json::to_writer(&mut *out, kill)?;
+                writeln!(out)
+            }
+            Kind::Detail => {
+                let [time, _, comm, _, _, _, owner, killer, cgroup] = user_row(kill, &names);
+                writeln!(
+                    out,
+                    "{time}  {killer} killed cgroup {cgroup} {comm}  owner {owner}\n  a userspace kill: no kernel report (see the killer's journal)\n"
+                )
+            }
+            Kind::Table(table) => table.push(user_row(kill, &names), out),
         }
     }
 
@@ -218,7 +268,8 @@ impl Sink {
     }
 }
 
-const HEADER: [&str; 8] = [
+/// KILLER comes before the last column, so the others keep their places.
+const HEADER: [&str; 9] = [
     "TIME",
     "PID",
     "COMM",
@@ -226,19 +277,19 @@ const HEADER: [&str; 8] = [
     "CONSTRAINT",
     "RSS",
     "NAMESPACE/POD",
+    "KILLER",
     "CGROUP",
 ];
 
 /// A table printed as it goes: the first rows are held to size the columns.
 #[derive(Default)]
 struct Table {
-    pending: Vec<[String; 8]>,
-    widths: Option<[usize; 8]>,
+    pending: Vec<[String; 9]>,
+    widths: Option<[usize; 9]>,
 }
 
 impl Table {
-    fn push(&mut self, kill: &Kill, out: &mut dyn Write) -> std::io::Result<()> {
-        let row = row(kill);
+    fn push(&mut self, row: [String; 9], out: &mut dyn Write) -> std::io::Result<()> {
         if let Some(widths) = &mut self.widths {
             return write_row(&row, widths, out);
         }
@@ -270,8 +321,8 @@ impl Table {
 }
 
 fn write_row(
-    cells: &[String; 8],
-    widths: &mut [usize; 8],
+    cells: &[String; 9],
+    widths: &mut [usize; 9],
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let mut line = String::new();
@@ -294,20 +345,49 @@ fn row(k: &Kill) -> [String; 8] {
         k.uid.map_or("-".to_owned(), |u| u.to_string()),
         k.constraint.as_str().to_owned(),
         rss(k),
-        owner(k),
+        owner(&k.names, k.pod_uid.as_ref(), k.unit.as_ref()),
         k.task_memcg.clone().unwrap_or_else(|| "-".to_owned()),
     ]
 }
 
 /// `namespace/pod`; else the pod UID (names unknown), the systemd unit, `-`.
-fn owner(k: &Kill) -> String {
-    let pod = match (&k.names.namespace, &k.names.pod) {
+fn owner(names: &Names, pod_uid: Option<&String>, unit: Option<&String>) -> String {
+    let pod = match (&names.namespace, &names.pod) {
         (Some(ns), Some(pod)) => Some(format!("{ns}/{pod}")),
         _ => None,
     };
-    pod.or_else(|| k.pod_uid.clone())
-        .or_else(|| k.unit.clone())
+    pod.or_else(|| pod_uid.cloned())
+        .or_else(|| unit.cloned())
         .unwrap_or_else(|| "-".to_owned())
+}
+
+/// A kernel kill's row with the KILLER column before the cgroup.
+fn with_killer(killer: &str, row: [String; 8]) -> [String; 9] {
+    let [time, pid, comm, uid, constraint, rss, owner, cgroup] = row;
+    let killer = killer.to_owned();
+    [time, pid, comm, uid, constraint, rss, owner, killer, cgroup]
+}
+
+/// A userspace kill's row: no process, the number of processes killed in
+/// the COMM column.
+fn user_row(k: &UserspaceKill, names: &Names) -> [String; 9] {
+    let s = |n: u64| if n == 1 { "" } else { "es" };
+    let what = match k.kills {
+        1 => format!("({} process{})", k.processes, s(k.processes)),
+        n => format!("({n} kills, {} process{})", k.processes, s(k.processes)),
+    };
+    let dash = || "-".to_owned();
+    [
+        k.time.clone().unwrap_or_else(dash),
+        dash(),
+        what,
+        dash(),
+        dash(),
+        dash(),
+        owner(names, k.owner.pod_uid.as_ref(), k.owner.unit.as_ref()),
+        k.killer.as_str().to_owned(),
+        k.task_memcg.clone(),
+    ]
 }
 
 fn when(k: &Kill) -> String {
@@ -330,80 +410,4 @@ fn rss(k: &Kill) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KILL: &str = "[  100.000001] Out of memory: Killed process 7 (app) total-vm:10kB, anon-rss:5kB, file-rss:1kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0\n";
-
-    fn scan_str(log: &str) -> (Scan, Vec<Kill>) {
-        let mut kills = Vec::new();
-        let scan = scan(Cursor::new(log.as_bytes()), |k| {
-            kills.push(k);
-            Ok(())
-        })
-        .unwrap();
-        (scan, kills)
-    }
-
-    #[test]
-    fn kernel_lines_are_told_from_other_text() {
-        let (s, kills) = scan_str(KILL);
-        assert_eq!((s.lines, s.kernel_lines, s.kills), (1, 1, 1));
-        assert_eq!(kills[0].pid, 7);
-        let (s, _) = scan_str("hello\n[not a stamp] x\nJun 24 18:49:43 host sshd[1]: x\n");
-        assert_eq!((s.lines, s.kernel_lines, s.kills), (3, 0, 0));
-        let (s, _) = scan_str("Jun 24 18:49:43 host kernel: eth0: link up\n");
-        assert_eq!(s.kernel_lines, 1);
-        let (s, _) = scan_str("6,1,100,-;eth0: link up\n[Tue Sep  3 05:57:48 2024] x\n");
-        assert_eq!(s.kernel_lines, 2);
-        // Bare message text is not a form, but a kill in it still is a log.
-        let (s, _) = scan_str("Out of memory: Killed process 4100 (x) total-vm:1kB\n");
-        assert_eq!((s.kernel_lines, s.kills), (0, 1));
-    }
-
-    #[test]
-    fn table_streams_past_the_width_rows() {
-        let mut out = Vec::new();
-        let mut table = Table::default();
-        let (_, kills) = scan_str(&KILL.repeat(WIDTH_ROWS + 5));
-        for (i, k) in kills.iter().enumerate() {
-            let before = out.len();
-            table.push(k, &mut out).unwrap();
-            // Held until the columns are sized, then written as they come.
-            assert_eq!(out.len() > before, i + 1 >= WIDTH_ROWS, "row {i}");
-        }
-        table.flush_pending(&mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.lines().count(), WIDTH_ROWS + 6);
-        assert!(text.starts_with("TIME "));
-        assert_eq!(text.lines().filter(|l| l.starts_with("TIME")).count(), 1);
-    }
-
-    #[test]
-    fn the_owner_column_names_the_pod_else_its_uid_else_the_unit() {
-        let (_, kills) = scan_str(KILL);
-        let mut k = kills[0].clone();
-        assert_eq!(row(&k)[6], "-");
-        k.unit = Some("cron.service".to_owned());
-        assert_eq!(row(&k)[6], "cron.service");
-        k.pod_uid = Some("10d16a28-60ff-475f-a631-510d9792219f".to_owned());
-        assert_eq!(row(&k)[6], "10d16a28-60ff-475f-a631-510d9792219f");
-        k.names.namespace = Some("kube-system".to_owned());
-        k.names.pod = Some("coredns-5d78c9869d-8xk2p".to_owned());
-        assert_eq!(row(&k)[6], "kube-system/coredns-5d78c9869d-8xk2p");
-        assert_eq!(HEADER[6], "NAMESPACE/POD");
-    }
-
-    #[test]
-    fn a_short_table_is_printed_at_the_end() {
-        let mut out = Vec::new();
-        let mut table = Table::default();
-        let (_, kills) = scan_str(KILL);
-        table.push(&kills[0], &mut out).unwrap();
-        assert!(out.is_empty());
-        table.flush_pending(&mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(text.lines().count(), 2);
-        assert!(text.lines().nth(1).unwrap().starts_with("[100.000001]  7 "));
-    }
-}
+mod tests;
