@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::{VERSION, build, common_files, output, stdout};
+use crate::support::require::not_checked_here;
 use crate::support::{repo, require_root, require_tool};
 
 /// Purges the package, when the test installed it, and removes the user
@@ -129,10 +130,10 @@ fn deb_installs_verifies_and_purges_cleanly() {
             let (_, state) = output(Command::new("systemctl").args(["is-active", "oom_exporter"]));
             assert_eq!(state.trim(), "active", "the service did not start");
         }
-        Err(pid1) => eprintln!(
-            "SKIP (part): PID 1 here is {pid1:?}, not systemd, so the postinst does not start \
-             the service; checked that it is enabled, not that it runs"
-        ),
+        Err(pid1) => not_checked_here(&format!(
+            "that the .deb's service starts on install: PID 1 here is {pid1:?}, not systemd, \
+             so the postinst does not start it (checked that it is enabled, not that it runs)"
+        )),
     }
 
     removed_then_purged(&listed, wants);
