@@ -273,9 +273,27 @@ fn custom_resources_fit_the_daemonset(docs: &[Yaml], ds: &Yaml) {
         pm["spec"]["selector"]["matchLabels"],
         ds["spec"]["template"]["metadata"]["labels"]
     );
+    let endpoint = &pm["spec"]["podMetricsEndpoints"][0];
+    assert_eq!(endpoint["port"], c["ports"][0]["name"]);
+    // The operator gives every target the scraped pod's namespace, pod and
+    // container labels; without honor_labels they would push the exporter's
+    // own names of the killed workload aside (exported_namespace, ...) and
+    // name every series after the exporter's pod.
     assert_eq!(
-        pm["spec"]["podMetricsEndpoints"][0]["port"],
-        c["ports"][0]["name"]
+        endpoint["honorLabels"].as_bool(),
+        Some(true),
+        "the PodMonitor must honor the exporter's namespace/pod/container labels"
+    );
+    // And the exporter's own pod is no workload: its names are dropped from
+    // the target, so series of the node (oom_kills_total, ...) carry none.
+    assert!(
+        endpoint["relabelings"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"].as_str() == Some("labeldrop")
+                && r["regex"].as_str() == Some("namespace|pod|container")),
+        "the PodMonitor keeps the exporter pod's namespace/pod/container: {endpoint:?}"
     );
     let pr = find(docs, "PrometheusRule");
     assert_eq!(pr["apiVersion"].as_str(), Some("monitoring.coreos.com/v1"));

@@ -36,6 +36,7 @@ mod liveness;
 mod oom_kill;
 mod oom_report;
 mod packages;
+mod podmonitor;
 mod process;
 mod prometheus;
 pub mod promtool;
