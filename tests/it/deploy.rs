@@ -113,7 +113,7 @@ fn rendered_kustomization() -> Vec<Yaml> {
 }
 
 /// The kustomization (or component) in `dir`, rendered.
-fn render(dir: &Path) -> Vec<Yaml> {
+pub(crate) fn render(dir: &Path) -> Vec<Yaml> {
     let k = &yaml_docs(&dir.join("kustomization.yaml"))[0];
     let namespace = k["namespace"].as_str().map(str::to_owned);
     let mut found = Vec::new();

@@ -32,6 +32,7 @@ mod kmsg_fuzz;
 mod kmsg_reader;
 mod kmsg_reports;
 mod kmsg_samples;
+mod kustomize;
 mod liveness;
 mod oom_kill;
 mod oom_report;
