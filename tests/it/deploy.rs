@@ -253,6 +253,18 @@ fn daemonset_least_privilege(ds: &Yaml) {
         .filter(|p| p.starts_with("/var/log"))
         .collect();
     assert_eq!(host_paths, ["/var/log/pods", "/var/log/containers"]);
+    // A node without them (no kubelet logs yet, another log layout) still
+    // starts the pod, which then gives no names: no check of the path's
+    // type, and nothing created on the host.
+    for v in pod["volumes"].as_sequence().unwrap() {
+        if v["hostPath"]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/var/log"))
+        {
+            let kind = v["hostPath"]["type"].as_str().unwrap_or("");
+            assert_eq!(kind, "", "{v:?} blocks the pod on a node without it");
+        }
+    }
     assert!(
         c["args"]
             .as_sequence()
