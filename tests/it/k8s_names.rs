@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support::kubepod::{HOG_ID, NAMESPACE, POD, SIDECAR_ID, UID};
-use crate::support::{Exporter, KubePod, kernel_lock, require_root, sample};
+use crate::support::{BIN, Exporter, KubePod, kernel_lock, repo, require_root, sample};
 
 fn labels(cgroup: &str, id: &str, container: &str) -> String {
     format!(
@@ -96,4 +96,51 @@ fn a_killed_containers_names_stay_with_the_kill_after_its_pod_is_gone() {
 
     let _ = bystander.kill();
     let _ = bystander.wait();
+}
+
+/// `top --cgroups` widens its OWNER column to the longest name, as the
+/// other tables do: the CGROUP column starts at the same place on every
+/// line, also for a pod whose namespace and name are 63 characters long.
+#[test]
+fn top_cgroups_lines_up_long_pod_names() {
+    let fixtures = repo().join("tests/fixtures");
+    let sysfs = tempfile::tempdir().unwrap();
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(fixtures.join("sys-cgroup-v2/fs"))
+        .arg(sysfs.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let cgroup = sysfs.path().join("fs/cgroup/kubepods");
+    let long = cgroup.join("podef7ce918-ae07-11e9-bf64-00163e08cd06");
+    std::fs::create_dir(&long).unwrap();
+    for entry in std::fs::read_dir(cgroup.join("pod28fcb1a0-a45c-44e7-b9bf-e3b9360bedba")).unwrap()
+    {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), long.join(entry.file_name())).unwrap();
+        }
+    }
+    let out = Command::new(BIN)
+        .arg(format!("--path.sysfs={}", sysfs.path().display()))
+        .arg(format!(
+            "--path.varlog={}",
+            fixtures.join("kubelet-logs").display()
+        ))
+        .args(["top", "--cgroups", "-n", "100"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let owner = "observability-platform-production-eu-west-1-cluster-blue-000001/prometheus-node-exporter-daemonset-for-the-production-fleet-abcd";
+    assert!(text.contains(owner), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines[0].find("CGROUP").unwrap();
+    for l in &lines[1..] {
+        assert!(
+            l.chars().nth(start - 1) == Some(' ') && l.chars().nth(start) == Some('/'),
+            "CGROUP column not at {start}:\n{text}"
+        );
+    }
 }
