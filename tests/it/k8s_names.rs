@@ -98,35 +98,42 @@ fn a_killed_containers_names_stay_with_the_kill_after_its_pod_is_gone() {
     let _ = bystander.wait();
 }
 
+/// A copy of the cgroup v2 fixture tree (`--path.sysfs`) with one more
+/// pod's cgroup, `/kubepods/pod<uid>`.
+fn cgroups_with_pod(uid: &str) -> tempfile::TempDir {
+    let sysfs = tempfile::tempdir().unwrap();
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(repo().join("tests/fixtures/sys-cgroup-v2/fs"))
+        .arg(sysfs.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let kubepods = sysfs.path().join("fs/cgroup/kubepods");
+    let pod = kubepods.join(format!("pod{uid}"));
+    std::fs::create_dir(&pod).unwrap();
+    for entry in
+        std::fs::read_dir(kubepods.join("pod28fcb1a0-a45c-44e7-b9bf-e3b9360bedba")).unwrap()
+    {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), pod.join(entry.file_name())).unwrap();
+        }
+    }
+    sysfs
+}
+
 /// `top --cgroups` widens its OWNER column to the longest name, as the
 /// other tables do: the CGROUP column starts at the same place on every
 /// line, also for a pod whose namespace and name are 63 characters long.
 #[test]
 fn top_cgroups_lines_up_long_pod_names() {
-    let fixtures = repo().join("tests/fixtures");
-    let sysfs = tempfile::tempdir().unwrap();
-    let copied = Command::new("cp")
-        .arg("-a")
-        .arg(fixtures.join("sys-cgroup-v2/fs"))
-        .arg(sysfs.path())
-        .status()
-        .unwrap();
-    assert!(copied.success());
-    let cgroup = sysfs.path().join("fs/cgroup/kubepods");
-    let long = cgroup.join("podef7ce918-ae07-11e9-bf64-00163e08cd06");
-    std::fs::create_dir(&long).unwrap();
-    for entry in std::fs::read_dir(cgroup.join("pod28fcb1a0-a45c-44e7-b9bf-e3b9360bedba")).unwrap()
-    {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), long.join(entry.file_name())).unwrap();
-        }
-    }
+    let sysfs = cgroups_with_pod("ef7ce918-ae07-11e9-bf64-00163e08cd06");
     let out = Command::new(BIN)
         .arg(format!("--path.sysfs={}", sysfs.path().display()))
         .arg(format!(
             "--path.varlog={}",
-            fixtures.join("kubelet-logs").display()
+            repo().join("tests/fixtures/kubelet-logs").display()
         ))
         .args(["top", "--cgroups", "-n", "100"])
         .output()
@@ -143,4 +150,89 @@ fn top_cgroups_lines_up_long_pod_names() {
             "CGROUP column not at {start}:\n{text}"
         );
     }
+}
+
+/// Entries not in the kubelet's format (a stray file, a name that is not
+/// UTF-8) and a full name cache are each logged once, with the directory
+/// and an example or the counts, however often the directories are listed
+/// again.
+#[test]
+fn bad_entries_and_a_full_cache_are_logged_once() {
+    use std::os::unix::ffi::OsStrExt;
+    let varlog = tempfile::tempdir().unwrap();
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(repo().join("tests/fixtures/kubelet-logs/pods"))
+        .arg(repo().join("tests/fixtures/kubelet-logs/containers"))
+        .arg(varlog.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let pods = varlog.path().join("pods");
+    // More pods than the cache holds (4,096), listed after the fixture's.
+    for n in 0..4100u32 {
+        std::fs::create_dir(pods.join(format!("load_filler-{n}_ffffffff-0000-4000-8000-{n:012}")))
+            .unwrap();
+    }
+    let bad = std::ffi::OsStr::from_bytes(b"web-0_team\xff_nginx-00.log");
+    std::fs::write(varlog.path().join("containers").join(bad), "").unwrap();
+    // A pod without logs (as a pod's sandbox is): every scrape misses, so
+    // a changed directory is listed again.
+    let sysfs = cgroups_with_pod("99999999-0000-4000-8000-000000000000");
+    let e = Exporter::start(&[
+        "--collector.disable-defaults",
+        "--collector.cgroup",
+        &format!("--path.sysfs={}", sysfs.path().display()),
+        &format!("--path.varlog={}", varlog.path().display()),
+    ]);
+    let m = e.metrics();
+    // README.txt and the non-UTF-8 name.
+    assert_eq!(
+        sample(&m, "oom_pod_names_ignored_entries"),
+        Some(2.0),
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, "oom_pod_names_cached{kind=\"pod\"}"),
+        Some(4096.0)
+    );
+    // The fixture's pods are kept: the fillers' UIDs sort last.
+    assert!(
+        m.contains("namespace=\"batch\",pod=\"worker-6b8f7c9d4-kq2lm\""),
+        "{m}"
+    );
+    let listings = sample(&m, "oom_pod_names_listings_total").unwrap();
+    // Changed directories and a second listing: nothing said again.
+    for n in 0..3 {
+        std::fs::write(
+            varlog.path().join("containers").join(format!("stray-{n}")),
+            "",
+        )
+        .unwrap();
+        std::fs::create_dir(pods.join(format!("load_more-{n}_eeeeeeee-0000-4000-8000-{n:012}")))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        e.metrics();
+    }
+    let m = e.metrics();
+    assert!(
+        sample(&m, "oom_pod_names_listings_total").unwrap() > listings,
+        "no second listing: {m}"
+    );
+    let log = e.log();
+    let ignored: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("ignoring kubelet log directory entries"))
+        .collect();
+    assert_eq!(ignored.len(), 1, "{log}");
+    assert!(
+        ignored[0].contains(&format!(
+            "dir={}",
+            varlog.path().join("containers").display()
+        )) && ignored[0].contains("example="),
+        "{log}"
+    );
+    let full: Vec<&str> = log.lines().filter(|l| l.contains("cache full")).collect();
+    assert_eq!(full.len(), 1, "{log}");
+    assert!(full[0].contains("pods_evicted="), "{log}");
 }
