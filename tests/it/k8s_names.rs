@@ -11,12 +11,22 @@ use std::time::Duration;
 use crate::support::kubepod::{HOG_ID, NAMESPACE, POD, SIDECAR_ID, UID};
 use crate::support::{BIN, Exporter, KubePod, kernel_lock, repo, require_root, sample};
 
-fn labels(cgroup: &str, id: &str, container: &str) -> String {
+fn labels(cgroup: &str, id: &str, names: (&str, &str, &str)) -> String {
+    let (namespace, pod, container) = names;
     format!(
-        "cgroup=\"{cgroup}\",pod_uid=\"{UID}\",container_id=\"{id}\",unit=\"\",namespace=\"{NAMESPACE}\",pod=\"{POD}\",container=\"{container}\""
+        "cgroup=\"{cgroup}\",pod_uid=\"{UID}\",container_id=\"{id}\",unit=\"\",namespace=\"{namespace}\",pod=\"{pod}\",container=\"{container}\""
     )
 }
 
+/// What the pod's directories are renamed to after the kill.
+const RENAMED: &str = "memhog-renamed-after-the-kill";
+
+/// The names are read at the kill: the exporter has never seen the pod's
+/// directories before it (they appear just before the kill), and once the
+/// kill is read they are replaced by ones naming the same UID as another
+/// pod, then deleted. An exporter that looked names up later (at a scrape,
+/// at `/kills`) would give the other pod's name or none; the kill keeps
+/// the names of its moment.
 #[test]
 #[ignore = "needs root: memory cgroups at the top of the hierarchy and an OOM kill"]
 fn a_killed_containers_names_stay_with_the_kill_after_its_pod_is_gone() {
@@ -25,31 +35,40 @@ fn a_killed_containers_names_stay_with_the_kill_after_its_pod_is_gone() {
     }
     let _kernel = kernel_lock();
     let pod = KubePod::new();
+    pod.hide_logs(true);
     let mut bystander = pod.sidecar.bystander();
     let varlog = pod.varlog_flag();
     let e = Exporter::start_reading_kmsg(&[&varlog]);
 
-    // The cgroups and the processes in them, named before any kill.
+    // No directories yet: the pod's cgroups carry empty names.
     let m = e.metrics();
-    let usage = format!(
-        "oom_cgroup_memory_usage_bytes{{{}}}",
-        labels(&pod.sidecar.name, SIDECAR_ID, "sidecar")
-    );
-    assert!(sample(&m, &usage).is_some(), "{usage}\n{m}");
-    let next = format!(
-        "oom_process_next_victim_info{{pid=\"{}\",comm=\"sh\",{}}}",
-        bystander.id(),
-        labels(&pod.sidecar.name, SIDECAR_ID, "sidecar")
-    );
-    assert_eq!(sample(&m, &next), Some(1.0), "{next}\n{m}");
+    let usage = |names| {
+        format!(
+            "oom_cgroup_memory_usage_bytes{{{}}}",
+            labels(&pod.sidecar.name, SIDECAR_ID, names)
+        )
+    };
+    let unnamed = usage(("", "", ""));
+    assert!(sample(&m, &unnamed).is_some(), "{unnamed}\n{m}");
 
+    // The directories appear; the kill is read before any scrape.
+    pod.hide_logs(false);
     let (pid, status, _) = pod.hog.hog();
     assert_eq!(status.code(), None, "the hog should be killed: {status}");
-    // The pod is deleted: its log directories go at once.
-    pod.delete_logs();
+    let log = e.wait_log(&format!("pid={pid} comm=tail"));
+    let line = log
+        .lines()
+        .find(|l| l.contains("message=\"OOM kill\"") && l.contains(&format!("pid={pid} ")))
+        .unwrap_or_else(|| panic!("no log line of the kill:\n{log}"));
+    assert!(
+        line.contains(&format!("namespace={NAMESPACE} pod={POD} container=hog")),
+        "{line}"
+    );
+    // From now on the directories name the UID differently.
+    pod.rename_logs(RENAMED);
     let victim = format!(
         "oom_victim_kills_total{{comm=\"tail\",{}}}",
-        labels(&pod.hog.name, HOG_ID, "hog").replacen(
+        labels(&pod.hog.name, HOG_ID, (NAMESPACE, POD, "hog")).replacen(
             &format!("cgroup=\"{}\"", pod.hog.name),
             &format!("cgroup=\"{}\",constraint=\"memcg\"", pod.hog.name),
             1
@@ -59,40 +78,55 @@ fn a_killed_containers_names_stay_with_the_kill_after_its_pod_is_gone() {
         sample(m, "oom_kills_total") >= Some(1.0)
     });
     assert_eq!(sample(&m, &victim), Some(1.0), "{victim}\n{m}");
-    // Still named after the directories were gone, and in /kills.
+    // The cgroups and the processes in them are named too (from the
+    // names the kill's lookup cached).
+    let named = usage((NAMESPACE, POD, "sidecar"));
+    assert!(sample(&m, &named).is_some(), "{named}\n{m}");
+    let next = format!(
+        "oom_process_next_victim_info{{pid=\"{}\",comm=\"sh\",{}}}",
+        bystander.id(),
+        labels(&pod.sidecar.name, SIDECAR_ID, (NAMESPACE, POD, "sidecar"))
+    );
+    assert_eq!(sample(&m, &next), Some(1.0), "{next}\n{m}");
+    let kill_names = |pod_name: &str| {
+        let r = e.get("/kills", &[]);
+        let kills: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap();
+        let k = kills.iter().find(|k| k["pid"] == pid).expect("kill listed");
+        assert_eq!(
+            (&k["namespace"], &k["pod"], &k["container"]),
+            (
+                &serde_json::json!(NAMESPACE),
+                &serde_json::json!(pod_name),
+                &serde_json::json!("hog")
+            ),
+            "{k}"
+        );
+    };
+    kill_names(POD);
+    // `oom_exporter kills` names pods as the node has them now.
+    let listed_pod = || {
+        let out = Command::new(BIN)
+            .args(["kills", "--json", &varlog])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let k: serde_json::Value = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|k| k["pid"] == pid)
+            .expect("kill in `kills` output");
+        assert_eq!(k["pod_uid"], UID);
+        k["pod"].clone()
+    };
+    assert_eq!(listed_pod(), RENAMED);
+
+    // The pod is deleted: its log directories go. Still named.
+    pod.delete_logs();
     std::thread::sleep(Duration::from_millis(1100));
     let m = e.metrics();
     assert_eq!(sample(&m, &victim), Some(1.0), "{victim}\n{m}");
-    let r = e.get("/kills", &[]);
-    let kills: Vec<serde_json::Value> = serde_json::from_str(&r.body).unwrap();
-    let k = kills.iter().find(|k| k["pid"] == pid).expect("kill listed");
-    assert_eq!(
-        (&k["namespace"], &k["pod"], &k["container"]),
-        (
-            &serde_json::json!(NAMESPACE),
-            &serde_json::json!(POD),
-            &serde_json::json!("hog")
-        ),
-        "{k}"
-    );
-    let log = e.wait_log("OOM kill");
-    assert!(
-        log.contains(&format!("namespace={NAMESPACE} pod={POD} container=hog")),
-        "{log}"
-    );
-    // `oom_exporter kills` names pods as the node has them now: gone.
-    let out = Command::new(crate::support::BIN)
-        .args(["kills", "--json", &varlog])
-        .output()
-        .unwrap();
-    let line = String::from_utf8(out.stdout).unwrap();
-    let k: serde_json::Value = line
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|k| k["pid"] == pid)
-        .expect("kill in `kills` output");
-    assert_eq!(k["pod_uid"], UID);
-    assert!(k["pod"].is_null(), "{k}");
+    kill_names(POD);
+    assert!(listed_pod().is_null());
 
     let _ = bystander.kill();
     let _ = bystander.wait();
