@@ -152,38 +152,61 @@ pub fn cgroups(
             sysfs.display()
         );
     };
-    writeln!(
-        out,
-        "{:>6}  {:>10}  {:>10}  {:>9}  {:<36}  CGROUP",
-        "USE%", "USAGE", "LIMIT", "OOM_KILLS", "OWNER"
-    )?;
-    for Usage {
-        ratio,
-        path,
-        sample: s,
-    } in by_use(&h, exclude).into_iter().take(n)
-    {
-        let owner = cgroup::owner::owner(&path);
-        let mib = |v: Option<u64>| {
-            v.map_or("-".to_owned(), |b| {
-                format!("{:.1}MiB", b as f64 / 1_048_576.0)
-            })
-        };
+    let rows: Vec<[String; 6]> = by_use(&h, exclude)
+        .into_iter()
+        .take(n)
+        .map(
+            |Usage {
+                 ratio,
+                 path,
+                 sample: s,
+             }| {
+                let owner = cgroup::owner::owner(&path);
+                let mib = |v: Option<u64>| {
+                    v.map_or("-".to_owned(), |b| {
+                        format!("{:.1}MiB", b as f64 / 1_048_576.0)
+                    })
+                };
+                [
+                    format!("{:.1}%", ratio * 100.0),
+                    mib(s.usage),
+                    mib(s.limit),
+                    s.oom_kill.map_or("-".to_owned(), |k| k.to_string()),
+                    names
+                        .names(&owner, std::time::Instant::now(), Urgency::Scrape)
+                        .path()
+                        .or(owner.pod_uid)
+                        .or(owner.unit)
+                        .unwrap_or_else(|| "-".to_owned()),
+                    path,
+                ]
+            },
+        )
+        .collect();
+    // The figures in fixed widths (a 100.0% cgroup, a terabyte in MiB),
+    // OWNER as wide as its widest cell, as in the process table.
+    let header = ["USE%", "USAGE", "LIMIT", "OOM_KILLS", "OWNER", "CGROUP"];
+    let mut widths = [6, 10, 10, 9, 5, 6];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut print = |cells: [&str; 6]| -> std::io::Result<()> {
+        let [ratio, usage, limit, kills, owner, path] = cells;
         writeln!(
             out,
-            "{:>5.1}%  {:>10}  {:>10}  {:>9}  {:<36}  {}",
-            ratio * 100.0,
-            mib(s.usage),
-            mib(s.limit),
-            s.oom_kill.map_or("-".to_owned(), |k| k.to_string()),
-            names
-                .names(&owner, std::time::Instant::now(), Urgency::Scrape)
-                .path()
-                .or(owner.pod_uid)
-                .or(owner.unit)
-                .unwrap_or_else(|| "-".to_owned()),
-            path
-        )?;
+            "{ratio:>w0$}  {usage:>w1$}  {limit:>w2$}  {kills:>w3$}  {owner:<w4$}  {path}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4],
+        )
+    };
+    print(header)?;
+    for row in &rows {
+        print(row.each_ref().map(String::as_str))?;
     }
     Ok(())
 }

@@ -80,6 +80,11 @@ struct Container {
     seen: u64,
 }
 
+/// Keys of the resolver's [`LogOnce`] besides the directories' own (0, 1)
+/// and their truncation (2, 3): ignored entries per directory, evictions.
+const SAID_IGNORED: usize = 4;
+const SAID_EVICTED: usize = 6;
+
 /// What the cache reports about itself (for metrics).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -179,7 +184,8 @@ impl Resolver {
                 Ok(l) => {
                     self.say_ok(i, dir, &l);
                     cache.racy |= l.racy;
-                    cache.merge(i, &l);
+                    let ignored = cache.merge(i, &l);
+                    self.say_ignored(i, dir, ignored);
                 }
                 Err(error) => {
                     // A directory that is there but could not be listed is
@@ -191,7 +197,27 @@ impl Resolver {
             }
         }
         cache.states = Some(states);
-        cache.evict();
+        let evicted = cache.evict();
+        if evicted != (0, 0) && self.said.first(SAID_EVICTED) {
+            tracing::warn!(
+                pods_evicted = evicted.0,
+                containers_evicted = evicted.1,
+                max_pods = MAX_PODS,
+                max_containers = MAX_CONTAINERS,
+                "pod name cache full; dropped the entries seen longest ago (a pod deleted long ago loses its names)"
+            );
+        }
+    }
+
+    /// Logs once per directory that some of its entries are not the
+    /// kubelet's; `ignored` is their count and one of their names.
+    fn say_ignored(&self, i: usize, dir: &Path, ignored: Option<(usize, String)>) {
+        if let Some((count, example)) = ignored
+            && self.said.first(SAID_IGNORED + i)
+        {
+            tracing::warn!(dir = %dir.display(), ignored = count, %example,
+                "ignoring kubelet log directory entries not named as the kubelet names them (see oom_pod_names_ignored_entries)");
+        }
     }
 
     fn say_ok(&self, i: usize, dir: &Path, l: &Listing) {
@@ -261,9 +287,12 @@ impl Cache {
         }
     }
 
-    /// Adds what listing `i` (0: pods, 1: containers) found.
-    fn merge(&mut self, i: usize, l: &Listing) {
+    /// Adds what listing `i` (0: pods, 1: containers) found. Returns how
+    /// many entries were not the kubelet's, with one of their names.
+    fn merge(&mut self, i: usize, l: &Listing) -> Option<(usize, String)> {
         let seen = self.generation;
+        let mut ignored = l.non_utf8;
+        let mut example = l.non_utf8_example.clone();
         for name in &l.names {
             if i == 0 {
                 if let Some(p) = names::pod_dir(name) {
@@ -293,27 +322,37 @@ impl Cache {
                 }
                 continue;
             }
-            self.stats.ignored += 1;
+            ignored += 1;
+            example.get_or_insert_with(|| name.clone());
         }
+        self.stats.ignored += ignored;
+        example.map(|e| (ignored, e))
     }
 
-    /// Drops the entries seen longest ago beyond the caps.
-    fn evict(&mut self) {
-        trim(&mut self.pods, MAX_PODS, |p| p.seen);
-        trim(&mut self.containers, MAX_CONTAINERS, |c| c.seen);
-        trim(&mut self.cut, MAX_CONTAINERS, |c| c.seen);
+    /// Drops the entries seen longest ago beyond the caps; returns how many
+    /// pods and containers went.
+    fn evict(&mut self) -> (usize, usize) {
+        let pods = trim(&mut self.pods, MAX_PODS, |p| p.seen);
+        let containers = trim(&mut self.containers, MAX_CONTAINERS, |c| c.seen)
+            + trim(&mut self.cut, MAX_CONTAINERS, |c| c.seen);
+        (pods, containers)
     }
 }
 
-fn trim<V>(map: &mut HashMap<String, V>, max: usize, seen: impl Fn(&V) -> u64) {
+/// Keeps the `max` entries of `map` seen most recently, the same ones
+/// whatever the map's order: among entries seen in the same listing, those
+/// of the lowest keys. Returns how many it dropped.
+fn trim<V>(map: &mut HashMap<String, V>, max: usize, seen: impl Fn(&V) -> u64) -> usize {
     if map.len() <= max {
-        return;
+        return 0;
     }
     let mut by_age: Vec<(u64, String)> = map.iter().map(|(k, v)| (seen(v), k.clone())).collect();
-    by_age.sort_unstable_by_key(|(seen, _)| std::cmp::Reverse(*seen));
+    by_age.sort_unstable_by(|(a, ka), (b, kb)| b.cmp(a).then_with(|| ka.cmp(kb)));
+    let dropped = by_age.len() - max;
     for (_, k) in by_age.into_iter().skip(max) {
         map.remove(&k);
     }
+    dropped
 }
 
 #[cfg(test)]

@@ -51,6 +51,10 @@ pub struct Listing {
     /// The listing may miss an entry made in the same clock tick as the
     /// last change it saw: the directory changed less than [`RACY`] before.
     pub racy: bool,
+    /// Entries whose names are not UTF-8 (no Kubernetes name is), and one
+    /// of them, lossily, to log.
+    pub non_utf8: usize,
+    pub non_utf8_example: Option<String>,
 }
 
 /// How long after a directory's last change a listing is not trusted to
@@ -73,9 +77,14 @@ pub fn list(dir: &Path, stamp: &Stamp, cap: usize) -> std::io::Result<Listing> {
             out.truncated = true;
             break;
         }
-        // Not UTF-8 is not a Kubernetes name.
-        if let Ok(name) = entry.file_name().into_string() {
-            out.names.push(name);
+        // Not UTF-8 is not a Kubernetes name: counted as ignored.
+        match entry.file_name().into_string() {
+            Ok(name) => out.names.push(name),
+            Err(name) => {
+                out.non_utf8 += 1;
+                out.non_utf8_example
+                    .get_or_insert_with(|| name.to_string_lossy().into_owned());
+            }
         }
     }
     Ok(out)

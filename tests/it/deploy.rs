@@ -114,7 +114,7 @@ fn rendered_kustomization() -> Vec<Yaml> {
 }
 
 /// The kustomization (or component) in `dir`, rendered.
-fn render(dir: &Path) -> Vec<Yaml> {
+pub(crate) fn render(dir: &Path) -> Vec<Yaml> {
     let k = &yaml_docs(&dir.join("kustomization.yaml"))[0];
     let namespace = k["namespace"].as_str().map(str::to_owned);
     let mut found = Vec::new();
@@ -254,6 +254,18 @@ fn daemonset_least_privilege(ds: &Yaml) {
         .filter(|p| p.starts_with("/var/log"))
         .collect();
     assert_eq!(host_paths, ["/var/log/pods", "/var/log/containers"]);
+    // A node without them (no kubelet logs yet, another log layout) still
+    // starts the pod, which then gives no names: no check of the path's
+    // type, and nothing created on the host.
+    for v in pod["volumes"].as_sequence().unwrap() {
+        if v["hostPath"]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/var/log"))
+        {
+            let kind = v["hostPath"]["type"].as_str().unwrap_or("");
+            assert_eq!(kind, "", "{v:?} blocks the pod on a node without it");
+        }
+    }
     assert!(
         c["args"]
             .as_sequence()
@@ -274,9 +286,27 @@ fn custom_resources_fit_the_daemonset(docs: &[Yaml], ds: &Yaml) {
         pm["spec"]["selector"]["matchLabels"],
         ds["spec"]["template"]["metadata"]["labels"]
     );
+    let endpoint = &pm["spec"]["podMetricsEndpoints"][0];
+    assert_eq!(endpoint["port"], c["ports"][0]["name"]);
+    // The operator gives every target the scraped pod's namespace, pod and
+    // container labels; without honor_labels they would push the exporter's
+    // own names of the killed workload aside (exported_namespace, ...) and
+    // name every series after the exporter's pod.
     assert_eq!(
-        pm["spec"]["podMetricsEndpoints"][0]["port"],
-        c["ports"][0]["name"]
+        endpoint["honorLabels"].as_bool(),
+        Some(true),
+        "the PodMonitor must honor the exporter's namespace/pod/container labels"
+    );
+    // And the exporter's own pod is no workload: its names are dropped from
+    // the target, so series of the node (oom_kills_total, ...) carry none.
+    assert!(
+        endpoint["relabelings"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"].as_str() == Some("labeldrop")
+                && r["regex"].as_str() == Some("namespace|pod|container")),
+        "the PodMonitor keeps the exporter pod's namespace/pod/container: {endpoint:?}"
     );
     let pr = find(docs, "PrometheusRule");
     assert_eq!(pr["apiVersion"].as_str(), Some("monitoring.coreos.com/v1"));

@@ -305,6 +305,59 @@ fn the_cache_keeps_the_most_recently_listed() {
 }
 
 #[test]
+fn entries_not_in_the_kubelets_format_are_counted_and_named() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tree();
+    // Not UTF-8: no Kubernetes name, but an entry all the same.
+    let bad = std::ffi::OsStr::from_bytes(b"web\xff_team-a-prod_nginx-00.log");
+    std::fs::write(dir.path().join("containers").join(bad), "").unwrap();
+    std::fs::write(dir.path().join("pods/not-a-pod"), "").unwrap();
+    age(dir.path());
+    let mut cache = Cache {
+        generation: 1,
+        ..Cache::default()
+    };
+    for (i, sub) in ["pods", "containers"].into_iter().enumerate() {
+        let path = dir.path().join(sub);
+        let State::Present(stamp) = listing::state(&path) else {
+            panic!("{sub}")
+        };
+        let l = listing::list(&path, &stamp, 100).unwrap();
+        let (count, example) = cache.merge(i, &l).expect("ignored entries");
+        if i == 0 {
+            assert_eq!((count, example.as_str()), (1, "not-a-pod"));
+        } else {
+            assert_eq!(count, 2, "README.txt and the non-UTF-8 name");
+            assert!(
+                ["README.txt", "web\u{fffd}_team-a-prod_nginx-00.log"].contains(&example.as_str()),
+                "{example}"
+            );
+        }
+    }
+    assert_eq!(cache.stats.ignored, 3);
+    // Through the resolver: the metric's figure.
+    let r = Resolver::new(Some(dir.path().to_owned()));
+    let o = owner::owner(&format!("/kubepods/burstable/pod{WEB}/{NGINX}"));
+    r.names(&o, Instant::now(), Urgency::Kill);
+    assert_eq!(r.stats().ignored, 3);
+}
+
+#[test]
+fn a_full_cache_drops_the_same_entries_whatever_the_maps_order() {
+    let keys = ["j", "c", "a", "h", "e", "b", "i", "d", "g", "f"];
+    for order in [keys.to_vec(), keys.iter().rev().copied().collect()] {
+        // Two listings: "x" and "y" seen in the later one.
+        let mut m: HashMap<String, u64> = order.iter().map(|k| (k.to_string(), 1)).collect();
+        m.insert("x".into(), 2);
+        m.insert("y".into(), 2);
+        assert_eq!(trim(&mut m, 5, |v| *v), 7);
+        let mut kept: Vec<String> = m.into_keys().collect();
+        kept.sort_unstable();
+        assert_eq!(kept, ["a", "b", "c", "x", "y"]);
+    }
+}
+
+#[test]
 fn names_as_a_path() {
     assert_eq!(names("a", "b", Some("c")).path().as_deref(), Some("a/b/c"));
     assert_eq!(names("a", "b", None).path().as_deref(), Some("a/b"));

@@ -29,17 +29,7 @@ impl KubePod {
     /// Fails if `/kubepods` exists (a real node).
     pub fn new() -> Self {
         let logs = tempfile::tempdir().unwrap();
-        let pod = format!("{NAMESPACE}_{POD}_{UID}");
-        std::fs::create_dir(logs.path().join("containers")).unwrap();
-        for (c, id) in [("hog", HOG_ID), ("sidecar", SIDECAR_ID)] {
-            std::fs::create_dir_all(logs.path().join("pods").join(&pod).join(c)).unwrap();
-            std::os::unix::fs::symlink(
-                format!("/var/log/pods/{pod}/{c}/0.log"),
-                logs.path()
-                    .join(format!("containers/{POD}_{NAMESPACE}_{c}-{id}.log")),
-            )
-            .unwrap();
-        }
+        write_logs(logs.path(), POD);
         let kubepods = MemCgroup::top("kubepods");
         let burstable = kubepods.child("burstable", "64M");
         let pod = burstable.child(&format!("pod{UID}"), "64M");
@@ -63,5 +53,45 @@ impl KubePod {
     pub fn delete_logs(&self) {
         std::fs::remove_dir_all(self.logs.path().join("pods")).unwrap();
         std::fs::remove_dir_all(self.logs.path().join("containers")).unwrap();
+    }
+
+    /// Moves the log directories aside (`hidden` true) or back: a node
+    /// whose directories do not name the pod yet.
+    pub fn hide_logs(&self, hidden: bool) {
+        for sub in ["pods", "containers"] {
+            let (shown, aside) = (
+                self.logs.path().join(sub),
+                self.logs.path().join(format!("{sub}.aside")),
+            );
+            let (from, to) = if hidden {
+                (shown, aside)
+            } else {
+                (aside, shown)
+            };
+            std::fs::rename(from, to).unwrap();
+        }
+    }
+
+    /// Replaces the log directories with ones naming the same UID and
+    /// container IDs as pod `pod` (something the kubelet never does: a
+    /// test's way to tell when a name was read).
+    pub fn rename_logs(&self, pod: &str) {
+        self.delete_logs();
+        write_logs(self.logs.path(), pod);
+    }
+}
+
+/// The kubelet's `pods/` and `containers/` under `root` for pod `pod` of
+/// [`NAMESPACE`] with UID [`UID`] and its two containers.
+fn write_logs(root: &std::path::Path, pod: &str) {
+    let dir = format!("{NAMESPACE}_{pod}_{UID}");
+    std::fs::create_dir(root.join("containers")).unwrap();
+    for (c, id) in [("hog", HOG_ID), ("sidecar", SIDECAR_ID)] {
+        std::fs::create_dir_all(root.join("pods").join(&dir).join(c)).unwrap();
+        std::os::unix::fs::symlink(
+            format!("/var/log/pods/{dir}/{c}/0.log"),
+            root.join(format!("containers/{pod}_{NAMESPACE}_{c}-{id}.log")),
+        )
+        .unwrap();
     }
 }

@@ -70,6 +70,7 @@ impl Prometheus {
     /// The raw `data` of an instant query, or why it failed.
     pub fn query_data(&self, promql: &str) -> Result<serde_json::Value, String> {
         let path = format!("/api/v1/query?query={}", encode(promql));
+        std::net::TcpStream::connect(self.addr).map_err(|e| format!("not up yet: {e}"))?;
         let r = request(self.addr, "GET", &path, &[]);
         let v: serde_json::Value =
             serde_json::from_str(&r.body).map_err(|e| format!("{e}: {}", r.body))?;
