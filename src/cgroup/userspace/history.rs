@@ -67,7 +67,7 @@ impl History {
                 .rev()
                 .find(|k| k.task_memcg == kill.task_memcg && k.killer == kill.killer)
         {
-            last.processes += kill.processes;
+            last.processes = last.processes.saturating_add(kill.processes);
             return;
         }
         if e.len() >= self.cap {
@@ -119,5 +119,18 @@ mod tests {
         let json = serde_json::to_value(kill(1)).unwrap();
         assert_eq!(json["killer"], "systemd-oomd");
         assert_eq!(json["task_memcg"], "/a1.scope");
+    }
+
+    #[test]
+    fn processes_added_to_a_kill_saturate() {
+        let h = History::new(2);
+        let mut first = kill(1);
+        first.processes = u64::MAX;
+        h.record(first);
+        let mut more = kill(1);
+        more.kills = 0;
+        more.processes = u64::MAX;
+        h.record(more);
+        assert_eq!(h.recent(1)[0].processes, u64::MAX);
     }
 }
