@@ -147,16 +147,28 @@ impl Monitor {
         } = &mut *state;
         let mut known = ledger.paths();
         known.extend(tally.paths().map(str::to_owned));
-        let selected = select::select(&h, &self.selection, &known);
+        let present = detector.check(&self.procfs, now);
+        // Where a userspace killer runs, every cgroup is checked for its
+        // kill count, so that the host total misses none.
+        let scan = (matches!(h, Hierarchy::V2(_)) && present.iter().any(|p| *p)).then_some(
+            select::KillScan {
+                trusted: present[crate::cgroup::userspace::Killer::Oomd.index()],
+            },
+        );
+        let selected = select::select(&h, &self.selection, &known, scan);
         self.warn_deep(&selected.depth_limited);
         let watcher = watcher(watch, &h, ledger);
         // Counters the watch read between scrapes: the last word of a
         // cgroup removed since (or of an incarnation since replaced).
         let updates = watcher.map(Watcher::take).unwrap_or_default();
         ledger.merge(&updates, &selected.chosen, now);
-        let reads = updates
-            .iter()
-            .chain(selected.chosen.iter().map(|o| (&o.cgroup, &o.value)));
+        let reads = updates.iter().chain(
+            selected
+                .chosen
+                .iter()
+                .chain(&selected.userspace_only)
+                .map(|o| (&o.cgroup, &o.value)),
+        );
         let rises = tally.observe(reads);
         self.record(rises, epoch, std::mem::take(first));
         if let Some(w) = watcher {
@@ -173,14 +185,23 @@ impl Monitor {
             max: self.selection.max,
         };
         ledger.expire(&chosen, &selected.existing, limits, now);
-        tally.forget_gone(|p| selected.existing.contains(p) || chosen.contains(p));
+        // Found this time: chosen, known before, or read by the kill scan.
+        let scanned: HashSet<&str> = selected
+            .userspace_only
+            .iter()
+            .map(|o| o.cgroup.path.as_str())
+            .collect();
+        tally.forget_gone(|p| {
+            selected.existing.contains(p) || chosen.contains(p) || scanned.contains(p)
+        });
         let userspace = Userspace {
             host: tally.host(),
-            present: detector.check(&self.procfs, now),
+            present,
             readable: matches!(h, Hierarchy::V2(_)),
             unreadable: 0,
         };
-        let userspace = self.userspace_problems(&h, &selected.chosen, userspace);
+        let read = selected.chosen.iter().chain(&selected.userspace_only);
+        let userspace = self.userspace_problems(&h, read, userspace);
         let cgroups = ledger
             .served()
             .into_iter()
@@ -232,10 +253,10 @@ impl Monitor {
 
     /// Says once what keeps the userspace kill attributes from being read,
     /// and counts the cgroups where reading failed.
-    fn userspace_problems(
+    fn userspace_problems<'a>(
         &self,
         h: &Hierarchy,
-        chosen: &[crate::cgroup::hierarchy::Observed<Sample>],
+        read: impl Iterator<Item = &'a crate::cgroup::hierarchy::Observed<Sample>>,
         mut u: Userspace,
     ) -> Userspace {
         if !u.readable {
@@ -244,7 +265,7 @@ impl Monitor {
             }
             return u;
         }
-        for o in chosen {
+        for o in read {
             match &o.value.userspace_problem {
                 None => {}
                 Some(Problem::Unsupported) => {
