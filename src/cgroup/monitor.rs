@@ -30,6 +30,7 @@ use crate::cgroup::userspace::history::{History, UserspaceKill};
 use crate::cgroup::userspace::tally::{PerKiller, Rise, Tally};
 use crate::cgroup::userspace::xattr::Problem;
 use crate::cgroup::watch::{Unwatched, Watcher};
+use crate::k8s::{Resolver, Urgency};
 use crate::logonce::LogOnce;
 use crate::proc::fs::ProcFs;
 
@@ -99,6 +100,8 @@ pub struct Monitor {
     sysfs: PathBuf,
     procfs: ProcFs,
     history: Arc<History>,
+    /// Names the pods and containers of the kills put in the history.
+    names: Arc<Resolver>,
     selection: Selection,
     state: Mutex<State>,
     /// What was said once: `"none"`, `"unwatched"`, `"deep"`, and the
@@ -115,6 +118,7 @@ impl Monitor {
             sysfs: source.sysfs,
             procfs: ProcFs::new(source.procfs),
             history: source.userspace_history,
+            names: Arc::new(Resolver::off()),
             selection: source.selection,
             state: Mutex::new(State {
                 ledger: Ledger::default(),
@@ -125,6 +129,11 @@ impl Monitor {
             }),
             said: LogOnce::new(),
         }
+    }
+
+    /// Names the pods and containers of the userspace kills it records.
+    pub fn set_names(&mut self, names: Arc<Resolver>) {
+        self.names = names;
     }
 
     /// Walks the hierarchy at `now` (`epoch`: the wall clock, for the
@@ -170,7 +179,7 @@ impl Monitor {
                 .map(|o| (&o.cgroup, &o.value)),
         );
         let rises = tally.observe(reads);
-        self.record(rises, epoch, std::mem::take(first));
+        self.record(rises, now, epoch, std::mem::take(first));
         if let Some(w) = watcher {
             self.say_unwatched(&w.follow(&selected.chosen));
         }
@@ -231,7 +240,7 @@ impl Monitor {
     }
 
     /// Puts the rises of userspace kill counters in the history.
-    fn record(&self, rises: Vec<Rise>, epoch: f64, before_start: bool) {
+    fn record(&self, rises: Vec<Rise>, now: Instant, epoch: f64, before_start: bool) {
         for Rise {
             cgroup,
             killer,
@@ -239,10 +248,12 @@ impl Monitor {
             processes,
         } in rises
         {
+            let owner = owner::owner(&cgroup);
             self.history.record(UserspaceKill {
                 time: Some(crate::timefmt::rfc3339(epoch)),
                 killer,
-                owner: owner::owner(&cgroup),
+                names: self.names.names(&owner, now, Urgency::Kill),
+                owner,
                 task_memcg: cgroup,
                 kills,
                 processes,

@@ -38,6 +38,7 @@ impl Cgroup {
 
     /// Names the cgroups' pods and containers with `names`.
     pub fn with_names(mut self, names: Arc<Resolver>) -> Self {
+        self.monitor.set_names(Arc::clone(&names));
         self.names = names;
         self
     }

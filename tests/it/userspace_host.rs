@@ -127,3 +127,54 @@ fn a_cgroup_without_a_limit_or_a_notable_name_is_counted_where_a_killer_runs() {
     let m = e.metrics();
     assert_eq!(value(&m, HOST, &host), Some(2.0), "counted once: {m}");
 }
+
+#[test]
+fn kills_listed_by_the_exporter_name_the_pod_and_container() {
+    const UID: &str = "5931aa75-4603-4e65-b552-7c71cf55cfb5";
+    const ID: &str = "25a38b5b8d556d7983d975577f5ac75ebbcfb4b269e6deaa0a0440c1ffc969ca";
+    let dir = v2_sysfs_copy();
+    let cg = dir
+        .path()
+        .join(format!("fs/cgroup/kubepods/burstable/pod{UID}/{ID}"));
+    if !require_user_xattrs(&cg) {
+        return;
+    }
+    // The kubelet's log directories for that pod and container.
+    let logs = tempfile::tempdir().unwrap();
+    let pod = format!("shop_cart-5d78c9869d-8xk2p_{UID}");
+    std::fs::create_dir_all(logs.path().join("pods").join(&pod).join("api")).unwrap();
+    std::fs::create_dir(logs.path().join("containers")).unwrap();
+    std::os::unix::fs::symlink(
+        format!("/var/log/pods/{pod}/api/0.log"),
+        logs.path().join(format!(
+            "containers/cart-5d78c9869d-8xk2p_shop_api-{ID}.log"
+        )),
+    )
+    .unwrap();
+    let kmsg = dir.path().join("kmsg-empty");
+    std::fs::write(&kmsg, "").unwrap();
+    let (e, _proc) = exporter(
+        dir.path(),
+        &[
+            "--collector.kmsg",
+            &format!("--path.kmsg={}", kmsg.display()),
+            &format!("--path.varlog={}", logs.path().display()),
+        ],
+    );
+    e.wait_log("kmsg reader up");
+    e.metrics();
+    oomd_increment(&cg, userspace::USER_OOMS, 1);
+    oomd_increment(&cg, userspace::USER_KILL, 4);
+    let m = e.metrics();
+    assert_eq!(
+        value(&m, HOST, &[("killer", "systemd-oomd")]),
+        Some(1.0),
+        "{m}"
+    );
+    let kills: serde_json::Value = serde_json::from_str(&e.get("/kills", &[]).body).unwrap();
+    let k = &kills[0];
+    assert_eq!(k["killer"], "systemd-oomd", "{kills}");
+    assert_eq!(k["namespace"], "shop", "{kills}");
+    assert_eq!(k["pod"], "cart-5d78c9869d-8xk2p", "{kills}");
+    assert_eq!(k["container"], "api", "{kills}");
+}
