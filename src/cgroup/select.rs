@@ -97,11 +97,14 @@ struct Candidate {
 }
 
 /// Whether `path` is worth a series without a limit of its own: pods,
-/// containers, services, and the scopes of user sessions and desktop apps
-/// (what systemd-oomd kills on a desktop: a browser is an app scope).
-fn notable(path: &str) -> bool {
+/// containers, services, and, with `user_scopes` (a userspace killer runs
+/// on this v2 host), the scopes of user sessions and desktop apps (what
+/// systemd-oomd kills on a desktop: a browser is an app scope). Those come
+/// and go with every login and app start: elsewhere they are only churn.
+fn notable(path: &str, user_scopes: bool) -> bool {
     let o = owner::owner(path);
-    let user_scope = |u: &str| u.ends_with(".scope") && path.starts_with("/user.slice/");
+    let user_scope =
+        |u: &str| user_scopes && u.ends_with(".scope") && path.starts_with("/user.slice/");
     o.pod_uid.is_some()
         || o.container_id.is_some()
         || o.unit
@@ -145,7 +148,7 @@ impl Walker<'_> {
             Some(Rank::Included)
         } else if limit.is_some() {
             Some(Rank::Limited)
-        } else if killed || notable(path) {
+        } else if killed || notable(path, self.scan.is_some()) {
             Some(Rank::Notable)
         } else {
             None
@@ -315,13 +318,19 @@ mod tests {
 
     #[test]
     fn services_pods_containers_and_user_scopes_are_notable() {
-        assert!(notable("/system.slice/cron.service"));
-        assert!(notable(
-            "/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-firefox-4242.scope"
+        let app =
+            "/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-firefox-4242.scope";
+        assert!(notable("/system.slice/cron.service", false));
+        assert!(notable(app, true));
+        assert!(notable("/user.slice/user-1000.slice/session-2.scope", true));
+        assert!(!notable("/init.scope", true));
+        assert!(!notable("/system.slice/run-r1.scope", true));
+        assert!(!notable("/user.slice/user-1000.slice", true));
+        // No userspace killer (or v1): user scopes are only churn.
+        assert!(!notable(app, false));
+        assert!(!notable(
+            "/user.slice/user-1000.slice/session-2.scope",
+            false
         ));
-        assert!(notable("/user.slice/user-1000.slice/session-2.scope"));
-        assert!(!notable("/init.scope"));
-        assert!(!notable("/system.slice/run-r1.scope"));
-        assert!(!notable("/user.slice/user-1000.slice"));
     }
 }
