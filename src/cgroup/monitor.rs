@@ -25,7 +25,7 @@ use crate::cgroup::owner::{self, Owner};
 use crate::cgroup::retention::{Ledger, Limits};
 use crate::cgroup::sample::{self, Sample};
 use crate::cgroup::select::{self, CgroupSource, Selected, Selection};
-use crate::cgroup::userspace::detect::Detector;
+use crate::cgroup::userspace::detect::{self, Detector};
 use crate::cgroup::userspace::history::{History, UserspaceKill};
 use crate::cgroup::userspace::tally::{PerKiller, Rise, Tally};
 use crate::cgroup::userspace::xattr::Problem;
@@ -106,7 +106,7 @@ pub struct Monitor {
     state: Mutex<State>,
     /// What was said once: `"none"`, `"unwatched"`, `"deep"`, and the
     /// userspace attributes' `"v1"`, `"unsupported"`, `"trusted"`,
-    /// `"attr"`.
+    /// `"cap"`, `"attr"`.
     said: LogOnce<&'static str>,
 }
 
@@ -164,6 +164,9 @@ impl Monitor {
                 trusted: present[crate::cgroup::userspace::Killer::Oomd.index()],
             },
         );
+        if scan.is_some_and(|s| s.trusted) {
+            self.say_trusted_hidden();
+        }
         let selected = select::select(&h, &self.selection, &known, scan);
         self.warn_deep(&selected.depth_limited);
         let watcher = watcher(watch, &h, ledger);
@@ -300,6 +303,22 @@ impl Monitor {
             }
         }
         u
+    }
+
+    /// Says once, where oomd is found, that its `trusted.*` attributes are
+    /// hidden from this process: without `CAP_SYS_ADMIN` (`CapEff` of
+    /// `<procfs>/self/status`) the kernel answers `ENODATA` for them, as if
+    /// they were absent.
+    fn say_trusted_hidden(&self) {
+        if !self.said.first("cap") {
+            return;
+        }
+        let status = self.procfs.read(&self.procfs.root().join("self/status"));
+        if status.is_ok_and(|s| detect::has_sys_admin(&s) == Some(false)) {
+            tracing::info!(
+                "trusted.* attributes need CAP_SYS_ADMIN, which this process lacks; oomd kills are counted from its user.* attributes only"
+            );
+        }
     }
 
     fn warn_deep(&self, depth_limited: &[String]) {

@@ -178,3 +178,32 @@ fn kills_listed_by_the_exporter_name_the_pod_and_container() {
     assert_eq!(k["pod"], "cart-5d78c9869d-8xk2p", "{kills}");
     assert_eq!(k["container"], "api", "{kills}");
 }
+
+#[test]
+fn oomd_found_without_cap_sys_admin_is_said_once() {
+    let dir = v2_sysfs_copy();
+    let proc = tempfile::tempdir().unwrap();
+    let unit = proc
+        .path()
+        .join("1/root/usr/lib/systemd/system/oomd.service");
+    std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+    std::fs::write(&unit, "[Unit]\n").unwrap();
+    // The exporter's own status, as an unprivileged process has it.
+    std::fs::create_dir(proc.path().join("self")).unwrap();
+    std::fs::write(
+        proc.path().join("self/status"),
+        "Name:\toom_exporter\nCapEff:\t0000000000000000\n",
+    )
+    .unwrap();
+    let e = Exporter::start(&[
+        "--collector.disable-defaults",
+        "--collector.cgroup",
+        &format!("--path.sysfs={}", dir.path().display()),
+        &format!("--path.procfs={}", proc.path().display()),
+    ]);
+    e.metrics();
+    e.metrics();
+    let said = "trusted.* attributes need CAP_SYS_ADMIN";
+    e.wait_log(said);
+    assert_eq!(e.log().matches(said).count(), 1, "{}", e.log());
+}
