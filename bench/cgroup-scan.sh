@@ -88,6 +88,13 @@ for d in "$root/bench" $(seq -f "$root/bench/%g" "$COUNT"); do
     printf 'some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n' >"$d/memory.pressure"
 done
 bench "v2 fixture, $COUNT cgroups" "$tmp/sys" "$root/bench" memory.max memory.current memory.high memory.swap.current memory.swap.max memory.events memory.pressure
+# The same with systemd-oomd found (its unit under --path.procfs): every
+# cgroup the walk visits is checked for a kill count (none has one).
+mkdir -p "$tmp/proc/1/root/usr/lib/systemd/system"
+echo '[Unit]' >"$tmp/proc/1/root/usr/lib/systemd/system/systemd-oomd.service"
+ARGS=(--path.procfs="$tmp/proc")
+bench "v2 fixture, $COUNT cgroups, systemd-oomd found" "$tmp/sys" "$root/bench" memory.max memory.current memory.high memory.swap.current memory.swap.max memory.events memory.pressure
+ARGS=()
 # v2 fixture in Kubernetes' layout: COUNT cgroups, a quarter of them pods
 # (kubepods/burstable/pod<uid>) and the rest their containers, three each
 # (plus kubepods and burstable, which have no limit and are not reported);

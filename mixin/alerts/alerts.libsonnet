@@ -199,13 +199,17 @@ local f = import '../lib/format.libsonnet';
           ),
           // systemd-oomd or oomd killed a cgroup from userspace: no kernel
           // OOM, no "Killed process" line. From the host-wide counter, at 0
-          // where the killer is installed, so the first kill is an increase;
-          // the second part catches a counter first seen above 0 (a killer
-          // not detected), except within one window of the exporter's start.
+          // where the killer is installed, so the first kill is an increase.
+          // After an exporter restart the counter holds only what the cgroups
+          // still carry and drops: no increase is taken over a window with
+          // that reset (a kill then fires once the reset has left the
+          // window). The second part catches a counter first seen above 0 (a
+          // killer not detected), except within one window of the exporter's
+          // start.
           alert(
             'UserspaceOOMKill', 'warning',
             |||
-              increase(oom_userspace_kills_total%(s)s[%(window)s]) > 0
+              (increase(oom_userspace_kills_total%(s)s[%(window)s]) > 0 unless resets(oom_userspace_kills_total%(s)s[%(window)s]) > 0)
               or (
                 (oom_userspace_kills_total%(s)s > 0 unless oom_userspace_kills_total%(s)s offset %(window)s)
                 and on (instance, job) (time() - oom_exporter_start_time_seconds%(s)s > %(grace)d)

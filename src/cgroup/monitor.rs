@@ -25,11 +25,12 @@ use crate::cgroup::owner::{self, Owner};
 use crate::cgroup::retention::{Ledger, Limits};
 use crate::cgroup::sample::{self, Sample};
 use crate::cgroup::select::{self, CgroupSource, Selected, Selection};
-use crate::cgroup::userspace::detect::Detector;
+use crate::cgroup::userspace::detect::{self, Detector};
 use crate::cgroup::userspace::history::{History, UserspaceKill};
 use crate::cgroup::userspace::tally::{PerKiller, Rise, Tally};
 use crate::cgroup::userspace::xattr::Problem;
 use crate::cgroup::watch::{Unwatched, Watcher};
+use crate::k8s::{Resolver, Urgency};
 use crate::logonce::LogOnce;
 use crate::proc::fs::ProcFs;
 
@@ -99,11 +100,13 @@ pub struct Monitor {
     sysfs: PathBuf,
     procfs: ProcFs,
     history: Arc<History>,
+    /// Names the pods and containers of the kills put in the history.
+    names: Arc<Resolver>,
     selection: Selection,
     state: Mutex<State>,
     /// What was said once: `"none"`, `"unwatched"`, `"deep"`, and the
     /// userspace attributes' `"v1"`, `"unsupported"`, `"trusted"`,
-    /// `"attr"`.
+    /// `"cap"`, `"attr"`.
     said: LogOnce<&'static str>,
 }
 
@@ -115,6 +118,7 @@ impl Monitor {
             sysfs: source.sysfs,
             procfs: ProcFs::new(source.procfs),
             history: source.userspace_history,
+            names: Arc::new(Resolver::off()),
             selection: source.selection,
             state: Mutex::new(State {
                 ledger: Ledger::default(),
@@ -125,6 +129,11 @@ impl Monitor {
             }),
             said: LogOnce::new(),
         }
+    }
+
+    /// Names the pods and containers of the userspace kills it records.
+    pub fn set_names(&mut self, names: Arc<Resolver>) {
+        self.names = names;
     }
 
     /// Walks the hierarchy at `now` (`epoch`: the wall clock, for the
@@ -147,18 +156,33 @@ impl Monitor {
         } = &mut *state;
         let mut known = ledger.paths();
         known.extend(tally.paths().map(str::to_owned));
-        let selected = select::select(&h, &self.selection, &known);
+        let present = detector.check(&self.procfs, now);
+        // Where a userspace killer runs, every cgroup is checked for its
+        // kill count, so that the host total misses none.
+        let scan = (matches!(h, Hierarchy::V2(_)) && present.iter().any(|p| *p)).then_some(
+            select::KillScan {
+                trusted: present[crate::cgroup::userspace::Killer::Oomd.index()],
+            },
+        );
+        if scan.is_some_and(|s| s.trusted) {
+            self.say_trusted_hidden();
+        }
+        let selected = select::select(&h, &self.selection, &known, scan);
         self.warn_deep(&selected.depth_limited);
         let watcher = watcher(watch, &h, ledger);
         // Counters the watch read between scrapes: the last word of a
         // cgroup removed since (or of an incarnation since replaced).
         let updates = watcher.map(Watcher::take).unwrap_or_default();
         ledger.merge(&updates, &selected.chosen, now);
-        let reads = updates
-            .iter()
-            .chain(selected.chosen.iter().map(|o| (&o.cgroup, &o.value)));
+        let reads = updates.iter().chain(
+            selected
+                .chosen
+                .iter()
+                .chain(&selected.userspace_only)
+                .map(|o| (&o.cgroup, &o.value)),
+        );
         let rises = tally.observe(reads);
-        self.record(rises, epoch, std::mem::take(first));
+        self.record(rises, now, epoch, std::mem::take(first));
         if let Some(w) = watcher {
             self.say_unwatched(&w.follow(&selected.chosen));
         }
@@ -173,14 +197,23 @@ impl Monitor {
             max: self.selection.max,
         };
         ledger.expire(&chosen, &selected.existing, limits, now);
-        tally.forget_gone(|p| selected.existing.contains(p) || chosen.contains(p));
+        // Found this time: chosen, known before, or read by the kill scan.
+        let scanned: HashSet<&str> = selected
+            .userspace_only
+            .iter()
+            .map(|o| o.cgroup.path.as_str())
+            .collect();
+        tally.forget_gone(|p| {
+            selected.existing.contains(p) || chosen.contains(p) || scanned.contains(p)
+        });
         let userspace = Userspace {
             host: tally.host(),
-            present: detector.check(&self.procfs, now),
+            present,
             readable: matches!(h, Hierarchy::V2(_)),
             unreadable: 0,
         };
-        let userspace = self.userspace_problems(&h, &selected.chosen, userspace);
+        let read = selected.chosen.iter().chain(&selected.userspace_only);
+        let userspace = self.userspace_problems(&h, read, userspace);
         let cgroups = ledger
             .served()
             .into_iter()
@@ -210,7 +243,7 @@ impl Monitor {
     }
 
     /// Puts the rises of userspace kill counters in the history.
-    fn record(&self, rises: Vec<Rise>, epoch: f64, before_start: bool) {
+    fn record(&self, rises: Vec<Rise>, now: Instant, epoch: f64, before_start: bool) {
         for Rise {
             cgroup,
             killer,
@@ -218,10 +251,12 @@ impl Monitor {
             processes,
         } in rises
         {
+            let owner = owner::owner(&cgroup);
             self.history.record(UserspaceKill {
                 time: Some(crate::timefmt::rfc3339(epoch)),
                 killer,
-                owner: owner::owner(&cgroup),
+                names: self.names.names(&owner, now, Urgency::Kill),
+                owner,
                 task_memcg: cgroup,
                 kills,
                 processes,
@@ -232,10 +267,10 @@ impl Monitor {
 
     /// Says once what keeps the userspace kill attributes from being read,
     /// and counts the cgroups where reading failed.
-    fn userspace_problems(
+    fn userspace_problems<'a>(
         &self,
         h: &Hierarchy,
-        chosen: &[crate::cgroup::hierarchy::Observed<Sample>],
+        read: impl Iterator<Item = &'a crate::cgroup::hierarchy::Observed<Sample>>,
         mut u: Userspace,
     ) -> Userspace {
         if !u.readable {
@@ -244,7 +279,7 @@ impl Monitor {
             }
             return u;
         }
-        for o in chosen {
+        for o in read {
             match &o.value.userspace_problem {
                 None => {}
                 Some(Problem::Unsupported) => {
@@ -268,6 +303,22 @@ impl Monitor {
             }
         }
         u
+    }
+
+    /// Says once, where oomd is found, that its `trusted.*` attributes are
+    /// hidden from this process: without `CAP_SYS_ADMIN` (`CapEff` of
+    /// `<procfs>/self/status`) the kernel answers `ENODATA` for them, as if
+    /// they were absent.
+    fn say_trusted_hidden(&self) {
+        if !self.said.first("cap") {
+            return;
+        }
+        let status = self.procfs.read(&self.procfs.root().join("self/status"));
+        if status.is_ok_and(|s| detect::has_sys_admin(&s) == Some(false)) {
+            tracing::info!(
+                "trusted.* attributes need CAP_SYS_ADMIN, which this process lacks; oomd kills are counted from its user.* attributes only"
+            );
+        }
     }
 
     fn warn_deep(&self, depth_limited: &[String]) {

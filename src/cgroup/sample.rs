@@ -61,6 +61,21 @@ impl Sample {
         self.userspace_problem = read.problem;
     }
 
+    /// The userspace-kill counters alone of the v2 cgroup directory `dir`.
+    pub fn userspace_only(dir: &CgroupDir) -> Self {
+        let mut s = Self::default();
+        s.set_userspace(userspace::xattr::read(dir));
+        s
+    }
+
+    /// Whether the cgroup's attributes count any kill or killed process.
+    pub fn userspace_killed_any(&self) -> bool {
+        self.userspace_kills
+            .iter()
+            .chain(&self.userspace_killed)
+            .any(|v| v.is_some_and(|v| v > 0))
+    }
+
     /// The event counters, which add up across a path's incarnations.
     pub(crate) fn counters_mut(&mut self) -> [&mut Option<u64>; 10] {
         let [kills_systemd, kills_oomd] = &mut self.userspace_kills;

@@ -12,6 +12,7 @@ use regex::Regex;
 use crate::cgroup::hierarchy::{self, CgroupDir, Found, Hierarchy, Incarnation, Observed};
 use crate::cgroup::owner;
 use crate::cgroup::sample::{self, Sample};
+use crate::cgroup::userspace;
 
 /// Which cgroups to report.
 #[derive(Debug, Clone)]
@@ -34,6 +35,16 @@ pub struct CgroupSource {
     pub userspace_history: std::sync::Arc<crate::cgroup::userspace::history::History>,
 }
 
+/// Where a userspace killer runs (v2 only): every cgroup the walk visits
+/// is checked for a kill count, so that the host-wide counter misses no
+/// kill, and a cgroup with one gets series (within the cap) even without
+/// a limit or a notable name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KillScan {
+    /// Check `trusted.oomd_ooms` too (oomd found on the host).
+    pub trusted: bool,
+}
+
 /// What [`select`] found.
 #[derive(Debug, Default)]
 pub struct Selected {
@@ -49,6 +60,10 @@ pub struct Selected {
     pub depth_limited: Vec<String>,
     /// Files that could not be read in cgroups that still exist.
     pub problems: Vec<String>,
+    /// Cgroups not chosen (excluded, over the cap) whose attributes the
+    /// [`KillScan`] found, with those counters alone: counted by the host
+    /// total, without series.
+    pub userspace_only: Vec<Observed<Sample>>,
 }
 
 /// Why a cgroup qualifies; the lower ranks are reported first.
@@ -82,11 +97,14 @@ struct Candidate {
 }
 
 /// Whether `path` is worth a series without a limit of its own: pods,
-/// containers, services, and the scopes of user sessions and desktop apps
-/// (what systemd-oomd kills on a desktop: a browser is an app scope).
-fn notable(path: &str) -> bool {
+/// containers, services, and, with `user_scopes` (a userspace killer runs
+/// on this v2 host), the scopes of user sessions and desktop apps (what
+/// systemd-oomd kills on a desktop: a browser is an app scope). Those come
+/// and go with every login and app start: elsewhere they are only churn.
+fn notable(path: &str, user_scopes: bool) -> bool {
     let o = owner::owner(path);
-    let user_scope = |u: &str| u.ends_with(".scope") && path.starts_with("/user.slice/");
+    let user_scope =
+        |u: &str| user_scopes && u.ends_with(".scope") && path.starts_with("/user.slice/");
     o.pod_uid.is_some()
         || o.container_id.is_some()
         || o.unit
@@ -99,12 +117,15 @@ struct Walker<'a> {
     h: &'a Hierarchy,
     sel: &'a Selection,
     known: &'a HashSet<String>,
+    scan: Option<KillScan>,
     buf: Vec<u8>,
     /// Candidates found so far, by rank.
     ahead: [usize; 3],
     candidates: Vec<Candidate>,
     existing: HashSet<String>,
     problems: Vec<String>,
+    /// What the [`KillScan`] found.
+    marked: Vec<Observed<Sample>>,
 }
 
 impl Walker<'_> {
@@ -117,7 +138,7 @@ impl Walker<'_> {
         }
     }
 
-    fn rank(&self, path: &str, limit: Option<u64>) -> Option<Rank> {
+    fn rank(&self, path: &str, limit: Option<u64>, killed: bool) -> Option<Rank> {
         if self
             .sel
             .include
@@ -127,7 +148,7 @@ impl Walker<'_> {
             Some(Rank::Included)
         } else if limit.is_some() {
             Some(Rank::Limited)
-        } else if notable(path) {
+        } else if killed || notable(path, self.scan.is_some()) {
             Some(Rank::Notable)
         } else {
             None
@@ -138,6 +159,7 @@ impl Walker<'_> {
         if self.known.contains(c.path) {
             self.existing.insert(c.path.to_owned());
         }
+        let killed = self.scan(&c);
         if self
             .sel
             .exclude
@@ -146,7 +168,7 @@ impl Walker<'_> {
         {
             return;
         }
-        self.consider(&c);
+        self.consider(&c, killed);
         // Files a kernel never makes that long are left out of the
         // sample like absent ones, but said.
         if let Some(file) = c.dir.take_too_large() {
@@ -158,14 +180,36 @@ impl Walker<'_> {
         }
     }
 
+    /// With a [`KillScan`], reads the cgroup's kill counters when it has
+    /// any (kept for the host total, excluded cgroups too) and says whether
+    /// they count a kill.
+    fn scan(&mut self, c: &Found<'_>) -> bool {
+        let Some(scan) = self.scan else {
+            return false;
+        };
+        if !userspace::xattr::marked(c.dir, scan.trusted) {
+            return false;
+        }
+        let value = Sample::userspace_only(c.dir);
+        let killed = value.userspace_killed_any();
+        self.marked.push(Observed {
+            cgroup: Incarnation {
+                path: c.path.to_owned(),
+                ino: c.ino,
+            },
+            value,
+        });
+        killed
+    }
+
     /// Ranks the cgroup and reads its sample when it can still make the cut.
-    fn consider(&mut self, c: &Found<'_>) {
+    fn consider(&mut self, c: &Found<'_>, killed: bool) {
         let Some(limit) = sample::read_limit(self.h, c.dir, &mut self.buf) else {
             let what = format!("{} unreadable", sample::limit_file(self.h));
             self.unreadable(c.path, &what);
             return;
         };
-        let Some(rank) = self.rank(c.path, limit) else {
+        let Some(rank) = self.rank(c.path, limit, killed) else {
             return;
         };
         let before: usize = self.ahead[..=rank as usize].iter().sum();
@@ -200,12 +244,19 @@ fn read_sample(h: &Hierarchy, dir: &CgroupDir, limit: Option<u64>, buf: &mut Vec
 /// cut: when fewer than the cap of the same or a better rank came
 /// before it (a later, better-ranked one may still push it out).
 /// `known`: the paths kept from earlier scrapes, whose presence is
-/// noted in [`Selected::existing`].
-pub fn select(h: &Hierarchy, sel: &Selection, known: &HashSet<String>) -> Selected {
+/// noted in [`Selected::existing`]; `scan`: see [`KillScan`].
+pub fn select(
+    h: &Hierarchy,
+    sel: &Selection,
+    known: &HashSet<String>,
+    scan: Option<KillScan>,
+) -> Selected {
     let mut w = Walker {
         h,
         sel,
         known,
+        scan,
+        marked: Vec::new(),
         buf: Vec::with_capacity(4096),
         ahead: [0; 3],
         candidates: Vec::new(),
@@ -217,6 +268,7 @@ pub fn select(h: &Hierarchy, sel: &Selection, known: &HashSet<String>) -> Select
         mut candidates,
         existing,
         problems,
+        marked,
         ..
     } = w;
     let mut selected = Selected {
@@ -246,6 +298,12 @@ pub fn select(h: &Hierarchy, sel: &Selection, known: &HashSet<String>) -> Select
             }
         }
     }
+    let chosen: HashSet<&Incarnation> = selected.chosen.iter().map(|o| &o.cgroup).collect();
+    let others: Vec<_> = marked
+        .into_iter()
+        .filter(|o| !chosen.contains(&o.cgroup))
+        .collect();
+    selected.userspace_only = others;
     selected.problems.extend(
         walk.errors
             .into_iter()
@@ -260,13 +318,19 @@ mod tests {
 
     #[test]
     fn services_pods_containers_and_user_scopes_are_notable() {
-        assert!(notable("/system.slice/cron.service"));
-        assert!(notable(
-            "/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-firefox-4242.scope"
+        let app =
+            "/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-firefox-4242.scope";
+        assert!(notable("/system.slice/cron.service", false));
+        assert!(notable(app, true));
+        assert!(notable("/user.slice/user-1000.slice/session-2.scope", true));
+        assert!(!notable("/init.scope", true));
+        assert!(!notable("/system.slice/run-r1.scope", true));
+        assert!(!notable("/user.slice/user-1000.slice", true));
+        // No userspace killer (or v1): user scopes are only churn.
+        assert!(!notable(app, false));
+        assert!(!notable(
+            "/user.slice/user-1000.slice/session-2.scope",
+            false
         ));
-        assert!(notable("/user.slice/user-1000.slice/session-2.scope"));
-        assert!(!notable("/init.scope"));
-        assert!(!notable("/system.slice/run-r1.scope"));
-        assert!(!notable("/user.slice/user-1000.slice"));
     }
 }

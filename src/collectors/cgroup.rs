@@ -38,6 +38,7 @@ impl Cgroup {
 
     /// Names the cgroups' pods and containers with `names`.
     pub fn with_names(mut self, names: Arc<Resolver>) -> Self {
+        self.monitor.set_names(Arc::clone(&names));
         self.names = names;
         self
     }
@@ -277,7 +278,7 @@ fn write_userspace(out: &mut MetricWriter<'_, '_>, u: &Userspace) -> Result<(), 
         .collect();
     out.family::<Counter, _>(
         "userspace_kills",
-        "Kills by a userspace OOM killer (systemd-oomd, oomd) on the host, counted from the reported cgroups' attributes; at 0 from the first scrape where the killer is installed or running",
+        "Kills by a userspace OOM killer (systemd-oomd, oomd) on the host, counted from the attributes of every cgroup (v2) once the killer is found, and at 0 from the first scrape where it is installed or running",
         None,
         &host,
         IfEmpty::Skip,

@@ -127,7 +127,7 @@ struct KillsQuery {
 #[serde(untagged)]
 enum AnyKill {
     Kernel(Box<Entry>),
-    Userspace(UserspaceKill),
+    Userspace(Box<UserspaceKill>),
 }
 
 impl AnyKill {
@@ -156,7 +156,7 @@ async fn kills(State(state): State<Arc<AppState>>, Query(q): Query<KillsQuery>) 
                 .userspace
                 .recent(limit)
                 .into_iter()
-                .map(AnyKill::Userspace),
+                .map(|k| AnyKill::Userspace(Box::new(k))),
         )
         .collect();
     // Newest first: RFC 3339 UTC times sort as text.

@@ -47,6 +47,7 @@ mod report_cmd;
 mod report_links;
 mod report_rss;
 mod support;
+mod userspace_host;
 mod userspace_kills;
 mod web;
 mod webconfig_fuzz;

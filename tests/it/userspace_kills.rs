@@ -30,7 +30,7 @@ pub fn oomd_increment(dir: &Path, name: &str, n: u64) {
 }
 
 /// The value of the series of `family` whose labels include all `labels`.
-fn value(m: &str, family: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn value(m: &str, family: &str, labels: &[(&str, &str)]) -> Option<f64> {
     m.lines()
         .filter(|l| l.starts_with(&format!("{family}{{")))
         .find(|l| {
@@ -349,7 +349,7 @@ fn the_attributes_and_the_watch_on_real_cgroup_v2_directories() {
     assert!(seen.0, "the watch missed an increment: {:?}", seen.1);
 }
 
-fn copy(from: &Path, to: &Path) {
+pub fn copy(from: &Path, to: &Path) {
     let status = std::process::Command::new("cp")
         .arg("-r")
         .arg(from)
@@ -360,7 +360,7 @@ fn copy(from: &Path, to: &Path) {
 }
 
 /// A writable copy of the v2 fixture's sysfs tree.
-fn v2_sysfs_copy() -> tempfile::TempDir {
+pub fn v2_sysfs_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy(
         &crate::support::repo().join("tests/fixtures/sys-cgroup-v2/fs"),

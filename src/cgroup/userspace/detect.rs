@@ -12,7 +12,8 @@
 //! - systemd-oomd's varlink socket `/run/systemd/oom/io.systemd.ManagedOOM`
 //!   (created by systemd while the unit is enabled), or oomd's default
 //!   stats socket `/run/oomd/oomd-stats.socket`;
-//! - a process named `systemd-oomd` or `oomd`.
+//! - a process named `systemd-oomd` or `oomd` that is alive (a zombie,
+//!   state `Z`, or a dead one, `X`, is not a running killer).
 //!
 //! Once found, a killer stays found (its counter must not vanish). Until
 //! then the files are checked at every scrape and the processes at most
@@ -108,9 +109,37 @@ fn running(procfs: &ProcFs) -> Vec<Killer> {
             continue;
         };
         let comm = comm.trim_end();
-        out.extend(Killer::ALL.into_iter().filter(|k| k.comm() == comm));
+        let Some(k) = Killer::ALL.into_iter().find(|k| k.comm() == comm) else {
+            continue;
+        };
+        let stat = procfs.read(&procfs.pid_file(pid, "stat"));
+        if stat.is_ok_and(|s| alive(&s)) {
+            out.push(k);
+        }
     }
     out
+}
+
+/// Whether `/proc/PID/stat` says the process is alive: its state (the
+/// field after the parenthesized comm) is not `Z` (zombie) or `X` (dead).
+fn alive(stat: &str) -> bool {
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    state.is_some_and(|c| !matches!(c, 'Z' | 'X' | 'x'))
+}
+
+/// Whether `/proc/self/status` says the process has `CAP_SYS_ADMIN` in
+/// its effective set (`CapEff`, bit 21), which `trusted.*` attributes
+/// need; `None` when the line is missing or not hex.
+pub fn has_sys_admin(status: &str) -> Option<bool> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))?
+        .trim();
+    let caps = u64::from_str_radix(hex, 16).ok()?;
+    Some(caps & (1 << CAP_SYS_ADMIN) != 0)
 }
 
 #[cfg(test)]
@@ -186,6 +215,7 @@ mod tests {
         let mut d = Detector::default();
         assert_eq!(d.check(&procfs, t0), [false, false]);
         write(proc.path(), "4242/comm", "oomd\n");
+        write(proc.path(), "4242/stat", "4242 (oomd) S 1 4242 4242 0 -1\n");
         assert_eq!(
             d.check(&procfs, t0 + Duration::from_secs(1)),
             [false, false]
@@ -194,5 +224,34 @@ mod tests {
         // Found stays found after the process is gone.
         std::fs::remove_dir_all(proc.path().join("4242")).unwrap();
         assert_eq!(d.check(&procfs, t0 + RESCAN * 3), [false, true]);
+    }
+
+    #[test]
+    fn a_zombie_named_like_a_killer_is_not_one() {
+        let proc = tempfile::tempdir().unwrap();
+        write(proc.path(), "77/comm", "systemd-oomd\n");
+        write(proc.path(), "77/stat", "77 (systemd-oomd) Z 1 77 77 0 -1\n");
+        write(proc.path(), "78/comm", "oomd\n");
+        write(proc.path(), "78/stat", "78 (oomd) R 1 78 78 0 -1\n");
+        let mut d = Detector::default();
+        assert_eq!(
+            d.check(&ProcFs::new(proc.path()), Instant::now()),
+            [false, true]
+        );
+        assert!(alive("9 (a) b) S 1"), "a comm with a parenthesis");
+        assert!(!alive("9 (x) X 1"));
+        assert!(!alive("garbage"));
+    }
+
+    #[test]
+    fn cap_sys_admin_is_read_from_the_effective_set() {
+        let root = "Name:\tx\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n";
+        assert_eq!(has_sys_admin(root), Some(true));
+        let user = "CapEff:\t0000000000000000\n";
+        assert_eq!(has_sys_admin(user), Some(false));
+        // CAP_NET_RAW and CAP_SYS_PTRACE but not CAP_SYS_ADMIN.
+        assert_eq!(has_sys_admin("CapEff:\t0000000000082000\n"), Some(false));
+        assert_eq!(has_sys_admin("CapEff:\t0000000000200000\n"), Some(true));
+        assert_eq!(has_sys_admin("Name: x\n"), None);
     }
 }

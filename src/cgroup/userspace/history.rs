@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::Killer;
 use crate::cgroup::owner::Owner;
+use crate::k8s::Names;
 
 /// One rise of a cgroup's counters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,6 +33,10 @@ pub struct UserspaceKill {
     pub processes: u64,
     #[serde(flatten)]
     pub owner: Owner,
+    /// The Kubernetes namespace, pod and container of the cgroup, as the
+    /// kubelet's log directories named them when the kill was seen.
+    #[serde(flatten)]
+    pub names: Names,
     /// The counters were already set when the exporter first saw the
     /// cgroup.
     pub before_start: bool,
@@ -67,7 +72,7 @@ impl History {
                 .rev()
                 .find(|k| k.task_memcg == kill.task_memcg && k.killer == kill.killer)
         {
-            last.processes += kill.processes;
+            last.processes = last.processes.saturating_add(kill.processes);
             return;
         }
         if e.len() >= self.cap {
@@ -95,6 +100,7 @@ mod tests {
             kills: n,
             processes: n,
             owner: Owner::default(),
+            names: Names::default(),
             before_start: false,
         }
     }
@@ -119,5 +125,21 @@ mod tests {
         let json = serde_json::to_value(kill(1)).unwrap();
         assert_eq!(json["killer"], "systemd-oomd");
         assert_eq!(json["task_memcg"], "/a1.scope");
+        for key in ["namespace", "pod", "container"] {
+            assert!(json[key].is_null(), "{key} unknown: {json}");
+        }
+    }
+
+    #[test]
+    fn processes_added_to_a_kill_saturate() {
+        let h = History::new(2);
+        let mut first = kill(1);
+        first.processes = u64::MAX;
+        h.record(first);
+        let mut more = kill(1);
+        more.kills = 0;
+        more.processes = u64::MAX;
+        h.record(more);
+        assert_eq!(h.recent(1)[0].processes, u64::MAX);
     }
 }

@@ -9,7 +9,8 @@ use crate::cgroup::hierarchy::{self, Hierarchy};
 use crate::cgroup::owner;
 
 /// The kills systemd-oomd and oomd counted on the v2 cgroups still under
-/// `sysfs`, one per cgroup, without a time (the attributes keep none).
+/// `sysfs`, one per cgroup, without a time (the attributes keep none) or
+/// names (the caller resolves them).
 pub fn kills(sysfs: &Path) -> Vec<UserspaceKill> {
     let Some(h @ Hierarchy::V2(_)) = hierarchy::detect(sysfs) else {
         return Vec::new();
@@ -24,6 +25,7 @@ pub fn kills(sysfs: &Path) -> Vec<UserspaceKill> {
                 kills: counts.kills,
                 processes: counts.processes,
                 owner: owner::owner(c.path),
+                names: crate::k8s::Names::default(),
                 before_start: false,
             });
         }

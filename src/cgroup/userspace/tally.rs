@@ -83,10 +83,12 @@ impl Tally {
                 if kills == 0 && processes == 0 {
                     continue;
                 }
-                seen.kills[i] += kills;
-                seen.processes[i] += processes;
-                self.host.kills[i] += kills;
-                self.host.processes[i] += processes;
+                // Anyone with a delegated cgroup can write any value: the
+                // sums saturate rather than wrap (a wrap reads as a reset).
+                seen.kills[i] = seen.kills[i].saturating_add(kills);
+                seen.processes[i] = seen.processes[i].saturating_add(processes);
+                self.host.kills[i] = self.host.kills[i].saturating_add(kills);
+                self.host.processes[i] = self.host.processes[i].saturating_add(processes);
                 rises.push(Rise {
                     cgroup: cgroup.path.clone(),
                     killer: k,
@@ -161,5 +163,14 @@ mod tests {
         let zero = inc("/y.service", 2);
         t.observe([(&zero, &Sample::default())]);
         assert_eq!(t.paths().count(), 1, "zeros are not kept");
+    }
+
+    #[test]
+    fn the_largest_values_saturate_instead_of_wrapping() {
+        let mut t = Tally::default();
+        t.observe([(&inc("/a.scope", 1), &sample(u64::MAX, u64::MAX))]);
+        t.observe([(&inc("/b.scope", 2), &sample(u64::MAX, u64::MAX))]);
+        assert_eq!(t.host().kills, [u64::MAX, 0]);
+        assert_eq!(t.host().processes, [u64::MAX, 0]);
     }
 }

@@ -77,6 +77,27 @@ fn present(fd: impl AsFd, name: &str) -> bool {
     )
 }
 
+/// Whether the cgroup directory `dir` carries a kill count worth a full
+/// [`read`]: `user.oomd_ooms`, and `trusted.oomd_ooms` when `trusted`
+/// (oomd found on the host), are there (or cannot be read but exist).
+/// One `getxattr` each; absent (`ENODATA`) is the common case, and the
+/// cost of a scan of every cgroup.
+pub fn marked(dir: impl AsFd, trusted: bool) -> bool {
+    let fd = dir.as_fd();
+    let names: &[&str] = if trusted {
+        &[USER_OOMS, TRUSTED_OOMS]
+    } else {
+        &[USER_OOMS]
+    };
+    names.iter().any(|name| {
+        let mut buf = [0u8; MAX_VALUE];
+        match rustix::fs::fgetxattr(fd, *name, &mut buf[..]) {
+            Ok(_) | Err(Errno::RANGE) => true,
+            Err(_) => false,
+        }
+    })
+}
+
 /// Reads the counters of the cgroup directory `dir`.
 pub fn read(dir: impl AsFd) -> Read {
     let fd = dir.as_fd();
@@ -149,6 +170,17 @@ mod tests {
             "0b1c1a2e-0000-4000-8000-000000000000",
         );
         assert_eq!(read(open()).attrs.counts().unwrap().killer, Killer::Oomd);
+    }
+
+    #[test]
+    fn a_cgroup_is_marked_by_its_kill_count_alone() {
+        let Some(dir) = xattr_dir() else { return };
+        let open = || std::fs::File::open(dir.path()).unwrap();
+        assert!(!marked(open(), true));
+        set(dir.path(), USER_KILL, "3");
+        assert!(!marked(open(), false), "processes alone: not a kill");
+        set(dir.path(), USER_OOMS, "x");
+        assert!(marked(open(), false), "unreadable values are read in full");
     }
 
     #[test]

@@ -241,12 +241,21 @@ impl Sink {
     }
 
     fn push_userspace(&mut self, kill: &UserspaceKill, out: &mut dyn Write) -> std::io::Result<()> {
-        let names = self
-            .names
-            .names(&kill.owner, std::time::Instant::now(), Urgency::Kill);
+        // Kills the live exporter saw carry the names of then; those read
+        // from the cgroups now are named now.
+        let names = if kill.names == Names::default() {
+            self.names
+                .names(&kill.owner, std::time::Instant::now(), Urgency::Kill)
+        } else {
+            kill.names.clone()
+        };
         match &mut self.kind {
             Kind::Json => {
-                serde_json::to_writer(&mut *out, kill)?;
+                let named = UserspaceKill {
+                    names: names.clone(),
+                    ..kill.clone()
+                };
+                serde_json::to_writer(&mut *out, &named)?;
                 writeln!(out)
             }
             Kind::Detail => {

@@ -74,6 +74,7 @@ fn a_userspace_row_names_the_killer_and_the_processes() {
         kills,
         processes,
         owner: crate::cgroup::owner::owner("/system.slice/x.service"),
+        names: Names::default(),
         before_start: false,
     };
     let row = user_row(&kill(1, 1), &Names::default());
@@ -99,4 +100,54 @@ fn the_owner_column_names_the_pod_else_its_uid_else_the_unit() {
     k.names.pod = Some("coredns-5d78c9869d-8xk2p".to_owned());
     assert_eq!(row(&k)[6], "kube-system/coredns-5d78c9869d-8xk2p");
     assert_eq!(HEADER[6], "NAMESPACE/POD");
+}
+
+#[test]
+fn a_userspace_kill_in_json_names_its_pod_and_container() {
+    const UID: &str = "3f1e2d4c-5b6a-4789-9abc-def012345678";
+    const ID: &str = "4a5b6c7d8e9f00112233445566778899aabbccddeeff00112233445566778899";
+    let logs = tempfile::tempdir().unwrap();
+    let pod = format!("team-a_memhog-x2k4q_{UID}");
+    std::fs::create_dir_all(logs.path().join("pods").join(&pod).join("hog")).unwrap();
+    std::fs::create_dir(logs.path().join("containers")).unwrap();
+    std::os::unix::fs::symlink(
+        format!("/var/log/pods/{pod}/hog/0.log"),
+        logs.path()
+            .join(format!("containers/memhog-x2k4q_team-a_hog-{ID}.log")),
+    )
+    .unwrap();
+    let cgroup = format!("/kubepods/burstable/pod{UID}/{ID}");
+    let kill = UserspaceKill {
+        time: None,
+        killer: crate::cgroup::userspace::Killer::SystemdOomd,
+        owner: crate::cgroup::owner::owner(&cgroup),
+        task_memcg: cgroup,
+        kills: 1,
+        processes: 2,
+        names: Names::default(),
+        before_start: false,
+    };
+    let mut sink = Sink {
+        kind: Kind::Json,
+        names: Resolver::new(Some(logs.path().to_owned())),
+    };
+    let mut out = Vec::new();
+    sink.push_userspace(&kill, &mut out).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json["namespace"], "team-a", "{json}");
+    assert_eq!(json["pod"], "memhog-x2k4q", "{json}");
+    assert_eq!(json["container"], "hog", "{json}");
+    assert_eq!(json["killer"], "systemd-oomd", "{json}");
+    // Names the live exporter recorded are kept as they were.
+    let seen = UserspaceKill {
+        names: Names {
+            namespace: Some("then".to_owned()),
+            ..Names::default()
+        },
+        ..kill
+    };
+    let mut out = Vec::new();
+    sink.push_userspace(&seen, &mut out).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json["namespace"], "then", "{json}");
 }
