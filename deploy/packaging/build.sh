@@ -7,7 +7,7 @@
 # It builds the release binary, has it write its man pages and shell
 # completions into target/release/packaging/, then runs `cargo deb` and
 # `cargo generate-rpm` (install them with
-# `cargo install --locked cargo-deb cargo-generate-rpm`), which take the
+# `cargo install --locked cargo-deb@3.8.0 cargo-generate-rpm@0.21.1`), which take the
 # files named in Cargo.toml's [package.metadata.deb] and
 # [package.metadata.generate-rpm]. It prints the path of each package.
 # CARGO_TARGET_DIR is honoured.
