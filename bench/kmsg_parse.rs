@@ -3,7 +3,7 @@
 //! ordinary kernel messages), with the raw OOM reports of
 //! tests/fixtures/kmsg (05-08) mixed in at about one report per 2,000
 //! records. Lines the project's own tests wrote (`oomx`) are left out.
-//! A second mix puts one of the six whole real reports of
+//! A second mix puts one of the whole reports (six real, four written) of
 //! tests/fixtures/reports (task dumps of 85 to 800+ rows, Mem-Info, the
 //! memory.stat block) in every 2,000 ordinary records, and a third is those
 //! reports alone; their lines are made raw records with rising stamps.
@@ -69,7 +69,10 @@ fn main() {
     let report_lines: usize = reports.iter().map(|r| r.lines().count()).sum();
     let mix = interleave(&ordinary, &reports, 2000);
     measure(
-        &format!("one of the six whole reports ({report_lines} lines in all) every 2,000 records"),
+        &format!(
+            "one of the {} whole reports ({report_lines} lines in all) every 2,000 records",
+            reports.len()
+        ),
         &mix,
         ordinary.len(),
     );
@@ -80,13 +83,14 @@ fn main() {
         .collect();
     let mix = interleave(&only, &[], usize::MAX);
     measure(
-        "the six whole reports alone, over and over",
+        &format!("the {} whole reports alone, over and over", reports.len()),
         &mix,
         only.len(),
     );
 }
 
-/// The six real reports, each as raw records (`6,seq,usec,-;text`) with
+/// The whole reports of tests/fixtures/reports (`*.log`: the six real
+/// ones and the four written for the tests), each as raw records (`6,seq,usec,-;text`) with
 /// stamps 100 us apart, so that they are read as the live device gives them.
 fn whole_reports(root: &str) -> Vec<String> {
     let mut names: Vec<_> = std::fs::read_dir(format!("{root}/tests/fixtures/reports"))
