@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use crate::support::{BIN, repo, require_python_module};
+use crate::support::{BIN, generated_files_are_current, repo, require_python_module};
 
 /// Every Markdown table row (a line starting with `| `) of README.md and
 /// docs/*.md, with the file it is in.
@@ -51,16 +51,7 @@ fn dashboards_match_their_generator() {
     ) {
         return;
     }
-    let out = Command::new("python3")
-        .arg(repo().join("dashboards/generate.py"))
-        .arg("--check")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    generated_files_are_current("dashboards/generate.py");
 }
 
 /// The long flags `oom_exporter ARGS --help` defines (lines like

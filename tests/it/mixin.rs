@@ -12,7 +12,7 @@ use std::process::Command;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::support::{repo, require_tool};
+use crate::support::{generated_files_are_current, repo, require_tool};
 
 /// Evaluates jsonnet `code` with mixin/ on the import path.
 fn jsonnet(tool: &Path, code: &str) -> Value {
@@ -60,16 +60,7 @@ fn mixin_renders_the_committed_files() {
     if require_tool("jsonnet", "render the mixin").is_none() {
         return;
     }
-    let out = Command::new("python3")
-        .arg(repo().join("mixin/generate.py"))
-        .arg("--check")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    generated_files_are_current("mixin/generate.py");
 }
 
 /// The exporter's and kube-state-metrics' metric names (`oom_*`, `up`,

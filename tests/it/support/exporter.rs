@@ -20,6 +20,21 @@ pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs a generator of the repository (`python3 SCRIPT --check`) and fails
+/// with what it says when the committed files it writes are out of date.
+pub fn generated_files_are_current(script: &str) {
+    let out = std::process::Command::new("python3")
+        .arg(repo().join(script))
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} --check: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A fixture procfs tree by name.
 pub fn fixture(tree: &str) -> PathBuf {
     repo().join("tests/fixtures/proc").join(tree)

@@ -33,7 +33,9 @@ pub mod wait;
 
 pub use alertmanager::Alertmanager;
 pub use child::KillOnDrop;
-pub use exporter::{BIN, Exporter, copy_fixture, fixture, repo, sample};
+pub use exporter::{
+    BIN, Exporter, copy_fixture, fixture, generated_files_are_current, repo, sample,
+};
 pub use http::{free_port, request};
 pub use kernel::{Sysctl, kernel_lock, write_kmsg};
 pub use kubepod::KubePod;
