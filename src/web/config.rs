@@ -202,7 +202,12 @@ pub fn parse(text: &str, path: &Path) -> Result<WebSettings, WebConfigError> {
     let file: WebConfigFile = if text.trim().is_empty() {
         WebConfigFile::default()
     } else {
-        serde_yaml_ng::from_str(text).map_err(|e| invalid(e.to_string()))?
+        serde_saphyr::from_str(text).map_err(|e| {
+            // The parser's first line says what and where; the rest is a
+            // drawing of the input that does not belong in a log line.
+            let message = e.to_string();
+            invalid(message.lines().next().unwrap_or_default().to_owned())
+        })?
     };
     let mut settings = WebSettings::plain();
     settings.empty = file.tls_server_config.is_none()
