@@ -1,27 +1,12 @@
 //! The report of kills parsed from the real reports in
 //! tests/fixtures/reports/.
 
-use std::io::Cursor;
-
 use super::*;
 
-fn kills_in(name: &str) -> Vec<Kill> {
-    let path = format!(
-        "{}/tests/fixtures/reports/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read(&path).unwrap();
-    let mut kills = Vec::new();
-    crate::commands::kills::scan(Cursor::new(text), |k| {
-        kills.push(k);
-        Ok(())
-    })
-    .unwrap();
-    kills
-}
+use super::forms_tests::{has, kills_at};
 
-fn has(md: &str, line: &str) {
-    assert!(md.lines().any(|l| l == line), "no line {line:?} in\n{md}");
+fn kills_in(name: &str) -> Vec<Kill> {
+    kills_at(&format!("reports/{name}"))
 }
 
 #[test]
