@@ -12,6 +12,7 @@ use std::process::Command;
 use regex::Regex;
 use serde_json::Value;
 
+use crate::support::exporter::copy_dir;
 use crate::support::{generated_files_are_current, repo, require_tool};
 
 /// Evaluates jsonnet `code` with mixin/ on the import path.
@@ -311,20 +312,6 @@ fn mixin_dashboards_follow_the_selector_refresh_and_time_range() {
         back["refresh"] = base["dashboards"][file]["refresh"].clone();
         back["time"] = base["dashboards"][file]["time"].clone();
         assert_eq!(back, base["dashboards"][file], "{file}");
-    }
-}
-
-/// Copies the directory `from` into `to`, recursively.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
     }
 }
 

@@ -62,17 +62,7 @@ fn a_userspace_kill_is_counted_once_and_kept_after_its_cgroup_is_removed() {
         .join("1/root/usr/lib/systemd/system/systemd-oomd.service");
     std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
     std::fs::write(&unit, "[Unit]\n").unwrap();
-    let kmsg = dir.path().join("kmsg-empty");
-    std::fs::write(&kmsg, "").unwrap();
-    let e = Exporter::start(&[
-        "--collector.disable-defaults",
-        "--collector.cgroup",
-        "--collector.kmsg",
-        &format!("--path.kmsg={}", kmsg.display()),
-        &format!("--path.sysfs={}", dir.path().display()),
-        &format!("--path.procfs={}", proc.path().display()),
-    ]);
-    e.wait_log("kmsg reader up");
+    let e = cgroup_and_kmsg_exporter(dir.path(), proc.path());
     let sd = [("cgroup", CG), ("killer", "systemd-oomd")];
     let host = [("killer", "systemd-oomd")];
     let m = e.metrics();
@@ -161,18 +151,8 @@ fn counters_set_before_start_are_listed_as_such_and_not_alerted_on() {
     }
     oomd_increment(&cg, userspace::USER_OOMS, 2);
     oomd_increment(&cg, userspace::USER_KILL, 7);
-    let kmsg = dir.path().join("kmsg-empty");
-    std::fs::write(&kmsg, "").unwrap();
     let proc = tempfile::tempdir().unwrap();
-    let e = Exporter::start(&[
-        "--collector.disable-defaults",
-        "--collector.cgroup",
-        "--collector.kmsg",
-        &format!("--path.kmsg={}", kmsg.display()),
-        &format!("--path.sysfs={}", dir.path().display()),
-        &format!("--path.procfs={}", proc.path().display()),
-    ]);
-    e.wait_log("kmsg reader up");
+    let e = cgroup_and_kmsg_exporter(dir.path(), proc.path());
     let m = e.metrics();
     // Served from the first scrape, so increase() sees no kill.
     assert_eq!(
@@ -484,4 +464,22 @@ fn without_user_attributes_nothing_is_counted_it_is_said_once_and_shown() {
     let said = "cgroupfs has no user.* extended attributes here";
     e.wait_log(said);
     assert_eq!(e.log().matches(said).count(), 1, "{}", e.log());
+}
+
+/// An exporter with the cgroup and kmsg collectors on the sysfs copy
+/// `sysfs` and the procfs tree `procfs`, reading an empty kernel log (so
+/// /kills is served and holds only what the cgroups show).
+fn cgroup_and_kmsg_exporter(sysfs: &std::path::Path, procfs: &std::path::Path) -> Exporter {
+    let kmsg = sysfs.join("kmsg-empty");
+    std::fs::write(&kmsg, "").unwrap();
+    let e = Exporter::start(&[
+        "--collector.disable-defaults",
+        "--collector.cgroup",
+        "--collector.kmsg",
+        &format!("--path.kmsg={}", kmsg.display()),
+        &format!("--path.sysfs={}", sysfs.display()),
+        &format!("--path.procfs={}", procfs.display()),
+    ]);
+    e.wait_log("kmsg reader up");
+    e
 }
